@@ -1,0 +1,240 @@
+//! The command line: what an operator can do, each command one call into
+//! the `Application`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::app::Application;
+use crate::config::Settings;
+use crate::domain::{EmailAddress, Locale, NewSubscriber, Topic};
+use crate::{scheduler, sources};
+
+#[derive(Debug, Parser)]
+#[command(name = "academichub", version, about = "Daily research-paper briefings by email")]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./academichub.toml if it exists.
+    #[arg(long, global = true, env = "ACADEMICHUB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: collect and deliver on the configured schedule.
+    Serve,
+    /// Collect, match, render and send what is due now, then exit.
+    RunOnce {
+        /// Ignore subscribers' send hour: everyone without today's briefing gets it now.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Fetch every due feed and store new papers.
+    Collect,
+    /// Add a subscriber, or add topics to one. Repeat --topic to add several;
+    /// --keywords, --category and --exclude belong to the --topic before them.
+    Subscribe(SubscribeArgs),
+    /// List subscribers and their topics.
+    Subscribers,
+    /// Write the briefing a subscriber would receive now to an HTML file.
+    Preview {
+        email: String,
+        #[arg(long, value_name = "FILE.html")]
+        out: PathBuf,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    pub email: String,
+    #[arg(long, value_name = "NAME")]
+    pub topic: Vec<String>,
+    /// Comma-separated keywords and phrases.
+    #[arg(long, value_name = "\"a, b c\"")]
+    pub keywords: Vec<String>,
+    /// arXiv categories the topic is confined to (comma-separated or repeated).
+    #[arg(long, value_name = "cs.LG")]
+    pub category: Vec<String>,
+    /// Comma-separated phrases that rule a paper out of the topic.
+    #[arg(long, value_name = "\"a, b\"")]
+    pub exclude: Vec<String>,
+    /// en or zh (kept as is for an existing subscriber when not given).
+    #[arg(long)]
+    pub locale: Option<String>,
+    /// IANA time zone, e.g. Asia/Shanghai.
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Local hour (0-23) from which the daily briefing is sent.
+    #[arg(long)]
+    pub hour: Option<u32>,
+}
+
+/// Parses the command line, keeping the raw matches (topic grouping needs
+/// argument positions).
+pub fn parse() -> (Cli, ArgMatches) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, matches)
+}
+
+pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    let app = Application::build(settings).await?;
+    let result = dispatch(&app, cli.command, matches).await;
+    app.store.close().await;
+    result
+}
+
+async fn dispatch(app: &Application, command: Command, matches: &ArgMatches) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => scheduler::serve(app).await,
+        Command::Migrate => {
+            app.store.migrate().await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Collect => {
+            let report = app.collect(Utc::now()).await?;
+            print_collect(&report);
+            Ok(())
+        }
+        Command::RunOnce { force } => run_once(app, force).await,
+        Command::Subscribe(args) => {
+            let sub_matches = matches.subcommand_matches("subscribe").expect("clap matched subscribe");
+            subscribe(app, &args, sub_matches).await
+        }
+        Command::Subscribers => {
+            for s in app.store.subscriber_summaries().await? {
+                println!(
+                    "{}\t{}\t{}\t{:02}:00\t{}\t{} briefing(s)\ttopics: {}",
+                    s.email,
+                    s.status,
+                    s.locale,
+                    s.send_hour,
+                    s.timezone,
+                    s.briefings,
+                    s.topics.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Command::Preview { email, out } => {
+            let email = EmailAddress::parse(&email)?;
+            match app.preview(&email, Utc::now()).await? {
+                Some(html) => {
+                    std::fs::write(&out, html).with_context(|| format!("cannot write {}", out.display()))?;
+                    println!("wrote {}", out.display());
+                    Ok(())
+                }
+                None => bail!("no new papers match the radar of {email}; nothing to preview (run `academichub collect` first?)"),
+            }
+        }
+    }
+}
+
+async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let collected = app.collect(now).await?;
+    print_collect(&collected);
+    let prepared = app.prepare_briefings(now, force).await?;
+    println!(
+        "briefings: {} queued, {} with nothing new, {} not due yet, {} already made today",
+        prepared.queued, prepared.nothing_new, prepared.not_due, prepared.already_done
+    );
+    let delivered = app.deliver(true).await?;
+    println!(
+        "delivery: {} sent, {} deferred, {} failed (via {})",
+        delivered.sent,
+        delivered.deferred,
+        delivered.failed,
+        app.mailer().describe()
+    );
+    Ok(())
+}
+
+fn print_collect(report: &sources::CollectReport) {
+    let stored = report.stored();
+    let failed = report.failures().count();
+    println!(
+        "collected: {} new and {} updated papers from {} feed(s), {} failed",
+        stored.new,
+        stored.updated,
+        report.feeds.len(),
+        failed
+    );
+    for (feed, error) in report.failures() {
+        eprintln!("warning: feed {feed}: {error}");
+    }
+}
+
+async fn subscribe(app: &Application, args: &SubscribeArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    let email = EmailAddress::parse(&args.email)?;
+    let topics = group_topics(matches)?;
+    let existing = app.store.find_subscriber(&email).await?;
+    if existing.is_none() && topics.is_empty() {
+        bail!("a new subscriber needs at least one --topic NAME --keywords \"a, b\"");
+    }
+    let defaults = &app.settings.briefing;
+    let locale = match &args.locale {
+        Some(l) => l.parse::<Locale>()?,
+        None => existing.as_ref().map_or(Locale::En, |s| s.locale),
+    };
+    let timezone = match &args.timezone {
+        Some(tz) => tz
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| anyhow::anyhow!("{tz:?} is not an IANA time zone such as Asia/Shanghai"))?,
+        None => existing.as_ref().map_or_else(|| app.settings.default_timezone(), |s| s.timezone),
+    };
+    let send_hour = args.hour.or(existing.as_ref().map(|s| s.send_hour)).unwrap_or(defaults.default_send_hour);
+    if send_hour > 23 {
+        bail!("--hour must be from 0 to 23, not {send_hour}");
+    }
+    let subscriber = NewSubscriber { email, locale, timezone, send_hour };
+    let (_, created) = app.store.save_subscriber(&subscriber, &topics, Utc::now().timestamp()).await?;
+    println!(
+        "{} {} ({}, {:02}:00 {}) with {} topic(s) added",
+        if created { "subscribed" } else { "updated" },
+        subscriber.email,
+        subscriber.locale,
+        subscriber.send_hour,
+        subscriber.timezone,
+        topics.len()
+    );
+    Ok(())
+}
+
+/// Each `--keywords`, `--category` and `--exclude` belongs to the nearest
+/// `--topic` before it on the command line.
+fn group_topics(matches: &ArgMatches) -> anyhow::Result<Vec<Topic>> {
+    let positions = |id: &str| -> Vec<(usize, String)> {
+        match (matches.indices_of(id), matches.get_many::<String>(id)) {
+            (Some(indices), Some(values)) => indices.zip(values.cloned()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let topics = positions("topic");
+    let owner = |flag: &str, index: usize| -> anyhow::Result<usize> {
+        topics
+            .iter()
+            .rposition(|(t, _)| *t < index)
+            .with_context(|| format!("--{flag} must come after the --topic it belongs to"))
+    };
+    let mut grouped: Vec<[Vec<String>; 3]> = vec![Default::default(); topics.len()];
+    for (slot, flag) in ["keywords", "category", "exclude"].into_iter().enumerate() {
+        for (index, value) in positions(flag) {
+            grouped[owner(flag, index)?][slot].push(value);
+        }
+    }
+    topics
+        .iter()
+        .zip(grouped)
+        .map(|((_, name), [keywords, categories, exclusions])| {
+            Ok(Topic::new(name, keywords, categories, exclusions)?)
+        })
+        .collect()
+}

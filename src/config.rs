@@ -1,0 +1,355 @@
+//! One typed settings tree: built-in defaults, then a TOML file, then
+//! `ACADEMICHUB_…` environment variables (`__` separates levels, e.g.
+//! `ACADEMICHUB_DELIVERY__SMTP__HOST`).
+//!
+//! Unknown keys are errors, not silently ignored, and every value is checked
+//! here, at start-up, so the rest of the program receives settings it can
+//! trust. Secrets are wrapped so that `Debug` output and logs never show them.
+//! `deploy/academichub.example.toml` lists every key with its default.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::domain::LinkSecret;
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "academichub.toml";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub collect: CollectSettings,
+    pub briefing: BriefingSettings,
+    pub delivery: DeliverySettings,
+    pub web: WebSettings,
+    pub links: LinkSettings,
+    pub schedule: ScheduleSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` (created on first run) or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://var/academichub.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectSettings {
+    pub user_agent: String,
+    pub timeout_secs: u64,
+    /// How long to wait after a successful fetch before asking a feed again.
+    pub interval_minutes: u64,
+    pub feeds: Vec<FeedSettings>,
+}
+
+impl Default for CollectSettings {
+    fn default() -> Self {
+        Self {
+            user_agent: format!(
+                "AcademicHub/{} (research-paper briefings; +https://github.com/academichub)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            timeout_secs: 30,
+            interval_minutes: 60,
+            feeds: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSettings {
+    /// `https://…`, `http://…` or `file:///absolute/path.xml`.
+    pub url: String,
+    /// Shown in logs; defaults to the URL.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BriefingSettings {
+    /// Papers first seen this long ago or earlier are not news any more.
+    pub lookback_hours: u32,
+    pub max_per_topic: usize,
+    /// Local hour at which new subscribers receive their briefing.
+    pub default_send_hour: u32,
+    /// IANA time zone for new subscribers, e.g. `Europe/Berlin`.
+    pub default_timezone: String,
+}
+
+impl Default for BriefingSettings {
+    fn default() -> Self {
+        Self {
+            lookback_hours: 48,
+            max_per_topic: 10,
+            default_send_hour: 7,
+            default_timezone: "UTC".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// Write `.eml` files into `delivery.folder`.
+    Folder,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliverySettings {
+    pub transport: TransportKind,
+    /// The From header, e.g. `AcademicHub <briefing@example.org>`.
+    pub from: String,
+    pub folder: PathBuf,
+    /// A message that failed this many times is given up and marked failed.
+    pub max_attempts: u32,
+    pub smtp: SmtpSettings,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            transport: TransportKind::Folder,
+            from: "AcademicHub <briefing@localhost>".into(),
+            folder: PathBuf::from("var/mail"),
+            max_attempts: 8,
+            smtp: SmtpSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain text; only for a relay on the same host or a test server.
+    None,
+    Starttls,
+    /// Implicit TLS (SMTPS, usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Connections kept open to the server.
+    pub pool_size: u32,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 587,
+            tls: TlsMode::Starttls,
+            username: None,
+            password: None,
+            pool_size: 4,
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Where readers' links point; the HTTP endpoints live under it.
+    pub public_url: String,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://localhost:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkSettings {
+    /// HMAC key for links in emails, at least 32 bytes. When unset, a random
+    /// key is generated once and kept in the database, so every instance
+    /// sharing that database signs alike.
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// Cron expression (seconds first, UTC) for collecting feeds.
+    pub collect: String,
+    /// Cron expression (seconds first, UTC) for the tick that builds and
+    /// sends briefings to everyone whose local send hour has come.
+    pub deliver: String,
+}
+
+impl Default for ScheduleSettings {
+    fn default() -> Self {
+        Self {
+            collect: "0 0 * * * *".into(),
+            deliver: "0 */5 * * * *".into(),
+        }
+    }
+}
+
+/// A string that never prints.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("invalid configuration: `{key}` {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Settings {
+    /// Defaults → `file` (or `academichub.toml` if present) → environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE))
+            }
+            None => {}
+        }
+        let figment = figment.merge(Env::prefixed("ACADEMICHUB_").ignore(&["config"]).split("__"));
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return invalid("database.url", format!("{db:?} must start with sqlite:// or postgres://"));
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1".into());
+        }
+        for feed in &self.collect.feeds {
+            match url::Url::parse(&feed.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {}
+                _ => {
+                    return invalid(
+                        "collect.feeds.url",
+                        format!("{:?} is not an http(s):// or file:/// URL", feed.url),
+                    );
+                }
+            }
+        }
+        if self.collect.timeout_secs == 0 {
+            return invalid("collect.timeout_secs", "must be at least 1".into());
+        }
+        if self.briefing.default_send_hour > 23 {
+            return invalid("briefing.default_send_hour", "must be an hour from 0 to 23".into());
+        }
+        if chrono_tz::Tz::from_str(&self.briefing.default_timezone).is_err() {
+            return invalid(
+                "briefing.default_timezone",
+                format!("{:?} is not an IANA time zone such as Europe/Berlin", self.briefing.default_timezone),
+            );
+        }
+        if self.briefing.max_per_topic == 0 {
+            return invalid("briefing.max_per_topic", "must be at least 1".into());
+        }
+        if self.delivery.from.parse::<lettre::message::Mailbox>().is_err() {
+            return invalid(
+                "delivery.from",
+                format!("{:?} is not a mailbox such as \"AcademicHub <briefing@example.org>\"", self.delivery.from),
+            );
+        }
+        if self.delivery.max_attempts == 0 {
+            return invalid("delivery.max_attempts", "must be at least 1".into());
+        }
+        if self.delivery.transport == TransportKind::Smtp {
+            if self.delivery.smtp.host.trim().is_empty() {
+                return invalid("delivery.smtp.host", "must name the SMTP server".into());
+            }
+            if self.delivery.smtp.pool_size == 0 {
+                return invalid("delivery.smtp.pool_size", "must be at least 1".into());
+            }
+            if self.delivery.smtp.password.is_some() != self.delivery.smtp.username.is_some() {
+                return invalid("delivery.smtp.username", "and delivery.smtp.password must be set together".into());
+            }
+        }
+        match url::Url::parse(&self.web.public_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return invalid(
+                    "web.public_url",
+                    format!("{:?} is not an http(s):// URL", self.web.public_url),
+                );
+            }
+        }
+        if let Some(secret) = &self.links.secret
+            && let Err(problem) = LinkSecret::new(secret.expose().as_bytes().to_vec())
+        {
+            return invalid("links.secret", problem);
+        }
+        // The same parser settings tokio-cron-scheduler uses for its jobs.
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build();
+        for (key, expr) in [("schedule.collect", &self.schedule.collect), ("schedule.deliver", &self.schedule.deliver)] {
+            if let Err(e) = cron.parse(expr) {
+                return invalid(key, format!("{expr:?} is not a cron expression: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sender mailbox; validated at load time.
+    pub fn from_mailbox(&self) -> lettre::message::Mailbox {
+        self.delivery.from.parse().expect("validated in Settings::load")
+    }
+
+    pub fn default_timezone(&self) -> chrono_tz::Tz {
+        self.briefing.default_timezone.parse().expect("validated in Settings::load")
+    }
+}

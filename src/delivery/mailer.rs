@@ -1,0 +1,108 @@
+use std::time::Duration;
+
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::{DeliverySettings, TlsMode, TransportKind};
+
+/// Where messages go. Built once and shared: the SMTP adapter keeps a pool
+/// of open connections.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        server: String,
+    },
+    Folder {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        folder: String,
+    },
+}
+
+/// Why a message did not go out, classified for the retry decision.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The server refused this message for good (5xx): retrying will not help.
+    #[error("rejected by the mail server: {0}")]
+    Permanent(String),
+    /// The server deferred this message (4xx): retry it later.
+    #[error("deferred by the mail server: {0}")]
+    Transient(String),
+    /// The server could not be reached or the connection broke: every
+    /// message would fail the same way, so stop and retry later.
+    #[error("cannot reach {target}: {message}")]
+    Unavailable { target: String, message: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid SMTP settings: {0} (check `delivery.smtp`)")]
+pub struct MailerConfigError(String);
+
+impl Mailer {
+    pub fn from_settings(settings: &DeliverySettings) -> Result<Self, MailerConfigError> {
+        match settings.transport {
+            TransportKind::Folder => {
+                std::fs::create_dir_all(&settings.folder).map_err(|e| {
+                    MailerConfigError(format!("cannot create delivery.folder {}: {e}", settings.folder.display()))
+                })?;
+                Ok(Mailer::Folder {
+                    transport: AsyncFileTransport::new(&settings.folder),
+                    folder: settings.folder.display().to_string(),
+                })
+            }
+            TransportKind::Smtp => {
+                let smtp = &settings.smtp;
+                let tls_params = || {
+                    TlsParameters::new(smtp.host.clone()).map_err(|e| MailerConfigError(e.to_string()))
+                };
+                let tls = match smtp.tls {
+                    TlsMode::None => Tls::None,
+                    TlsMode::Starttls => Tls::Required(tls_params()?),
+                    TlsMode::Tls => Tls::Wrapper(tls_params()?),
+                };
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                    .port(smtp.port)
+                    .tls(tls)
+                    .timeout(Some(Duration::from_secs(smtp.timeout_secs)))
+                    .pool_config(PoolConfig::new().max_size(smtp.pool_size));
+                if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+                    builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+                }
+                Ok(Mailer::Smtp {
+                    transport: builder.build(),
+                    server: format!("SMTP server {}:{}", smtp.host, smtp.port),
+                })
+            }
+        }
+    }
+
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        match self {
+            Mailer::Smtp { transport, server } => transport.send(message).await.map(drop).map_err(|e| {
+                if e.is_permanent() {
+                    SendError::Permanent(e.to_string())
+                } else if e.is_transient() {
+                    SendError::Transient(e.to_string())
+                } else {
+                    SendError::Unavailable { target: server.clone(), message: e.to_string() }
+                }
+            }),
+            Mailer::Folder { transport, folder } => {
+                transport.send(message).await.map(drop).map_err(|e| SendError::Unavailable {
+                    target: format!("mail folder {folder}"),
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// For logs and the CLI: where mail goes.
+    pub fn describe(&self) -> String {
+        match self {
+            Mailer::Smtp { server, .. } => server.clone(),
+            Mailer::Folder { folder, .. } => format!("folder {folder}"),
+        }
+    }
+}

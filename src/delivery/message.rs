@@ -1,0 +1,89 @@
+use lettre::Message;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+
+use crate::store::OutgoingMessage;
+
+/// `List-Unsubscribe: <https://…>` (RFC 2369).
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.trim().trim_start_matches('<').trim_end_matches('>').to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): mail
+/// clients may unsubscribe with one POST to the List-Unsubscribe URL.
+#[derive(Debug, Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
+/// The MIME message for an outbox row: multipart/alternative (text, then
+/// HTML), with the Message-ID fixed at enqueue time so a retry is the same
+/// message to the receiving side.
+pub fn build_message(from: &Mailbox, outgoing: &OutgoingMessage) -> Result<Message, String> {
+    let to: Mailbox = outgoing
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient {:?} is not an address: {e}", outgoing.recipient))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(&outgoing.subject)
+        .date_now()
+        .message_id(Some(outgoing.message_id.clone()))
+        .header(ListUnsubscribe(outgoing.unsubscribe_url.clone()))
+        .header(ListUnsubscribePost)
+        .multipart(MultiPart::alternative_plain_html(
+            outgoing.text.clone(),
+            outgoing.html.clone(),
+        ))
+        .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn briefings_carry_one_click_unsubscribe_and_both_parts() {
+        let outgoing = OutgoingMessage {
+            recipient: "ada@example.org".into(),
+            subject: "AcademicHub · 2026-11-23 · 2 新论文".into(),
+            html: "<p>hi</p>".into(),
+            text: "hi".into(),
+            message_id: "<abc@academichub.test>".into(),
+            unsubscribe_url: "https://hub.example/unsubscribe/tok".into(),
+        };
+        let from: Mailbox = "AcademicHub <briefing@hub.example>".parse().unwrap();
+        let raw = String::from_utf8(build_message(&from, &outgoing).unwrap().formatted()).unwrap();
+        assert!(raw.contains("List-Unsubscribe: <https://hub.example/unsubscribe/tok>"), "{raw}");
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        assert!(raw.contains("Message-ID: <abc@academichub.test>"));
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("text/plain") && raw.contains("text/html"));
+    }
+}

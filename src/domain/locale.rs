@@ -1,0 +1,55 @@
+use std::fmt;
+use std::str::FromStr;
+
+/// The language a subscriber reads their briefing in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Locale {
+    #[default]
+    En,
+    Zh,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown locale {0:?}: use \"en\" or \"zh\"")]
+pub struct LocaleError(String);
+
+impl Locale {
+    pub const ALL: [Locale; 2] = [Locale::En, Locale::Zh];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Zh => "zh",
+        }
+    }
+}
+
+impl FromStr for Locale {
+    type Err = LocaleError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "en" | "en-us" | "en-gb" => Ok(Self::En),
+            "zh" | "zh-cn" | "zh-hans" => Ok(Self::Zh),
+            other => Err(LocaleError(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Locale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_locales_and_rejects_others() {
+        assert_eq!("zh-CN".parse::<Locale>(), Ok(Locale::Zh));
+        assert_eq!("en".parse::<Locale>(), Ok(Locale::En));
+        assert!("fr".parse::<Locale>().is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! Domain types, valid by construction.
+//!
+//! Every value that crosses a trust boundary (a feed, the command line, a
+//! config file, a link in an email) is parsed into one of these types at the
+//! edge. Code further in takes the types, not strings, and so never re-checks.
+
+mod announce;
+mod arxiv_id;
+mod email;
+mod link_token;
+mod locale;
+mod paper;
+mod paper_key;
+mod subscriber;
+mod topic;
+
+pub use announce::AnnounceType;
+pub use arxiv_id::{ArxivId, ArxivIdError};
+pub use email::{EmailAddress, EmailAddressError};
+pub use link_token::{LinkAction, LinkClaims, LinkError, LinkSecret};
+pub use locale::{Locale, LocaleError};
+pub use paper::Paper;
+pub use paper_key::PaperKey;
+pub use subscriber::{NewSubscriber, Subscriber};
+pub use topic::{Topic, TopicError};

@@ -1,0 +1,41 @@
+//! AcademicHub: a daemon that sends each subscriber a daily briefing of new
+//! research papers that match their radar.
+//!
+//! # Pipeline
+//!
+//! ```text
+//! sources → store → radar → briefing → delivery
+//! collect   persist  match    compose+render  send
+//! ```
+//!
+//! 1. [`sources`] fetches feeds politely (conditional GET, backoff) and parses
+//!    arXiv, journal and generic RSS/Atom/JSON feeds into [`domain::Paper`]s.
+//! 2. [`store`] keeps papers, subscribers and their radar, briefings and the
+//!    outbox, in SQLite or PostgreSQL.
+//! 3. [`radar`] matches a subscriber's topics against the new papers.
+//! 4. [`briefing`] turns the matches into an MJML email in the reader's
+//!    language and renders it to HTML and text.
+//! 5. [`delivery`] sends queued briefings over SMTP (or into a folder),
+//!    recording each send before and after.
+//!
+//! A **radar** is the set of topics one subscriber follows. A **briefing**
+//! is one subscriber's email for one edition (their local date). The
+//! **outbox** is the table of messages waiting to be sent.
+//!
+//! # Layout
+//!
+//! [`app`] holds the built application; [`cli`] and [`scheduler`] drive it;
+//! [`config`] is the one settings tree; [`domain`] has the types that are
+//! valid by construction.
+
+pub mod app;
+pub mod briefing;
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod radar;
+pub mod scheduler;
+pub mod sources;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,101 @@
+//! The daemon: cron ticks in UTC that collect feeds and ask the database
+//! who is due a briefing.
+//!
+//! Send times live in the database per subscriber (local hour + IANA zone);
+//! the tick only asks "whose local hour has come and who has no briefing for
+//! their local date yet". That keeps DST correct, where time-zone cron jobs
+//! would drift by an hour, and lets several instances share one PostgreSQL
+//! database: briefing creation is unique per subscriber and date, and outbox
+//! rows are claimed with `SKIP LOCKED`.
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::app::Application;
+
+/// Runs until SIGINT or SIGTERM, then lets the tick in progress finish.
+pub async fn serve(app: &Application) -> anyhow::Result<()> {
+    // Ticks run inside the scheduler's tasks, which need 'static state; the
+    // application is borrowed for the duration of `serve`, so it is reached
+    // through a channel instead of being moved.
+    let (tick_tx, mut tick_rx) = tokio::sync::mpsc::channel::<Tick>(4);
+    let mut scheduler = JobScheduler::new().await.context("cannot start the scheduler")?;
+    for (schedule, tick) in [(&app.settings.schedule.collect, Tick::Collect), (&app.settings.schedule.deliver, Tick::Deliver)] {
+        let tx = tick_tx.clone();
+        let job = Job::new_async(schedule.as_str(), move |_, _| {
+            let tx = tx.clone();
+            Box::pin(async move {
+                // A full queue means a tick is already waiting: skip this one.
+                let _ = tx.try_send(tick);
+            })
+        })
+        .with_context(|| format!("invalid schedule {schedule:?}"))?;
+        scheduler.add(job).await?;
+    }
+    scheduler.start().await?;
+    tracing::info!(mail = %app.mailer().describe(), "academichub is running; Ctrl-C to stop");
+
+    // Work once at start-up: a restart resumes whatever is due or queued.
+    // Ticks run one after another, so collection and delivery never overlap.
+    for tick in [Tick::Collect, Tick::Deliver] {
+        run_tick(app, tick).await;
+    }
+    loop {
+        tokio::select! {
+            Some(tick) = tick_rx.recv() => run_tick(app, tick).await,
+            () = shutdown_signal() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    scheduler.shutdown().await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tick {
+    Collect,
+    Deliver,
+}
+
+async fn run_tick(app: &Application, tick: Tick) {
+    let now = Utc::now();
+    let result = match tick {
+        Tick::Collect => app.collect(now).await.map(|r| {
+            for (feed, error) in r.failures() {
+                tracing::warn!(%feed, %error, "feed failed");
+            }
+        }),
+        Tick::Deliver => async {
+            let prepared = app.prepare_briefings(now, false).await?;
+            let delivered = app.deliver(false).await?;
+            tracing::info!(?prepared, ?delivered, "deliver tick done");
+            Ok(())
+        }
+        .await,
+    };
+    if let Err(e) = result {
+        tracing::error!(?tick, error = format!("{e:#}"), "tick failed; will try again at the next tick");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,150 @@
+//! Polite fetching: conditional GET with the validators the server gave
+//! last time, a User-Agent that names us, a timeout, a size cap, and the
+//! server's `Retry-After` reported back so collection can honour it.
+//! `file://` URLs are read from disk (offline demos, recorded feeds).
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
+
+/// Feeds larger than this are refused rather than read into memory.
+const MAX_FEED_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Debug)]
+pub enum FetchOutcome {
+    NotModified,
+    Fetched {
+        body: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("HTTP {status} from the feed server")]
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    #[error("could not reach the feed server: {0}")]
+    Network(#[source] reqwest::Error),
+    #[error("the feed is larger than {} MiB", MAX_FEED_BYTES / 1024 / 1024)]
+    TooLarge,
+    #[error("cannot read feed file {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0:?} is not a URL collection can fetch")]
+    BadUrl(String),
+}
+
+impl FetchError {
+    /// How long the server asked us to stay away, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// One HTTP client for all feeds (connection reuse, one TLS setup).
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+}
+
+impl Fetcher {
+    pub fn new(user_agent: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()?;
+        Ok(Self { client })
+    }
+
+    pub async fn fetch(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+    ) -> Result<FetchOutcome, FetchError> {
+        let parsed = url::Url::parse(url).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+        if parsed.scheme() == "file" {
+            let path = parsed.to_file_path().map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+            let body = tokio::fs::read(&path).await.map_err(|source| FetchError::File {
+                path: path.display().to_string(),
+                source,
+            })?;
+            return Ok(FetchOutcome::Fetched { body, etag: None, last_modified: None });
+        }
+
+        let mut request = self.client.get(parsed);
+        if let Some(etag) = etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(since) = last_modified {
+            request = request.header(IF_MODIFIED_SINCE, since);
+        }
+        let mut response = request.send().await.map_err(FetchError::Network)?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            return Err(FetchError::Status { status, retry_after });
+        }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header(ETAG);
+        let last_modified = header(LAST_MODIFIED);
+        if response.content_length().is_some_and(|n| n > MAX_FEED_BYTES as u64) {
+            return Err(FetchError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(FetchError::Network)? {
+            if body.len() + chunk.len() > MAX_FEED_BYTES {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchOutcome::Fetched { body, etag, last_modified })
+    }
+}
+
+/// `Retry-After` is either delta-seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0);
+    Some(Duration::from_secs(secs as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,338 @@
+//! Feed bytes → papers. Pure: no I/O, tested against recorded feeds.
+//!
+//! feed-rs reads RSS 0.9x/1.0/2.0, Atom and JSON Feed. It drops a few
+//! elements that matter here (arXiv's `announce_type` and `DOI`, PRISM's
+//! `doi` and `publicationName`, Atom `dc:creator`, repeated RSS
+//! `dc:creator`), so a second, small quick-xml pass collects those per item.
+//! arXiv's RSS also prints `arXiv:ID Announce Type: T Abstract:` in front of
+//! every abstract; that preamble is split off into fields.
+
+use feed_rs::model::Entry;
+use quick_xml::Reader;
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::Event;
+
+use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a feed (RSS, Atom or JSON Feed expected): {0}")]
+    NotAFeed(String),
+}
+
+/// Parses a feed into papers. Entries without a title are skipped.
+pub fn parse_feed(bytes: &[u8]) -> Result<Vec<Paper>, ParseError> {
+    let feed = feed_rs::parser::parse(bytes).map_err(|e| ParseError::NotAFeed(e.to_string()))?;
+    let extras = ItemExtras::scan(bytes);
+    // The extra pass is trusted only when it saw the same items feed-rs did.
+    let extras = if extras.items.len() == feed.entries.len() {
+        extras
+    } else {
+        ItemExtras { items: vec![Extra::default(); feed.entries.len()], ..extras }
+    };
+    let fallback_venue = extras
+        .channel_publication
+        .clone()
+        .or_else(|| feed.title.as_ref().map(|t| clean_text(&t.content)))
+        .unwrap_or_else(|| "Feed".to_owned());
+    Ok(feed
+        .entries
+        .iter()
+        .zip(&extras.items)
+        .filter_map(|(entry, extra)| paper_from_entry(entry, extra, &fallback_venue))
+        .collect())
+}
+
+fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Option<Paper> {
+    let title = clean_text(&entry.title.as_ref()?.content);
+    if title.is_empty() {
+        return None;
+    }
+    let url = entry
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or(entry.links.first())
+        .map(|l| l.href.trim().to_owned());
+
+    let raw_abstract = entry
+        .summary
+        .as_ref()
+        .map(|s| s.content.clone())
+        .or_else(|| entry.content.as_ref().and_then(|c| c.body.clone()))
+        .unwrap_or_default();
+    let preamble = ArxivPreamble::split(&raw_abstract);
+    let abstract_text = html_to_text(&drop_citation_paragraph(preamble.rest));
+
+    let arxiv = preamble
+        .id
+        .or_else(|| ArxivId::parse_with_version(&entry.id).ok())
+        .or_else(|| url.as_deref().and_then(|u| ArxivId::parse_with_version(u).ok()));
+    let announce_type = extra
+        .announce_type
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .or(preamble.announce_type);
+    let doi_key = extra.doi.as_deref().and_then(PaperKey::doi);
+    let doi = doi_key.as_ref().map(|k| match k {
+        PaperKey::Doi(d) => d.clone(),
+        _ => unreachable!("PaperKey::doi only makes DOI keys"),
+    });
+
+    let url = url
+        .or_else(|| arxiv.as_ref().map(|(id, _)| id.abs_url()))
+        .or_else(|| entry.id.starts_with("http").then(|| entry.id.clone()))?;
+    let key = match (&arxiv, doi_key) {
+        (Some((id, _)), _) => PaperKey::Arxiv(id.clone()),
+        (None, Some(doi)) => doi,
+        (None, None) => PaperKey::Url(url.clone()),
+    };
+    let authors = if extra.creators.is_empty() {
+        split_authors(entry.authors.iter().filter_map(|p| p.name.as_deref()))
+    } else {
+        split_authors(extra.creators.iter().map(String::as_str))
+    };
+    let venue = if arxiv.is_some() {
+        "arXiv".to_owned()
+    } else {
+        extra.publication.clone().unwrap_or_else(|| fallback_venue.to_owned())
+    };
+    Some(Paper {
+        key,
+        arxiv,
+        doi,
+        title,
+        abstract_text,
+        url,
+        authors,
+        categories: entry.categories.iter().map(|c| c.term.trim().to_owned()).filter(|c| !c.is_empty()).collect(),
+        venue,
+        announce_type,
+        published: entry.published.or(entry.updated),
+    })
+}
+
+/// `arXiv:2609.26811v1 Announce Type: new \nAbstract: …` → its parts.
+struct ArxivPreamble<'a> {
+    id: Option<(ArxivId, Option<u32>)>,
+    announce_type: Option<AnnounceType>,
+    rest: &'a str,
+}
+
+impl<'a> ArxivPreamble<'a> {
+    fn split(text: &'a str) -> Self {
+        let none = ArxivPreamble { id: None, announce_type: None, rest: text };
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with("arXiv:") {
+            return none;
+        }
+        let Some((head, rest)) = trimmed.split_once("Abstract:") else {
+            return none;
+        };
+        let mut words = head.split_whitespace();
+        let id = words.next().and_then(|w| ArxivId::parse_with_version(w).ok());
+        let announce_type = match (words.next(), words.next(), words.next()) {
+            (Some("Announce"), Some("Type:"), Some(t)) => t.parse().ok(),
+            _ => None,
+        };
+        ArxivPreamble { id, announce_type, rest: rest.trim() }
+    }
+}
+
+/// Nature's `content:encoded` starts with a citation paragraph
+/// (`<p>Nature, Published online: …; <a>doi:…</a></p>`) before the abstract.
+fn drop_citation_paragraph(html: &str) -> &str {
+    let trimmed = html.trim_start();
+    if let Some(inner) = trimmed.strip_prefix("<p>")
+        && let Some(end) = inner.find("</p>")
+        && inner[..end].contains("Published online")
+    {
+        return &inner[end + 4..];
+    }
+    html
+}
+
+/// Tags out, entities decoded, white space collapsed.
+fn html_to_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    clean_text(&html_escape::decode_html_entities(&text))
+}
+
+fn clean_text(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// RSS `dc:creator` often holds every author, comma-joined.
+fn split_authors<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    names
+        .flat_map(|n| n.split([',', ';']))
+        .flat_map(|n| n.split(" and "))
+        .map(clean_text)
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    announce_type: Option<String>,
+    doi: Option<String>,
+    publication: Option<String>,
+    creators: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct ItemExtras {
+    channel_publication: Option<String>,
+    items: Vec<Extra>,
+}
+
+impl ItemExtras {
+    /// Best effort: a malformed document simply yields fewer extras (feed-rs
+    /// has already judged whether it is a feed at all).
+    fn scan(bytes: &[u8]) -> Self {
+        let mut out = ItemExtras::default();
+        let mut reader = Reader::from_reader(bytes);
+        let mut buf = Vec::new();
+        let mut path: Vec<String> = Vec::new();
+        let mut text = String::new();
+        loop {
+            match reader.read_event_into(&mut buf) {
+                Ok(Event::Start(e)) => {
+                    let name = e.name().as_ref().to_owned();
+                    if matches!(local(&name), "item" | "entry") {
+                        out.items.push(Extra::default());
+                    }
+                    path.push(name);
+                    text.clear();
+                }
+                Ok(Event::Text(t)) => text.push_str(&t.xml10_content()),
+                Ok(Event::CData(t)) => text.push_str(&t.into_inner()),
+                Ok(Event::GeneralRef(r)) => {
+                    if let Ok(Some(c)) = r.resolve_char_ref() {
+                        text.push(c);
+                    } else if let Some(s) = resolve_predefined_entity(&r.into_inner()) {
+                        text.push_str(s);
+                    }
+                }
+                Ok(Event::End(_)) => {
+                    let Some(name) = path.pop() else { break };
+                    let value = clean_text(&text);
+                    text.clear();
+                    let in_item = path.iter().any(|p| matches!(local(p), "item" | "entry"));
+                    if value.is_empty() {
+                        continue;
+                    }
+                    if !in_item {
+                        if name == "prism:publicationName" {
+                            out.channel_publication.get_or_insert(value);
+                        }
+                        continue;
+                    }
+                    let Some(item) = out.items.last_mut() else { continue };
+                    match name.as_str() {
+                        "arxiv:announce_type" => item.announce_type = Some(value),
+                        "arxiv:DOI" | "arxiv:doi" | "prism:doi" => {
+                            item.doi.get_or_insert(value);
+                        }
+                        "dc:identifier" if value.starts_with("doi:") => {
+                            item.doi.get_or_insert(value);
+                        }
+                        "prism:publicationName" => item.publication = Some(value),
+                        "dc:creator" => item.creators.push(value),
+                        _ => {}
+                    }
+                }
+                Ok(Event::Eof) | Err(_) => break,
+                Ok(_) => {}
+            }
+            buf.clear();
+        }
+        out
+    }
+}
+
+fn local(name: &str) -> &str {
+    name.rsplit(':').next().unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/feeds/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn arxiv_rss_items_yield_id_version_announce_type_clean_abstract_authors_and_categories() {
+        let papers = parse_feed(&fixture("arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml")).unwrap();
+        assert_eq!(papers.len(), 4);
+        let odin = &papers[2];
+        assert_eq!(odin.key.to_string(), "arxiv:2205.06398");
+        assert_eq!(odin.arxiv.as_ref().unwrap().1, Some(2));
+        assert_eq!(odin.announce_type, Some(AnnounceType::Cross));
+        assert!(odin.abstract_text.starts_with("It has become routine in neuroscience"));
+        assert_eq!(odin.authors, ["Pritam Dey", "Zhengwu Zhang", "David B. Dunson"]);
+        assert_eq!(odin.categories, ["stat.ME", "stat.AP", "stat.ML"]);
+        assert_eq!(odin.doi.as_deref(), Some("10.1093/bioinformatics/btac431"));
+        assert_eq!(odin.url, "https://arxiv.org/abs/2205.06398");
+        assert_eq!(odin.venue, "arXiv");
+        let types: Vec<_> = papers.iter().map(|p| p.announce_type.unwrap().as_str()).collect();
+        assert_eq!(types, ["new", "new", "cross", "replace"]);
+    }
+
+    #[test]
+    fn arxiv_atom_entries_get_their_dc_creators_back() {
+        let papers = parse_feed(&fixture("arxiv-atom-cs.LG-2026-09-25.xml")).unwrap();
+        assert_eq!(papers.len(), 3);
+        assert_eq!(papers[0].key.to_string(), "arxiv:2609.28553");
+        assert_eq!(papers[0].authors.len(), 6);
+        assert_eq!(papers[0].authors[0], "Quang Minh Nguyen");
+        assert_eq!(papers[2].announce_type, Some(AnnounceType::Replace));
+        assert!(papers[1].abstract_text.starts_with("In collider experiments"));
+    }
+
+    #[test]
+    fn nature_style_rss1_items_are_keyed_by_doi_without_the_citation_line() {
+        let papers = parse_feed(&fixture("nature-rss1-synthetic-shape.xml")).unwrap();
+        assert_eq!(papers.len(), 2);
+        let p = &papers[0];
+        assert_eq!(p.key.to_string(), "doi:10.1038/s41586-000-00001-x");
+        assert_eq!(p.venue, "Nature");
+        assert_eq!(p.authors, ["Ada Example", "Bo Placeholder"]);
+        assert_eq!(p.abstract_text, "Invented abstract sentence used only to exercise parsing of content:encoded.");
+        assert!(p.announce_type.is_none());
+    }
+
+    #[test]
+    fn biorxiv_rss1_titles_are_trimmed_and_keyed_by_doi_or_url() {
+        let papers = parse_feed(&fixture("biorxiv-rss1-genomics.xml")).unwrap();
+        assert!(!papers.is_empty());
+        assert!(papers[0].title.starts_with("Complete genome of the Medicago"));
+        assert!(!papers[0].title.contains('\n'));
+    }
+
+    #[test]
+    fn something_that_is_not_a_feed_is_a_clear_error() {
+        let err = parse_feed(b"<html><body>502 Bad Gateway</body></html>").unwrap_err();
+        assert!(err.to_string().starts_with("not a feed"), "{err}");
+        assert!(parse_feed(b"not xml at all").is_err());
+    }
+
+    #[test]
+    fn html_abstracts_become_plain_text() {
+        assert_eq!(html_to_text("<p>A &amp; B</p>\n<i>c</i>"), "A & B c");
+    }
+}

@@ -1,0 +1,186 @@
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Result, Store, StoreError, from_json, to_json};
+use crate::domain::{AnnounceType, ArxivId, Paper};
+
+/// A paper as stored, with the id briefings refer to it by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPaper {
+    pub id: i64,
+    pub first_seen_at: i64,
+    pub paper: Paper,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub new: usize,
+    pub updated: usize,
+}
+
+impl Store {
+    /// Stores papers idempotently, in one transaction: a paper already known
+    /// (same arXiv id, DOI or URL) is updated in place and gains any new
+    /// categories, so a paper announced by two category feeds is stored once.
+    pub async fn upsert_papers(&self, papers: &[Paper], now: i64) -> Result<UpsertCounts> {
+        let mut counts = UpsertCounts::default();
+        let mut tx = self.pool.begin().await?;
+        for paper in papers {
+            let key = paper.key.to_string();
+            let existed = sqlx::query("SELECT id FROM papers WHERE paper_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            let (arxiv_id, version) = match &paper.arxiv {
+                Some((id, v)) => (Some(id.as_str().to_owned()), v.map(i64::from)),
+                None => (None, None),
+            };
+            let id: i64 = sqlx::query(
+                "INSERT INTO papers (paper_key, arxiv_id, version, doi, title, abstract, url, authors,
+                                     venue, announce_type, published_at, first_seen_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+                 ON CONFLICT (paper_key) DO UPDATE SET
+                     announce_type = CASE
+                         WHEN excluded.version > papers.version OR papers.announce_type IS NULL
+                         THEN excluded.announce_type ELSE papers.announce_type END,
+                     version = COALESCE(excluded.version, papers.version),
+                     doi = COALESCE(excluded.doi, papers.doi),
+                     title = excluded.title,
+                     abstract = excluded.abstract,
+                     url = excluded.url,
+                     authors = excluded.authors,
+                     published_at = COALESCE(excluded.published_at, papers.published_at),
+                     updated_at = excluded.updated_at
+                 RETURNING id",
+            )
+            .bind(&key)
+            .bind(arxiv_id)
+            .bind(version)
+            .bind(paper.doi.as_deref())
+            .bind(&paper.title)
+            .bind(&paper.abstract_text)
+            .bind(&paper.url)
+            .bind(to_json(&paper.authors))
+            .bind(&paper.venue)
+            .bind(paper.announce_type.map(|a| a.as_str()))
+            .bind(paper.published.map(|p| p.timestamp()))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            for (position, category) in paper.categories.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO paper_categories (paper_id, position, category) VALUES ($1, $2, $3)
+                     ON CONFLICT (paper_id, category) DO NOTHING",
+                )
+                .bind(id)
+                .bind(position as i64)
+                .bind(category)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if existed {
+                counts.updated += 1;
+            } else {
+                counts.new += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// Papers first seen at or after `since`, newest first.
+    pub async fn recent_papers(&self, since: i64) -> Result<Vec<StoredPaper>> {
+        let mut categories: HashMap<i64, Vec<String>> = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT c.paper_id, c.category FROM paper_categories c
+             JOIN papers p ON p.id = c.paper_id
+             WHERE p.first_seen_at >= $1
+             ORDER BY c.paper_id, c.position, c.category",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            categories
+                .entry(row.try_get("paper_id")?)
+                .or_default()
+                .push(row.try_get("category")?);
+        }
+
+        let rows = sqlx::query(
+            "SELECT id, paper_key, arxiv_id, version, doi, title, abstract, url, authors, venue,
+                    announce_type, published_at, first_seen_at
+             FROM papers WHERE first_seen_at >= $1
+             ORDER BY first_seen_at DESC, id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                let corrupt = |what: String| StoreError::Corrupt(format!("paper {id}: {what}"));
+                let arxiv = match row.try_get::<Option<String>, _>("arxiv_id")? {
+                    Some(text) => {
+                        let (arxiv_id, _) = ArxivId::parse_with_version(&text).map_err(|e| corrupt(e.to_string()))?;
+                        let version: Option<i64> = row.try_get("version")?;
+                        Some((arxiv_id, version.and_then(|v| u32::try_from(v).ok())))
+                    }
+                    None => None,
+                };
+                let announce_type = row
+                    .try_get::<Option<String>, _>("announce_type")?
+                    .map(|t| t.parse::<AnnounceType>().map_err(corrupt))
+                    .transpose()?;
+                let published = row
+                    .try_get::<Option<i64>, _>("published_at")?
+                    .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+                let key: String = row.try_get("paper_key")?;
+                Ok(StoredPaper {
+                    id,
+                    first_seen_at: row.try_get("first_seen_at")?,
+                    paper: Paper {
+                        key: key.parse().map_err(corrupt)?,
+                        arxiv,
+                        doi: row.try_get("doi")?,
+                        title: row.try_get("title")?,
+                        abstract_text: row.try_get("abstract")?,
+                        url: row.try_get("url")?,
+                        authors: from_json(&row.try_get::<String, _>("authors")?)?,
+                        categories: categories.remove(&id).unwrap_or_default(),
+                        venue: row.try_get("venue")?,
+                        announce_type,
+                        published,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Which of the papers first seen since `since` this subscriber has
+    /// already received in a briefing.
+    pub async fn papers_already_sent(&self, subscriber_id: i64, since: i64) -> Result<HashSet<i64>> {
+        let rows = sqlx::query(
+            "SELECT bi.paper_id FROM briefing_items bi
+             JOIN briefings b ON b.id = bi.briefing_id
+             JOIN papers p ON p.id = bi.paper_id
+             WHERE b.subscriber_id = $1 AND p.first_seen_at >= $2",
+        )
+        .bind(subscriber_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("paper_id")?)).collect()
+    }
+
+    pub async fn paper_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM papers")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+}

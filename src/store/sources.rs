@@ -1,0 +1,85 @@
+use sqlx::Row;
+
+use super::{Result, Store};
+
+/// What collection remembers about a feed between fetches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    pub id: i64,
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub next_check_at: i64,
+    pub error_count: i64,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Registers a configured feed (once) and returns its fetch state.
+    pub async fn ensure_source(&self, url: &str, name: &str, now: i64) -> Result<SourceState> {
+        sqlx::query(
+            "INSERT INTO sources (url, name, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (url) DO UPDATE SET name = excluded.name",
+        )
+        .bind(url)
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, url, etag, last_modified, next_check_at, error_count, last_error
+             FROM sources WHERE url = $1",
+        )
+        .bind(url)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SourceState {
+            id: row.try_get("id")?,
+            url: row.try_get("url")?,
+            etag: row.try_get("etag")?,
+            last_modified: row.try_get("last_modified")?,
+            next_check_at: row.try_get("next_check_at")?,
+            error_count: row.try_get("error_count")?,
+            last_error: row.try_get("last_error")?,
+        })
+    }
+
+    /// A fetch succeeded (or the server said 304): keep the validators for the
+    /// next conditional GET and clear the error streak.
+    pub async fn record_fetch_success(
+        &self,
+        source_id: i64,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+        now: i64,
+        next_check_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE sources SET etag = $1, last_modified = $2, last_fetched_at = $3,
+                 next_check_at = $4, error_count = 0, last_error = NULL
+             WHERE id = $5",
+        )
+        .bind(etag)
+        .bind(last_modified)
+        .bind(now)
+        .bind(next_check_at)
+        .bind(source_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A fetch or parse failed: keep the error visible and back off.
+    pub async fn record_fetch_error(&self, source_id: i64, error: &str, next_check_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sources SET error_count = error_count + 1, last_error = $1, next_check_at = $2
+             WHERE id = $3",
+        )
+        .bind(error)
+        .bind(next_check_at)
+        .bind(source_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
