@@ -56,11 +56,21 @@ impl Application {
         let mailer = Mailer::from_settings(&settings.delivery)?;
         let renderer = Renderer::new()?;
         let link_secret = match &settings.links.secret {
-            Some(secret) => LinkSecret::new(secret.expose().as_bytes().to_vec()).map_err(anyhow::Error::msg)?,
+            Some(secret) => {
+                LinkSecret::new(secret.expose().as_bytes().to_vec()).map_err(anyhow::Error::msg)?
+            }
             None => store.link_secret().await?,
         };
         let from = settings.from_mailbox();
-        Ok(Self { settings, store, fetcher, mailer, renderer, link_secret, from })
+        Ok(Self {
+            settings,
+            store,
+            fetcher,
+            mailer,
+            renderer,
+            link_secret,
+            from,
+        })
     }
 
     pub fn mailer(&self) -> &Mailer {
@@ -68,13 +78,23 @@ impl Application {
     }
 
     pub async fn collect(&self, now: DateTime<Utc>) -> anyhow::Result<CollectReport> {
-        Ok(collect(&self.store, &self.fetcher, &self.settings.collect, now.timestamp()).await?)
+        Ok(collect(
+            &self.store,
+            &self.fetcher,
+            &self.settings.collect,
+            now.timestamp(),
+        )
+        .await?)
     }
 
     /// Builds and queues today's briefing for every subscriber who is due:
     /// their local hour has reached their send hour (or `force`), they have no
     /// briefing for their local date yet, and their radar picked something up.
-    pub async fn prepare_briefings(&self, now: DateTime<Utc>, force: bool) -> anyhow::Result<PrepareReport> {
+    pub async fn prepare_briefings(
+        &self,
+        now: DateTime<Utc>,
+        force: bool,
+    ) -> anyhow::Result<PrepareReport> {
         let mut report = PrepareReport::default();
         let papers = self.store.recent_papers(self.news_since(now)).await?;
         let indexed: Vec<IndexedPaper> = papers.iter().map(IndexedPaper::new).collect();
@@ -99,7 +119,12 @@ impl Application {
                 items: draft.items,
                 message: draft.message,
             };
-            if self.store.create_briefing(&briefing, now.timestamp()).await?.is_some() {
+            if self
+                .store
+                .create_briefing(&briefing, now.timestamp())
+                .await?
+                .is_some()
+            {
                 report.queued += 1;
             } else {
                 report.already_done += 1;
@@ -116,8 +141,16 @@ impl Application {
         edition: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Draft>> {
-        let already_sent: HashSet<i64> = self.store.papers_already_sent(subscriber.id, self.news_since(now)).await?;
-        let hits = match_topics(&subscriber.topics, papers, &already_sent, self.settings.briefing.max_per_topic);
+        let already_sent: HashSet<i64> = self
+            .store
+            .papers_already_sent(subscriber.id, self.news_since(now))
+            .await?;
+        let hits = match_topics(
+            &subscriber.topics,
+            papers,
+            &already_sent,
+            self.settings.briefing.max_per_topic,
+        );
         if hits.is_empty() {
             return Ok(None);
         }
@@ -129,7 +162,12 @@ impl Application {
             .with_context(|| format!("cannot render the briefing for {}", subscriber.email))?;
         let items = hits
             .iter()
-            .flat_map(|t| t.hits.iter().map(|h| BriefingItem { paper_id: h.paper.id, topic: t.topic.to_owned() }))
+            .flat_map(|t| {
+                t.hits.iter().map(|h| BriefingItem {
+                    paper_id: h.paper.id,
+                    topic: t.topic.to_owned(),
+                })
+            })
             .collect();
         let message = OutgoingMessage {
             recipient: subscriber.email.to_string(),
@@ -143,16 +181,24 @@ impl Application {
     }
 
     /// The HTML a subscriber would receive if a briefing were made now.
-    pub async fn preview(&self, email: &EmailAddress, now: DateTime<Utc>) -> anyhow::Result<Option<String>> {
-        let subscriber = self
-            .store
-            .find_subscriber(email)
-            .await?
-            .with_context(|| format!("{email} is not subscribed (add them with `academichub subscribe`)"))?;
+    pub async fn preview(
+        &self,
+        email: &EmailAddress,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<String>> {
+        let subscriber = self.store.find_subscriber(email).await?.with_context(|| {
+            format!("{email} is not subscribed (add them with `academichub subscribe`)")
+        })?;
         let papers: Vec<StoredPaper> = self.store.recent_papers(self.news_since(now)).await?;
         let indexed: Vec<IndexedPaper> = papers.iter().map(IndexedPaper::new).collect();
-        let edition = now.with_timezone(&subscriber.timezone).format("%Y-%m-%d").to_string();
-        Ok(self.draft(&subscriber, &indexed, &edition, now).await?.map(|d| d.message.html))
+        let edition = now
+            .with_timezone(&subscriber.timezone)
+            .format("%Y-%m-%d")
+            .to_string();
+        Ok(self
+            .draft(&subscriber, &indexed, &edition, now)
+            .await?
+            .map(|d| d.message.html))
     }
 
     /// Sends what the outbox holds that is due. With `retry_waiting`, messages
@@ -161,8 +207,13 @@ impl Application {
         if retry_waiting {
             self.store.release_retries(Utc::now().timestamp()).await?;
         }
-        let policy = RetryPolicy { max_attempts: self.settings.delivery.max_attempts };
-        drain_outbox(&self.store, &self.mailer, &self.from, policy, || Utc::now().timestamp()).await
+        let policy = RetryPolicy {
+            max_attempts: self.settings.delivery.max_attempts,
+        };
+        drain_outbox(&self.store, &self.mailer, &self.from, policy, || {
+            Utc::now().timestamp()
+        })
+        .await
     }
 
     fn news_since(&self, now: DateTime<Utc>) -> i64 {
@@ -170,7 +221,11 @@ impl Application {
     }
 
     fn link_url(&self, subscriber_id: i64, action: LinkAction, now: DateTime<Utc>) -> String {
-        let token = self.link_secret.sign(LinkClaims { subscriber_id, action, issued_at: now.timestamp() });
+        let token = self.link_secret.sign(LinkClaims {
+            subscriber_id,
+            action,
+            issued_at: now.timestamp(),
+        });
         let base = self.settings.web.public_url.trim_end_matches('/');
         let path = match action {
             LinkAction::Unsubscribe => "unsubscribe",

@@ -13,7 +13,11 @@ use crate::domain::{EmailAddress, Locale, NewSubscriber, Topic};
 use crate::{scheduler, sources};
 
 #[derive(Debug, Parser)]
-#[command(name = "academichub", version, about = "Daily research-paper briefings by email")]
+#[command(
+    name = "academichub",
+    version,
+    about = "Daily research-paper briefings by email"
+)]
 pub struct Cli {
     /// Configuration file (TOML). Default: ./academichub.toml if it exists.
     #[arg(long, global = true, env = "ACADEMICHUB_CONFIG", value_name = "FILE")]
@@ -34,6 +38,8 @@ pub enum Command {
     },
     /// Fetch every due feed and store new papers.
     Collect,
+    /// Show each feed's collection state: last fetch, next check, last error.
+    Feeds,
     /// Add a subscriber, or add topics to one. Repeat --topic to add several;
     /// --keywords, --category and --exclude belong to the --topic before them.
     Subscribe(SubscribeArgs),
@@ -104,8 +110,33 @@ async fn dispatch(app: &Application, command: Command, matches: &ArgMatches) -> 
             Ok(())
         }
         Command::RunOnce { force } => run_once(app, force).await,
+        Command::Feeds => {
+            let when = |t: Option<i64>| {
+                t.and_then(|t| chrono::DateTime::<Utc>::from_timestamp(t, 0))
+                    .map_or_else(
+                        || "never".to_owned(),
+                        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    )
+            };
+            for f in app.store.source_states().await? {
+                println!(
+                    "{}\t{}\tlast fetched {}\tnext check {}\t{}",
+                    f.name,
+                    f.url,
+                    when(f.last_fetched_at),
+                    when(Some(f.next_check_at)),
+                    match &f.last_error {
+                        Some(e) => format!("{} error(s) in a row, last: {e}", f.error_count),
+                        None => "ok".to_owned(),
+                    }
+                );
+            }
+            Ok(())
+        }
         Command::Subscribe(args) => {
-            let sub_matches = matches.subcommand_matches("subscribe").expect("clap matched subscribe");
+            let sub_matches = matches
+                .subcommand_matches("subscribe")
+                .expect("clap matched subscribe");
             subscribe(app, &args, sub_matches).await
         }
         Command::Subscribers => {
@@ -127,11 +158,14 @@ async fn dispatch(app: &Application, command: Command, matches: &ArgMatches) -> 
             let email = EmailAddress::parse(&email)?;
             match app.preview(&email, Utc::now()).await? {
                 Some(html) => {
-                    std::fs::write(&out, html).with_context(|| format!("cannot write {}", out.display()))?;
+                    std::fs::write(&out, html)
+                        .with_context(|| format!("cannot write {}", out.display()))?;
                     println!("wrote {}", out.display());
                     Ok(())
                 }
-                None => bail!("no new papers match the radar of {email}; nothing to preview (run `academichub collect` first?)"),
+                None => bail!(
+                    "no new papers match the radar of {email}; nothing to preview (run `academichub collect` first?)"
+                ),
             }
         }
     }
@@ -159,20 +193,29 @@ async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
 
 fn print_collect(report: &sources::CollectReport) {
     let stored = report.stored();
-    let failed = report.failures().count();
+    let skipped = report
+        .feeds
+        .iter()
+        .filter(|f| matches!(f.outcome, sources::FeedOutcome::Skipped { .. }))
+        .count();
     println!(
-        "collected: {} new and {} updated papers from {} feed(s), {} failed",
+        "collected: {} new and {} updated papers; {} feed(s) checked, {} not due yet, {} failed",
         stored.new,
         stored.updated,
-        report.feeds.len(),
-        failed
+        report.feeds.len() - skipped,
+        skipped,
+        report.failures().count()
     );
     for (feed, error) in report.failures() {
         eprintln!("warning: feed {feed}: {error}");
     }
 }
 
-async fn subscribe(app: &Application, args: &SubscribeArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+async fn subscribe(
+    app: &Application,
+    args: &SubscribeArgs,
+    matches: &ArgMatches,
+) -> anyhow::Result<()> {
     let email = EmailAddress::parse(&args.email)?;
     let topics = group_topics(matches)?;
     let existing = app.store.find_subscriber(&email).await?;
@@ -185,17 +228,30 @@ async fn subscribe(app: &Application, args: &SubscribeArgs, matches: &ArgMatches
         None => existing.as_ref().map_or(Locale::En, |s| s.locale),
     };
     let timezone = match &args.timezone {
-        Some(tz) => tz
-            .parse::<chrono_tz::Tz>()
-            .map_err(|_| anyhow::anyhow!("{tz:?} is not an IANA time zone such as Asia/Shanghai"))?,
-        None => existing.as_ref().map_or_else(|| app.settings.default_timezone(), |s| s.timezone),
+        Some(tz) => tz.parse::<chrono_tz::Tz>().map_err(|_| {
+            anyhow::anyhow!("{tz:?} is not an IANA time zone such as Asia/Shanghai")
+        })?,
+        None => existing
+            .as_ref()
+            .map_or_else(|| app.settings.default_timezone(), |s| s.timezone),
     };
-    let send_hour = args.hour.or(existing.as_ref().map(|s| s.send_hour)).unwrap_or(defaults.default_send_hour);
+    let send_hour = args
+        .hour
+        .or(existing.as_ref().map(|s| s.send_hour))
+        .unwrap_or(defaults.default_send_hour);
     if send_hour > 23 {
         bail!("--hour must be from 0 to 23, not {send_hour}");
     }
-    let subscriber = NewSubscriber { email, locale, timezone, send_hour };
-    let (_, created) = app.store.save_subscriber(&subscriber, &topics, Utc::now().timestamp()).await?;
+    let subscriber = NewSubscriber {
+        email,
+        locale,
+        timezone,
+        send_hour,
+    };
+    let (_, created) = app
+        .store
+        .save_subscriber(&subscriber, &topics, Utc::now().timestamp())
+        .await?;
     println!(
         "{} {} ({}, {:02}:00 {}) with {} topic(s) added",
         if created { "subscribed" } else { "updated" },

@@ -256,7 +256,11 @@ impl Settings {
             }
             None => {}
         }
-        let figment = figment.merge(Env::prefixed("ACADEMICHUB_").ignore(&["config"]).split("__"));
+        let figment = figment.merge(
+            Env::prefixed("ACADEMICHUB_")
+                .ignore(&["config"])
+                .split("__"),
+        );
         let settings: Settings = figment.extract().map_err(Box::new)?;
         settings.validate()?;
         Ok(settings)
@@ -265,8 +269,14 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
         let db = &self.database.url;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
-            return invalid("database.url", format!("{db:?} must start with sqlite:// or postgres://"));
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return invalid(
+                "database.url",
+                format!("{db:?} must start with sqlite:// or postgres://"),
+            );
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1".into());
@@ -286,21 +296,35 @@ impl Settings {
             return invalid("collect.timeout_secs", "must be at least 1".into());
         }
         if self.briefing.default_send_hour > 23 {
-            return invalid("briefing.default_send_hour", "must be an hour from 0 to 23".into());
+            return invalid(
+                "briefing.default_send_hour",
+                "must be an hour from 0 to 23".into(),
+            );
         }
         if chrono_tz::Tz::from_str(&self.briefing.default_timezone).is_err() {
             return invalid(
                 "briefing.default_timezone",
-                format!("{:?} is not an IANA time zone such as Europe/Berlin", self.briefing.default_timezone),
+                format!(
+                    "{:?} is not an IANA time zone such as Europe/Berlin",
+                    self.briefing.default_timezone
+                ),
             );
         }
         if self.briefing.max_per_topic == 0 {
             return invalid("briefing.max_per_topic", "must be at least 1".into());
         }
-        if self.delivery.from.parse::<lettre::message::Mailbox>().is_err() {
+        if self
+            .delivery
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .is_err()
+        {
             return invalid(
                 "delivery.from",
-                format!("{:?} is not a mailbox such as \"AcademicHub <briefing@example.org>\"", self.delivery.from),
+                format!(
+                    "{:?} is not a mailbox such as \"AcademicHub <briefing@example.org>\"",
+                    self.delivery.from
+                ),
             );
         }
         if self.delivery.max_attempts == 0 {
@@ -314,7 +338,10 @@ impl Settings {
                 return invalid("delivery.smtp.pool_size", "must be at least 1".into());
             }
             if self.delivery.smtp.password.is_some() != self.delivery.smtp.username.is_some() {
-                return invalid("delivery.smtp.username", "and delivery.smtp.password must be set together".into());
+                return invalid(
+                    "delivery.smtp.username",
+                    "and delivery.smtp.password must be set together".into(),
+                );
             }
         }
         match url::Url::parse(&self.web.public_url) {
@@ -336,7 +363,10 @@ impl Settings {
             .seconds(croner::parser::Seconds::Required)
             .dom_and_dow(true)
             .build();
-        for (key, expr) in [("schedule.collect", &self.schedule.collect), ("schedule.deliver", &self.schedule.deliver)] {
+        for (key, expr) in [
+            ("schedule.collect", &self.schedule.collect),
+            ("schedule.deliver", &self.schedule.deliver),
+        ] {
             if let Err(e) = cron.parse(expr) {
                 return invalid(key, format!("{expr:?} is not a cron expression: {e}"));
             }
@@ -346,10 +376,16 @@ impl Settings {
 
     /// The sender mailbox; validated at load time.
     pub fn from_mailbox(&self) -> lettre::message::Mailbox {
-        self.delivery.from.parse().expect("validated in Settings::load")
+        self.delivery
+            .from
+            .parse()
+            .expect("validated in Settings::load")
     }
 
     pub fn default_timezone(&self) -> chrono_tz::Tz {
-        self.briefing.default_timezone.parse().expect("validated in Settings::load")
+        self.briefing
+            .default_timezone
+            .parse()
+            .expect("validated in Settings::load")
     }
 }

@@ -20,8 +20,13 @@ pub async fn serve(app: &Application) -> anyhow::Result<()> {
     // application is borrowed for the duration of `serve`, so it is reached
     // through a channel instead of being moved.
     let (tick_tx, mut tick_rx) = tokio::sync::mpsc::channel::<Tick>(4);
-    let mut scheduler = JobScheduler::new().await.context("cannot start the scheduler")?;
-    for (schedule, tick) in [(&app.settings.schedule.collect, Tick::Collect), (&app.settings.schedule.deliver, Tick::Deliver)] {
+    let mut scheduler = JobScheduler::new()
+        .await
+        .context("cannot start the scheduler")?;
+    for (schedule, tick) in [
+        (&app.settings.schedule.collect, Tick::Collect),
+        (&app.settings.schedule.deliver, Tick::Deliver),
+    ] {
         let tx = tick_tx.clone();
         let job = Job::new_async(schedule.as_str(), move |_, _| {
             let tx = tx.clone();
@@ -66,16 +71,22 @@ async fn run_tick(app: &Application, tick: Tick) {
                 tracing::warn!(%feed, %error, "feed failed");
             }
         }),
-        Tick::Deliver => async {
-            let prepared = app.prepare_briefings(now, false).await?;
-            let delivered = app.deliver(false).await?;
-            tracing::info!(?prepared, ?delivered, "deliver tick done");
-            Ok(())
+        Tick::Deliver => {
+            async {
+                let prepared = app.prepare_briefings(now, false).await?;
+                let delivered = app.deliver(false).await?;
+                tracing::info!(?prepared, ?delivered, "deliver tick done");
+                Ok(())
+            }
+            .await
         }
-        .await,
     };
     if let Err(e) = result {
-        tracing::error!(?tick, error = format!("{e:#}"), "tick failed; will try again at the next tick");
+        tracing::error!(
+            ?tick,
+            error = format!("{e:#}"),
+            "tick failed; will try again at the next tick"
+        );
     }
 }
 

@@ -37,7 +37,12 @@ const AUTHORS_SHOWN: usize = 3;
 /// The one-line abstract is cut to about this many characters.
 const SUMMARY_CHARS: usize = 240;
 
-pub fn compose(hits: &[TopicHits<'_>], edition: &str, locale: Locale, unsubscribe_url: &str) -> BriefingContent {
+pub fn compose(
+    hits: &[TopicHits<'_>],
+    edition: &str,
+    locale: Locale,
+    unsubscribe_url: &str,
+) -> BriefingContent {
     let et_al = match locale {
         Locale::En => " et al.",
         Locale::Zh => " 等",
@@ -51,7 +56,13 @@ pub fn compose(hits: &[TopicHits<'_>], edition: &str, locale: Locale, unsubscrib
                 .iter()
                 .map(|h| {
                     let p = &h.paper.paper;
-                    let mut authors = p.authors.iter().take(AUTHORS_SHOWN).cloned().collect::<Vec<_>>().join(", ");
+                    let mut authors = p
+                        .authors
+                        .iter()
+                        .take(AUTHORS_SHOWN)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     if p.authors.len() > AUTHORS_SHOWN {
                         authors.push_str(et_al);
                     }
@@ -98,7 +109,10 @@ mod tests {
     #[test]
     fn the_one_line_abstract_is_the_first_sentence() {
         let text = "We propose a simple method for outlier detection in networks. It works well.";
-        assert_eq!(one_line(text), "We propose a simple method for outlier detection in networks.");
+        assert_eq!(
+            one_line(text),
+            "We propose a simple method for outlier detection in networks."
+        );
     }
 
     #[test]

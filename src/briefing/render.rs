@@ -46,7 +46,11 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
-            if name.ends_with(".mjml") { AutoEscape::Html } else { AutoEscape::None }
+            if name.ends_with(".mjml") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
         });
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
@@ -54,10 +58,11 @@ impl Renderer {
         let strings = STRINGS
             .iter()
             .map(|(locale, source)| {
-                let table: toml::Table = toml::from_str(source).map_err(|e| RenderError::Strings {
-                    locale: *locale,
-                    message: e.to_string(),
-                })?;
+                let table: toml::Table =
+                    toml::from_str(source).map_err(|e| RenderError::Strings {
+                        locale: *locale,
+                        message: e.to_string(),
+                    })?;
                 Ok((*locale, Value::from_serialize(table)))
             })
             .collect::<Result<_, RenderError>>()?;
@@ -65,10 +70,19 @@ impl Renderer {
     }
 
     fn strings(&self, locale: Locale) -> &Value {
-        &self.strings.iter().find(|(l, _)| *l == locale).expect("every locale has strings").1
+        &self
+            .strings
+            .iter()
+            .find(|(l, _)| *l == locale)
+            .expect("every locale has strings")
+            .1
     }
 
-    pub fn render(&self, content: &BriefingContent, locale: Locale) -> Result<RenderedBriefing, RenderError> {
+    pub fn render(
+        &self,
+        content: &BriefingContent,
+        locale: Locale,
+    ) -> Result<RenderedBriefing, RenderError> {
         let t = self.strings(locale);
         let base = context! { t => t, ..Value::from_serialize(content) };
         let line = |key: &str| -> Result<String, RenderError> {
@@ -77,7 +91,11 @@ impl Renderer {
                 locale,
                 message: format!("`{key}` must be a string"),
             })?;
-            Ok(self.env.render_str(template, base.clone())?.trim().to_owned())
+            Ok(self
+                .env
+                .render_str(template, base.clone())?
+                .trim()
+                .to_owned())
         };
         let subject = line("subject")?;
         let preheader = line("preheader")?;
@@ -143,19 +161,36 @@ mod tests {
 
     #[test]
     fn paper_text_is_escaped_in_html_and_kept_verbatim_in_text() {
-        let rendered = Renderer::new().unwrap().render(&content("<script>alert(1)</script> & co"), Locale::En).unwrap();
+        let rendered = Renderer::new()
+            .unwrap()
+            .render(&content("<script>alert(1)</script> & co"), Locale::En)
+            .unwrap();
         assert!(!rendered.html.contains("<script>alert"));
-        assert!(rendered.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co"));
+        assert!(
+            rendered
+                .html
+                .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co")
+        );
         assert!(rendered.html.contains("Graphs &lt;&amp;&gt;"));
         assert!(rendered.text.contains("<script>alert(1)</script> & co"));
         assert!(rendered.html.contains("Updated cross-list"));
-        assert_eq!(rendered.subject, "AcademicHub · 2026-11-23 · 1 new paper on your radar");
+        assert_eq!(
+            rendered.subject,
+            "AcademicHub · 2026-11-23 · 1 new paper on your radar"
+        );
     }
 
     #[test]
     fn chinese_readers_get_chinese_strings() {
-        let rendered = Renderer::new().unwrap().render(&content("T"), Locale::Zh).unwrap();
-        assert!(rendered.subject.contains("篇新论文"), "{}", rendered.subject);
+        let rendered = Renderer::new()
+            .unwrap()
+            .render(&content("T"), Locale::Zh)
+            .unwrap();
+        assert!(
+            rendered.subject.contains("篇新论文"),
+            "{}",
+            rendered.subject
+        );
         assert!(rendered.html.contains("您的科研简报"));
         assert!(rendered.html.contains("lang=\"zh\""));
         assert!(rendered.text.contains("退订"));
@@ -164,7 +199,10 @@ mod tests {
     #[test]
     fn a_missing_variable_is_an_error_not_an_empty_string() {
         let renderer = Renderer::new().unwrap();
-        let err = renderer.env.render_str("{{ nope }}", context! {}).unwrap_err();
+        let err = renderer
+            .env
+            .render_str("{{ nope }}", context! {})
+            .unwrap_err();
         assert_eq!(err.kind(), minijinja::ErrorKind::UndefinedError);
     }
 }

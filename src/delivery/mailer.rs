@@ -45,7 +45,10 @@ impl Mailer {
         match settings.transport {
             TransportKind::Folder => {
                 std::fs::create_dir_all(&settings.folder).map_err(|e| {
-                    MailerConfigError(format!("cannot create delivery.folder {}: {e}", settings.folder.display()))
+                    MailerConfigError(format!(
+                        "cannot create delivery.folder {}: {e}",
+                        settings.folder.display()
+                    ))
                 })?;
                 Ok(Mailer::Folder {
                     transport: AsyncFileTransport::new(&settings.folder),
@@ -55,20 +58,23 @@ impl Mailer {
             TransportKind::Smtp => {
                 let smtp = &settings.smtp;
                 let tls_params = || {
-                    TlsParameters::new(smtp.host.clone()).map_err(|e| MailerConfigError(e.to_string()))
+                    TlsParameters::new(smtp.host.clone())
+                        .map_err(|e| MailerConfigError(e.to_string()))
                 };
                 let tls = match smtp.tls {
                     TlsMode::None => Tls::None,
                     TlsMode::Starttls => Tls::Required(tls_params()?),
                     TlsMode::Tls => Tls::Wrapper(tls_params()?),
                 };
-                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                    .port(smtp.port)
-                    .tls(tls)
-                    .timeout(Some(Duration::from_secs(smtp.timeout_secs)))
-                    .pool_config(PoolConfig::new().max_size(smtp.pool_size));
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                        .port(smtp.port)
+                        .tls(tls)
+                        .timeout(Some(Duration::from_secs(smtp.timeout_secs)))
+                        .pool_config(PoolConfig::new().max_size(smtp.pool_size));
                 if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-                    builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+                    builder = builder
+                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
                 }
                 Ok(Mailer::Smtp {
                     transport: builder.build(),
@@ -80,21 +86,28 @@ impl Mailer {
 
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Mailer::Smtp { transport, server } => transport.send(message).await.map(drop).map_err(|e| {
-                if e.is_permanent() {
-                    SendError::Permanent(e.to_string())
-                } else if e.is_transient() {
-                    SendError::Transient(e.to_string())
-                } else {
-                    SendError::Unavailable { target: server.clone(), message: e.to_string() }
-                }
-            }),
-            Mailer::Folder { transport, folder } => {
-                transport.send(message).await.map(drop).map_err(|e| SendError::Unavailable {
-                    target: format!("mail folder {folder}"),
-                    message: e.to_string(),
+            Mailer::Smtp { transport, server } => {
+                transport.send(message).await.map(drop).map_err(|e| {
+                    if e.is_permanent() {
+                        SendError::Permanent(e.to_string())
+                    } else if e.is_transient() {
+                        SendError::Transient(e.to_string())
+                    } else {
+                        SendError::Unavailable {
+                            target: server.clone(),
+                            message: e.to_string(),
+                        }
+                    }
                 })
             }
+            Mailer::Folder { transport, folder } => transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| SendError::Unavailable {
+                    target: format!("mail folder {folder}"),
+                    message: e.to_string(),
+                }),
         }
     }
 

@@ -14,7 +14,12 @@ impl Header for ListUnsubscribe {
     }
 
     fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(s.trim().trim_start_matches('<').trim_end_matches('>').to_owned()))
+        Ok(Self(
+            s.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned(),
+        ))
     }
 
     fn display(&self) -> HeaderValue {
@@ -80,7 +85,10 @@ mod tests {
         };
         let from: Mailbox = "AcademicHub <briefing@hub.example>".parse().unwrap();
         let raw = String::from_utf8(build_message(&from, &outgoing).unwrap().formatted()).unwrap();
-        assert!(raw.contains("List-Unsubscribe: <https://hub.example/unsubscribe/tok>"), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe: <https://hub.example/unsubscribe/tok>"),
+            "{raw}"
+        );
         assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
         assert!(raw.contains("Message-ID: <abc@academichub.test>"));
         assert!(raw.contains("multipart/alternative"));

@@ -55,7 +55,10 @@ pub async fn drain_outbox(
 ) -> Result<DeliveryReport, DeliveryError> {
     let mut report = DeliveryReport::default();
     let started = now();
-    while let Some(claimed) = store.claim_message(now(), now() + LEASE_SECS, started).await? {
+    while let Some(claimed) = store
+        .claim_message(now(), now() + LEASE_SECS, started)
+        .await?
+    {
         let outcome = match build_message(from, &claimed.message) {
             Ok(message) => mailer.send(message).await,
             Err(problem) => Err(SendError::Permanent(problem)),
@@ -74,7 +77,12 @@ pub async fn drain_outbox(
             Err(e) => {
                 let message = e.to_string();
                 if claimed.attempts >= i64::from(policy.max_attempts) {
-                    store.mark_failed(claimed.id, &format!("gave up after {} attempts: {message}", claimed.attempts)).await?;
+                    store
+                        .mark_failed(
+                            claimed.id,
+                            &format!("gave up after {} attempts: {message}", claimed.attempts),
+                        )
+                        .await?;
                     report.failed += 1;
                 } else {
                     let retry_at = now() + RetryPolicy::delay_secs(claimed.attempts);
@@ -84,7 +92,11 @@ pub async fn drain_outbox(
                 tracing::warn!(to = %claimed.message.recipient, error = %message, attempt = claimed.attempts, "briefing not sent");
                 if matches!(e, SendError::Unavailable { .. }) {
                     let pending = store.outbox_counts().await?.pending();
-                    return Err(DeliveryError::Unavailable { source: e, pending, report });
+                    return Err(DeliveryError::Unavailable {
+                        source: e,
+                        pending,
+                        report,
+                    });
                 }
             }
         }

@@ -28,9 +28,7 @@ impl ArxivId {
         }
         let s = s.trim_end_matches(".pdf");
         let (id, version) = match s.rfind('v') {
-            Some(pos)
-                if pos + 1 < s.len() && s[pos + 1..].bytes().all(|b| b.is_ascii_digit()) =>
-            {
+            Some(pos) if pos + 1 < s.len() && s[pos + 1..].bytes().all(|b| b.is_ascii_digit()) => {
                 let version = s[pos + 1..].parse().map_err(|_| err())?;
                 (&s[..pos], Some(version))
             }
@@ -93,17 +91,36 @@ mod tests {
 
     #[test]
     fn reads_the_forms_arxiv_feeds_use() {
-        assert_eq!(parse("oai:arXiv.org:2609.26811v1"), ("2609.26811".into(), Some(1)));
+        assert_eq!(
+            parse("oai:arXiv.org:2609.26811v1"),
+            ("2609.26811".into(), Some(1))
+        );
         assert_eq!(parse("arXiv:2205.06398v2"), ("2205.06398".into(), Some(2)));
-        assert_eq!(parse("https://arxiv.org/abs/2009.13987"), ("2009.13987".into(), None));
-        assert_eq!(parse("http://arxiv.org/abs/hep-th/9901001v3"), ("hep-th/9901001".into(), Some(3)));
-        assert_eq!(parse("https://arxiv.org/pdf/0801.1234v2.pdf"), ("0801.1234".into(), Some(2)));
+        assert_eq!(
+            parse("https://arxiv.org/abs/2009.13987"),
+            ("2009.13987".into(), None)
+        );
+        assert_eq!(
+            parse("http://arxiv.org/abs/hep-th/9901001v3"),
+            ("hep-th/9901001".into(), Some(3))
+        );
+        assert_eq!(
+            parse("https://arxiv.org/pdf/0801.1234v2.pdf"),
+            ("0801.1234".into(), Some(2))
+        );
         assert_eq!(parse("math.GT/0309136"), ("math.GT/0309136".into(), None));
     }
 
     #[test]
     fn rejects_what_is_not_an_arxiv_id() {
-        for bad in ["", "v1", "2609.268", "abc", "https://www.nature.com/articles/x", "12345.67890"] {
+        for bad in [
+            "",
+            "v1",
+            "2609.268",
+            "abc",
+            "https://www.nature.com/articles/x",
+            "12345.67890",
+        ] {
             assert!(ArxivId::parse_with_version(bad).is_err(), "{bad} accepted");
         }
     }

@@ -62,9 +62,19 @@ mod tests {
 
     #[test]
     fn rejects_malformed_addresses_with_a_reason() {
-        for bad in ["", "plainaddress", "a@b", "@example.org", "a b@example.org", "a@@example.org"] {
+        for bad in [
+            "",
+            "plainaddress",
+            "a@b",
+            "@example.org",
+            "a b@example.org",
+            "a@@example.org",
+        ] {
             let err = EmailAddress::parse(bad).unwrap_err();
-            assert!(err.to_string().contains("not a valid email address"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("not a valid email address"),
+                "{bad}: {err}"
+            );
         }
     }
 }

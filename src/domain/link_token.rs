@@ -45,7 +45,9 @@ pub struct LinkClaims {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LinkError {
-    #[error("this link is damaged or was not issued by us; use the newest link from your latest briefing")]
+    #[error(
+        "this link is damaged or was not issued by us; use the newest link from your latest briefing"
+    )]
     Invalid,
     #[error("this link has expired; use the link in your latest briefing")]
     Expired,
@@ -98,15 +100,32 @@ impl LinkSecret {
     }
 
     /// Checks the MAC in constant time, then the age against `max_age_secs`.
-    pub fn verify(&self, token: &str, now: i64, max_age_secs: i64) -> Result<LinkClaims, LinkError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        now: i64,
+        max_age_secs: i64,
+    ) -> Result<LinkClaims, LinkError> {
         let (payload_b64, tag_b64) = token.split_once('.').ok_or(LinkError::Invalid)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| LinkError::Invalid)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag_b64).map_err(|_| LinkError::Invalid)?;
-        self.mac(&payload).verify_slice(&tag).map_err(|_| LinkError::Invalid)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| LinkError::Invalid)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag_b64)
+            .map_err(|_| LinkError::Invalid)?;
+        self.mac(&payload)
+            .verify_slice(&tag)
+            .map_err(|_| LinkError::Invalid)?;
 
         let payload = String::from_utf8(payload).map_err(|_| LinkError::Invalid)?;
         let mut parts = payload.split(':');
-        let claims = match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+        let claims = match (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) {
             (Some("v1"), Some(id), Some(action), Some(issued), None) => LinkClaims {
                 subscriber_id: id.parse().map_err(|_| LinkError::Invalid)?,
                 action: LinkAction::parse(action).ok_or(LinkError::Invalid)?,
@@ -144,15 +163,24 @@ mod tests {
     #[test]
     fn forged_tampered_and_expired_links_are_refused() {
         let token = secret(7).sign(CLAIMS);
-        assert_eq!(secret(8).verify(&token, 1_000_010, 60), Err(LinkError::Invalid));
+        assert_eq!(
+            secret(8).verify(&token, 1_000_010, 60),
+            Err(LinkError::Invalid)
+        );
 
         let forged_payload = URL_SAFE_NO_PAD.encode("v1:43:unsubscribe:1000000");
         let tag = token.split_once('.').unwrap().1;
         let forged = format!("{forged_payload}.{tag}");
-        assert_eq!(secret(7).verify(&forged, 1_000_010, 60), Err(LinkError::Invalid));
+        assert_eq!(
+            secret(7).verify(&forged, 1_000_010, 60),
+            Err(LinkError::Invalid)
+        );
 
         assert_eq!(secret(7).verify("garbage", 0, 60), Err(LinkError::Invalid));
-        assert_eq!(secret(7).verify(&token, 1_000_061, 60), Err(LinkError::Expired));
+        assert_eq!(
+            secret(7).verify(&token, 1_000_061, 60),
+            Err(LinkError::Expired)
+        );
     }
 
     #[test]

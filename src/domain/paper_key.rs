@@ -63,7 +63,10 @@ mod tests {
     fn dois_are_recognised_in_their_usual_spellings() {
         let want = Some(PaperKey::Doi("10.1038/s41586-000-00001-x".into()));
         assert_eq!(PaperKey::doi("doi:10.1038/s41586-000-00001-X"), want);
-        assert_eq!(PaperKey::doi("https://doi.org/10.1038/s41586-000-00001-x"), want);
+        assert_eq!(
+            PaperKey::doi("https://doi.org/10.1038/s41586-000-00001-x"),
+            want
+        );
         assert_eq!(PaperKey::doi("10.1038/s41586-000-00001-x"), want);
         assert_eq!(PaperKey::doi("not a doi"), None);
     }

@@ -94,17 +94,38 @@ mod tests {
 
     #[test]
     fn keywords_are_split_trimmed_and_deduplicated() {
-        let t = Topic::new(" LLMs ", ["large language model, RLHF", "rlhf ,  in-context   learning"], ["cs.CL"], NONE).unwrap();
+        let t = Topic::new(
+            " LLMs ",
+            [
+                "large language model, RLHF",
+                "rlhf ,  in-context   learning",
+            ],
+            ["cs.CL"],
+            NONE,
+        )
+        .unwrap();
         assert_eq!(t.name(), "LLMs");
-        assert_eq!(t.keywords(), ["large language model", "RLHF", "in-context learning"]);
+        assert_eq!(
+            t.keywords(),
+            ["large language model", "RLHF", "in-context learning"]
+        );
         assert_eq!(t.categories(), ["cs.CL"]);
     }
 
     #[test]
     fn a_topic_without_keywords_or_with_a_bad_category_is_refused() {
-        assert_eq!(Topic::new("x", [" , "], NONE, NONE), Err(TopicError::NoKeywords("x".into())));
-        assert_eq!(Topic::new("", ["a"], NONE, NONE), Err(TopicError::EmptyName));
-        assert!(matches!(Topic::new("x", ["a"], ["CS LG"], NONE), Err(TopicError::BadCategory(_))));
+        assert_eq!(
+            Topic::new("x", [" , "], NONE, NONE),
+            Err(TopicError::NoKeywords("x".into()))
+        );
+        assert_eq!(
+            Topic::new("", ["a"], NONE, NONE),
+            Err(TopicError::EmptyName)
+        );
+        assert!(matches!(
+            Topic::new("x", ["a"], ["CS LG"], NONE),
+            Err(TopicError::BadCategory(_))
+        ));
         assert!(Topic::new("x", ["a"], ["hep-th", "q-bio.GN", "quant-ph"], NONE).is_ok());
     }
 }

@@ -32,7 +32,12 @@ impl<'a> IndexedPaper<'a> {
             stored,
             title_words: words(&stored.paper.title),
             abstract_words: words(&stored.paper.abstract_text),
-            categories: stored.paper.categories.iter().map(|c| c.to_ascii_lowercase()).collect(),
+            categories: stored
+                .paper
+                .categories
+                .iter()
+                .map(|c| c.to_ascii_lowercase())
+                .collect(),
         }
     }
 }
@@ -67,7 +72,13 @@ pub fn match_topics<'a>(
         let mut hits: Vec<Hit<'a>> = papers
             .iter()
             .filter(|p| !already_sent.contains(&p.stored.id) && !taken.contains(&p.stored.id))
-            .filter_map(|p| compiled.score(p).map(|(score, matched)| Hit { paper: p.stored, matched, score }))
+            .filter_map(|p| {
+                compiled.score(p).map(|(score, matched)| Hit {
+                    paper: p.stored,
+                    matched,
+                    score,
+                })
+            })
             .collect();
         hits.sort_by(|a, b| {
             b.score
@@ -80,7 +91,10 @@ pub fn match_topics<'a>(
             continue;
         }
         taken.extend(hits.iter().map(|h| h.paper.id));
-        out.push(TopicHits { topic: topic.name(), hits });
+        out.push(TopicHits {
+            topic: topic.name(),
+            hits,
+        });
     }
     out
 }
@@ -94,17 +108,36 @@ struct CompiledTopic<'t> {
 impl<'t> CompiledTopic<'t> {
     fn new(topic: &'t Topic) -> Self {
         Self {
-            keywords: topic.keywords().iter().map(|k| (k.as_str(), words(k))).filter(|(_, w)| !w.is_empty()).collect(),
-            categories: topic.categories().iter().map(|c| c.to_ascii_lowercase()).collect(),
-            exclusions: topic.exclusions().iter().map(|e| words(e)).filter(|w| !w.is_empty()).collect(),
+            keywords: topic
+                .keywords()
+                .iter()
+                .map(|k| (k.as_str(), words(k)))
+                .filter(|(_, w)| !w.is_empty())
+                .collect(),
+            categories: topic
+                .categories()
+                .iter()
+                .map(|c| c.to_ascii_lowercase())
+                .collect(),
+            exclusions: topic
+                .exclusions()
+                .iter()
+                .map(|e| words(e))
+                .filter(|w| !w.is_empty())
+                .collect(),
         }
     }
 
     fn score(&self, paper: &IndexedPaper) -> Option<(usize, Vec<String>)> {
-        if !self.categories.is_empty() && !paper.categories.iter().any(|c| self.categories.contains(c)) {
+        if !self.categories.is_empty()
+            && !paper.categories.iter().any(|c| self.categories.contains(c))
+        {
             return None;
         }
-        let in_paper = |phrase: &[String]| contains_phrase(&paper.title_words, phrase) || contains_phrase(&paper.abstract_words, phrase);
+        let in_paper = |phrase: &[String]| {
+            contains_phrase(&paper.title_words, phrase)
+                || contains_phrase(&paper.abstract_words, phrase)
+        };
         if self.exclusions.iter().any(|e| in_paper(e)) {
             return None;
         }
@@ -165,7 +198,12 @@ mod tests {
         let indexed: Vec<_> = papers.iter().map(IndexedPaper::new).collect();
         match_topics(topics, &indexed, &HashSet::new(), 10)
             .into_iter()
-            .map(|t| (t.topic.to_owned(), t.hits.iter().map(|h| h.paper.id).collect()))
+            .map(|t| {
+                (
+                    t.topic.to_owned(),
+                    t.hits.iter().map(|h| h.paper.id).collect(),
+                )
+            })
             .collect()
     }
 
@@ -197,7 +235,12 @@ mod tests {
             paper(2, "Graph neural networks", "", &["q-bio.GN"]),
             paper(3, "Graph neural networks for molecules", "", &["cs.LG"]),
         ];
-        let topics = [topic("GNN", "graph neural networks", &["cs.lg"], &["molecules"])];
+        let topics = [topic(
+            "GNN",
+            "graph neural networks",
+            &["cs.lg"],
+            &["molecules"],
+        )];
         assert_eq!(run(&topics, &papers), [("GNN".to_string(), vec![1])]);
     }
 
@@ -207,7 +250,10 @@ mod tests {
             paper(1, "Diffusion", "about transformers", &[]),
             paper(2, "Transformers", "", &[]),
         ];
-        let topics = [topic("A", "transformers", &[], &[]), topic("B", "diffusion", &[], &[])];
+        let topics = [
+            topic("A", "transformers", &[], &[]),
+            topic("B", "diffusion", &[], &[]),
+        ];
         assert_eq!(run(&topics, &papers), [("A".to_string(), vec![2, 1])]);
     }
 

@@ -76,12 +76,20 @@ impl Fetcher {
     ) -> Result<FetchOutcome, FetchError> {
         let parsed = url::Url::parse(url).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
         if parsed.scheme() == "file" {
-            let path = parsed.to_file_path().map_err(|_| FetchError::BadUrl(url.to_owned()))?;
-            let body = tokio::fs::read(&path).await.map_err(|source| FetchError::File {
-                path: path.display().to_string(),
-                source,
-            })?;
-            return Ok(FetchOutcome::Fetched { body, etag: None, last_modified: None });
+            let path = parsed
+                .to_file_path()
+                .map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+            let body = tokio::fs::read(&path)
+                .await
+                .map_err(|source| FetchError::File {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            return Ok(FetchOutcome::Fetched {
+                body,
+                etag: None,
+                last_modified: None,
+            });
         }
 
         let mut request = self.client.get(parsed);
@@ -102,7 +110,10 @@ impl Fetcher {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
-            return Err(FetchError::Status { status, retry_after });
+            return Err(FetchError::Status {
+                status,
+                retry_after,
+            });
         }
         let header = |name| {
             response
@@ -113,7 +124,10 @@ impl Fetcher {
         };
         let etag = header(ETAG);
         let last_modified = header(LAST_MODIFIED);
-        if response.content_length().is_some_and(|n| n > MAX_FEED_BYTES as u64) {
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_FEED_BYTES as u64)
+        {
             return Err(FetchError::TooLarge);
         }
         let mut body = Vec::new();
@@ -123,7 +137,11 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(FetchOutcome::Fetched { body, etag, last_modified })
+        Ok(FetchOutcome::Fetched {
+            body,
+            etag,
+            last_modified,
+        })
     }
 }
 
@@ -144,7 +162,10 @@ mod tests {
     #[test]
     fn retry_after_accepts_seconds_and_dates() {
         assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -23,7 +23,9 @@ use crate::store::{Store, StoreError, UpsertCounts};
 #[derive(Debug)]
 pub enum FeedOutcome {
     /// Not due yet (backing off, or fetched recently).
-    Skipped { next_check_at: i64 },
+    Skipped {
+        next_check_at: i64,
+    },
     NotModified,
     Stored(UpsertCounts),
     Failed(String),
@@ -49,10 +51,15 @@ impl CollectReport {
     }
 
     pub fn stored(&self) -> UpsertCounts {
-        self.feeds.iter().fold(UpsertCounts::default(), |acc, f| match &f.outcome {
-            FeedOutcome::Stored(c) => UpsertCounts { new: acc.new + c.new, updated: acc.updated + c.updated },
-            _ => acc,
-        })
+        self.feeds
+            .iter()
+            .fold(UpsertCounts::default(), |acc, f| match &f.outcome {
+                FeedOutcome::Stored(c) => UpsertCounts {
+                    new: acc.new + c.new,
+                    updated: acc.updated + c.updated,
+                },
+                _ => acc,
+            })
     }
 }
 
@@ -75,46 +82,84 @@ pub async fn collect(
         let name = feed.name.clone().unwrap_or_else(|| feed.url.clone());
         let source = store.ensure_source(&feed.url, &name, now).await?;
         if source.next_check_at > now {
-            report.feeds.push(FeedReport { name, outcome: FeedOutcome::Skipped { next_check_at: source.next_check_at } });
+            report.feeds.push(FeedReport {
+                name,
+                outcome: FeedOutcome::Skipped {
+                    next_check_at: source.next_check_at,
+                },
+            });
             continue;
         }
         let fetched = fetcher
-            .fetch(&feed.url, source.etag.as_deref(), source.last_modified.as_deref())
+            .fetch(
+                &feed.url,
+                source.etag.as_deref(),
+                source.last_modified.as_deref(),
+            )
             .await;
         let next_check_at = now + (settings.interval_minutes as i64) * 60;
         let outcome = match fetched {
             Ok(FetchOutcome::NotModified) => {
                 store
-                    .record_fetch_success(source.id, source.etag.as_deref(), source.last_modified.as_deref(), now, next_check_at)
+                    .record_fetch_success(
+                        source.id,
+                        source.etag.as_deref(),
+                        source.last_modified.as_deref(),
+                        now,
+                        next_check_at,
+                    )
                     .await?;
                 FeedOutcome::NotModified
             }
-            Ok(FetchOutcome::Fetched { body, etag, last_modified }) => match parse_feed(&body) {
+            Ok(FetchOutcome::Fetched {
+                body,
+                etag,
+                last_modified,
+            }) => match parse_feed(&body) {
                 Ok(papers) => {
                     let counts = store.upsert_papers(&papers, now).await?;
                     store
-                        .record_fetch_success(source.id, etag.as_deref(), last_modified.as_deref(), now, next_check_at)
+                        .record_fetch_success(
+                            source.id,
+                            etag.as_deref(),
+                            last_modified.as_deref(),
+                            now,
+                            next_check_at,
+                        )
                         .await?;
                     FeedOutcome::Stored(counts)
                 }
                 Err(e) => {
                     let message = e.to_string();
-                    store.record_fetch_error(source.id, &message, now + backoff_secs(source.error_count)).await?;
+                    store
+                        .record_fetch_error(
+                            source.id,
+                            &message,
+                            now + backoff_secs(source.error_count),
+                        )
+                        .await?;
                     FeedOutcome::Failed(message)
                 }
             },
             Err(e) => {
                 let wait = backoff_secs(source.error_count).max(
-                    e.retry_after().map_or(0, |d: Duration| d.as_secs().min(7 * 86_400) as i64),
+                    e.retry_after()
+                        .map_or(0, |d: Duration| d.as_secs().min(7 * 86_400) as i64),
                 );
                 let message = e.to_string();
-                store.record_fetch_error(source.id, &message, now + wait).await?;
+                store
+                    .record_fetch_error(source.id, &message, now + wait)
+                    .await?;
                 FeedOutcome::Failed(message)
             }
         };
         match &outcome {
-            FeedOutcome::Failed(e) => tracing::warn!(feed = %name, error = %e, "feed failed; will retry later"),
-            FeedOutcome::Stored(c) => tracing::info!(feed = %name, new = c.new, updated = c.updated, "feed collected"),
+            FeedOutcome::Failed(e) => {
+                tracing::warn!(feed = %name, error = %e, "feed failed; will retry later")
+            }
+            FeedOutcome::Stored(c) => {
+                tracing::info!(feed = %name, new = c.new, updated = c.updated, "feed collected")
+            }
             _ => tracing::debug!(feed = %name, ?outcome, "feed checked"),
         }
         report.feeds.push(FeedReport { name, outcome });

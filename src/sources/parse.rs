@@ -28,7 +28,10 @@ pub fn parse_feed(bytes: &[u8]) -> Result<Vec<Paper>, ParseError> {
     let extras = if extras.items.len() == feed.entries.len() {
         extras
     } else {
-        ItemExtras { items: vec![Extra::default(); feed.entries.len()], ..extras }
+        ItemExtras {
+            items: vec![Extra::default(); feed.entries.len()],
+            ..extras
+        }
     };
     let fallback_venue = extras
         .channel_publication
@@ -62,12 +65,15 @@ fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Optio
         .or_else(|| entry.content.as_ref().and_then(|c| c.body.clone()))
         .unwrap_or_default();
     let preamble = ArxivPreamble::split(&raw_abstract);
-    let abstract_text = html_to_text(&drop_citation_paragraph(preamble.rest));
+    let abstract_text = html_to_text(drop_citation_paragraph(preamble.rest));
 
     let arxiv = preamble
         .id
         .or_else(|| ArxivId::parse_with_version(&entry.id).ok())
-        .or_else(|| url.as_deref().and_then(|u| ArxivId::parse_with_version(u).ok()));
+        .or_else(|| {
+            url.as_deref()
+                .and_then(|u| ArxivId::parse_with_version(u).ok())
+        });
     let announce_type = extra
         .announce_type
         .as_deref()
@@ -95,7 +101,10 @@ fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Optio
     let venue = if arxiv.is_some() {
         "arXiv".to_owned()
     } else {
-        extra.publication.clone().unwrap_or_else(|| fallback_venue.to_owned())
+        extra
+            .publication
+            .clone()
+            .unwrap_or_else(|| fallback_venue.to_owned())
     };
     Some(Paper {
         key,
@@ -105,7 +114,12 @@ fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Optio
         abstract_text,
         url,
         authors,
-        categories: entry.categories.iter().map(|c| c.term.trim().to_owned()).filter(|c| !c.is_empty()).collect(),
+        categories: entry
+            .categories
+            .iter()
+            .map(|c| c.term.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect(),
         venue,
         announce_type,
         published: entry.published.or(entry.updated),
@@ -121,7 +135,11 @@ struct ArxivPreamble<'a> {
 
 impl<'a> ArxivPreamble<'a> {
     fn split(text: &'a str) -> Self {
-        let none = ArxivPreamble { id: None, announce_type: None, rest: text };
+        let none = ArxivPreamble {
+            id: None,
+            announce_type: None,
+            rest: text,
+        };
         let trimmed = text.trim_start();
         if !trimmed.starts_with("arXiv:") {
             return none;
@@ -130,12 +148,18 @@ impl<'a> ArxivPreamble<'a> {
             return none;
         };
         let mut words = head.split_whitespace();
-        let id = words.next().and_then(|w| ArxivId::parse_with_version(w).ok());
+        let id = words
+            .next()
+            .and_then(|w| ArxivId::parse_with_version(w).ok());
         let announce_type = match (words.next(), words.next(), words.next()) {
             (Some("Announce"), Some("Type:"), Some(t)) => t.parse().ok(),
             _ => None,
         };
-        ArxivPreamble { id, announce_type, rest: rest.trim() }
+        ArxivPreamble {
+            id,
+            announce_type,
+            rest: rest.trim(),
+        }
     }
 }
 
@@ -240,7 +264,9 @@ impl ItemExtras {
                         }
                         continue;
                     }
-                    let Some(item) = out.items.last_mut() else { continue };
+                    let Some(item) = out.items.last_mut() else {
+                        continue;
+                    };
                     match name.as_str() {
                         "arxiv:announce_type" => item.announce_type = Some(value),
                         "arxiv:DOI" | "arxiv:doi" | "prism:doi" => {
@@ -272,24 +298,40 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/tests/fixtures/feeds/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read(format!(
+            "{}/tests/fixtures/feeds/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     #[test]
     fn arxiv_rss_items_yield_id_version_announce_type_clean_abstract_authors_and_categories() {
-        let papers = parse_feed(&fixture("arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml")).unwrap();
+        let papers = parse_feed(&fixture(
+            "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
+        ))
+        .unwrap();
         assert_eq!(papers.len(), 4);
         let odin = &papers[2];
         assert_eq!(odin.key.to_string(), "arxiv:2205.06398");
         assert_eq!(odin.arxiv.as_ref().unwrap().1, Some(2));
         assert_eq!(odin.announce_type, Some(AnnounceType::Cross));
-        assert!(odin.abstract_text.starts_with("It has become routine in neuroscience"));
-        assert_eq!(odin.authors, ["Pritam Dey", "Zhengwu Zhang", "David B. Dunson"]);
+        assert!(
+            odin.abstract_text
+                .starts_with("It has become routine in neuroscience")
+        );
+        assert_eq!(
+            odin.authors,
+            ["Pritam Dey", "Zhengwu Zhang", "David B. Dunson"]
+        );
         assert_eq!(odin.categories, ["stat.ME", "stat.AP", "stat.ML"]);
         assert_eq!(odin.doi.as_deref(), Some("10.1093/bioinformatics/btac431"));
         assert_eq!(odin.url, "https://arxiv.org/abs/2205.06398");
         assert_eq!(odin.venue, "arXiv");
-        let types: Vec<_> = papers.iter().map(|p| p.announce_type.unwrap().as_str()).collect();
+        let types: Vec<_> = papers
+            .iter()
+            .map(|p| p.announce_type.unwrap().as_str())
+            .collect();
         assert_eq!(types, ["new", "new", "cross", "replace"]);
     }
 
@@ -301,7 +343,11 @@ mod tests {
         assert_eq!(papers[0].authors.len(), 6);
         assert_eq!(papers[0].authors[0], "Quang Minh Nguyen");
         assert_eq!(papers[2].announce_type, Some(AnnounceType::Replace));
-        assert!(papers[1].abstract_text.starts_with("In collider experiments"));
+        assert!(
+            papers[1]
+                .abstract_text
+                .starts_with("In collider experiments")
+        );
     }
 
     #[test]
@@ -312,7 +358,10 @@ mod tests {
         assert_eq!(p.key.to_string(), "doi:10.1038/s41586-000-00001-x");
         assert_eq!(p.venue, "Nature");
         assert_eq!(p.authors, ["Ada Example", "Bo Placeholder"]);
-        assert_eq!(p.abstract_text, "Invented abstract sentence used only to exercise parsing of content:encoded.");
+        assert_eq!(
+            p.abstract_text,
+            "Invented abstract sentence used only to exercise parsing of content:encoded."
+        );
         assert!(p.announce_type.is_none());
     }
 
@@ -320,7 +369,11 @@ mod tests {
     fn biorxiv_rss1_titles_are_trimmed_and_keyed_by_doi_or_url() {
         let papers = parse_feed(&fixture("biorxiv-rss1-genomics.xml")).unwrap();
         assert!(!papers.is_empty());
-        assert!(papers[0].title.starts_with("Complete genome of the Medicago"));
+        assert!(
+            papers[0]
+                .title
+                .starts_with("Complete genome of the Medicago")
+        );
         assert!(!papers[0].title.contains('\n'));
     }
 

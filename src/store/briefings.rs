@@ -22,12 +22,14 @@ pub struct NewBriefing {
 
 impl Store {
     pub async fn has_briefing(&self, subscriber_id: i64, edition: &str) -> Result<bool> {
-        Ok(sqlx::query("SELECT 1 AS one FROM briefings WHERE subscriber_id = $1 AND edition = $2")
-            .bind(subscriber_id)
-            .bind(edition)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM briefings WHERE subscriber_id = $1 AND edition = $2")
+                .bind(subscriber_id)
+                .bind(edition)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     /// Records the briefing, its papers and its outbox message in one

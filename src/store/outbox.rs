@@ -73,7 +73,12 @@ impl Store {
     /// Claims the next message to send, marking it `sending` until
     /// `lease_until`. Messages waiting to be retried are due once
     /// `next_attempt_at <= retry_due_by`.
-    pub async fn claim_message(&self, now: i64, lease_until: i64, retry_due_by: i64) -> Result<Option<ClaimedMessage>> {
+    pub async fn claim_message(
+        &self,
+        now: i64,
+        lease_until: i64,
+        retry_due_by: i64,
+    ) -> Result<Option<ClaimedMessage>> {
         let sql = match self.backend {
             Backend::Sqlite => CLAIM_SQLITE,
             Backend::Postgres => CLAIM_POSTGRES,

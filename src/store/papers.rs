@@ -126,7 +126,8 @@ impl Store {
                 let corrupt = |what: String| StoreError::Corrupt(format!("paper {id}: {what}"));
                 let arxiv = match row.try_get::<Option<String>, _>("arxiv_id")? {
                     Some(text) => {
-                        let (arxiv_id, _) = ArxivId::parse_with_version(&text).map_err(|e| corrupt(e.to_string()))?;
+                        let (arxiv_id, _) = ArxivId::parse_with_version(&text)
+                            .map_err(|e| corrupt(e.to_string()))?;
                         let version: Option<i64> = row.try_get("version")?;
                         Some((arxiv_id, version.and_then(|v| u32::try_from(v).ok())))
                     }
@@ -163,7 +164,11 @@ impl Store {
 
     /// Which of the papers first seen since `since` this subscriber has
     /// already received in a briefing.
-    pub async fn papers_already_sent(&self, subscriber_id: i64, since: i64) -> Result<HashSet<i64>> {
+    pub async fn papers_already_sent(
+        &self,
+        subscriber_id: i64,
+        since: i64,
+    ) -> Result<HashSet<i64>> {
         let rows = sqlx::query(
             "SELECT bi.paper_id FROM briefing_items bi
              JOIN briefings b ON b.id = bi.briefing_id

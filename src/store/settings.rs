@@ -12,11 +12,13 @@ impl Store {
     pub async fn link_secret(&self) -> Result<LinkSecret> {
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
-        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(LINK_SECRET)
-            .bind(hex(&fresh))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(LINK_SECRET)
+        .bind(hex(&fresh))
+        .execute(&self.pool)
+        .await?;
         let value: String = sqlx::query("SELECT value FROM settings WHERE name = $1")
             .bind(LINK_SECRET)
             .fetch_one(&self.pool)

@@ -1,12 +1,38 @@
 use sqlx::Row;
 
+use sqlx::any::AnyRow;
+
 use super::{Result, Store};
+
+/// The columns of `SourceState`; a macro so queries stay literal strings.
+macro_rules! select_state {
+    () => {
+        "SELECT id, name, url, last_fetched_at, etag, last_modified, next_check_at, error_count, last_error
+         FROM sources"
+    };
+}
+
+fn state_from_row(row: &AnyRow) -> Result<SourceState> {
+    Ok(SourceState {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        url: row.try_get("url")?,
+        last_fetched_at: row.try_get("last_fetched_at")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+        next_check_at: row.try_get("next_check_at")?,
+        error_count: row.try_get("error_count")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
 
 /// What collection remembers about a feed between fetches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceState {
     pub id: i64,
+    pub name: String,
     pub url: String,
+    pub last_fetched_at: Option<i64>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub next_check_at: i64,
@@ -26,22 +52,19 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query(
-            "SELECT id, url, etag, last_modified, next_check_at, error_count, last_error
-             FROM sources WHERE url = $1",
-        )
-        .bind(url)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(SourceState {
-            id: row.try_get("id")?,
-            url: row.try_get("url")?,
-            etag: row.try_get("etag")?,
-            last_modified: row.try_get("last_modified")?,
-            next_check_at: row.try_get("next_check_at")?,
-            error_count: row.try_get("error_count")?,
-            last_error: row.try_get("last_error")?,
-        })
+        let row = sqlx::query(concat!(select_state!(), " WHERE url = $1"))
+            .bind(url)
+            .fetch_one(&self.pool)
+            .await?;
+        state_from_row(&row)
+    }
+
+    /// Every feed ever configured, by name.
+    pub async fn source_states(&self) -> Result<Vec<SourceState>> {
+        let rows = sqlx::query(concat!(select_state!(), " ORDER BY name, url"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(state_from_row).collect()
     }
 
     /// A fetch succeeded (or the server said 304): keep the validators for the
@@ -70,7 +93,12 @@ impl Store {
     }
 
     /// A fetch or parse failed: keep the error visible and back off.
-    pub async fn record_fetch_error(&self, source_id: i64, error: &str, next_check_at: i64) -> Result<()> {
+    pub async fn record_fetch_error(
+        &self,
+        source_id: i64,
+        error: &str,
+        next_check_at: i64,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE sources SET error_count = error_count + 1, last_error = $1, next_check_at = $2
              WHERE id = $3",

@@ -24,7 +24,12 @@ impl Store {
     /// Creates or updates a subscriber and adds (or replaces, by name) the
     /// given topics, in one transaction. Returns the id and whether the
     /// subscriber is new.
-    pub async fn save_subscriber(&self, subscriber: &NewSubscriber, topics: &[Topic], now: i64) -> Result<(i64, bool)> {
+    pub async fn save_subscriber(
+        &self,
+        subscriber: &NewSubscriber,
+        topics: &[Topic],
+        now: i64,
+    ) -> Result<(i64, bool)> {
         let mut tx = self.pool.begin().await?;
         let existing: Option<i64> = sqlx::query("SELECT id FROM subscribers WHERE email = $1")
             .bind(subscriber.email.as_str())
@@ -77,7 +82,11 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let mut subscriber = subscriber_from_row(&row)?;
-        subscriber.topics = self.topics_by_subscriber(Some(subscriber.id)).await?.remove(&subscriber.id).unwrap_or_default();
+        subscriber.topics = self
+            .topics_by_subscriber(Some(subscriber.id))
+            .await?
+            .remove(&subscriber.id)
+            .unwrap_or_default();
         Ok(Some(subscriber))
     }
 
@@ -117,7 +126,12 @@ impl Store {
                     timezone: row.try_get("timezone")?,
                     send_hour: row.try_get("send_hour")?,
                     status: row.try_get("status")?,
-                    topics: topics.remove(&id).unwrap_or_default().iter().map(|t| t.name().to_owned()).collect(),
+                    topics: topics
+                        .remove(&id)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|t| t.name().to_owned())
+                        .collect(),
                     briefings: row.try_get("briefings")?,
                 })
             })
@@ -142,7 +156,9 @@ impl Store {
                 from_json(&row.try_get::<String, _>("exclusions")?)?,
             )
             .map_err(|e| StoreError::Corrupt(format!("topic {name:?}: {e}")))?;
-            out.entry(row.try_get("subscriber_id")?).or_default().push(topic);
+            out.entry(row.try_get("subscriber_id")?)
+                .or_default()
+                .push(topic);
         }
         Ok(out)
     }
@@ -158,9 +174,14 @@ fn subscriber_from_row(row: &AnyRow) -> Result<Subscriber> {
     Ok(Subscriber {
         id,
         email: EmailAddress::parse(&email).map_err(|e| corrupt(e.to_string()))?,
-        locale: locale.parse().map_err(|e: crate::domain::LocaleError| corrupt(e.to_string()))?,
-        timezone: timezone.parse().map_err(|_| corrupt(format!("time zone {timezone:?}")))?,
-        send_hour: u32::try_from(send_hour).map_err(|_| corrupt(format!("send hour {send_hour}")))?,
+        locale: locale
+            .parse()
+            .map_err(|e: crate::domain::LocaleError| corrupt(e.to_string()))?,
+        timezone: timezone
+            .parse()
+            .map_err(|_| corrupt(format!("time zone {timezone:?}")))?,
+        send_hour: u32::try_from(send_hour)
+            .map_err(|_| corrupt(format!("send hour {send_hour}")))?,
         topics: Vec::new(),
     })
 }

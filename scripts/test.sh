@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up what the tests need, then runs every check CI runs:
+#   - a local venv (.venv) with aiosmtpd, the real SMTP server the tests talk to
+#   - PostgreSQL on 127.0.0.1:5432 (started if it is down), for the tests that
+#     run every storage story on PostgreSQL as well as SQLite
+#   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -c 'import aiosmtpd' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'aiosmtpd>=1.4,<2'
+
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  fi
+fi
+# From here on a missing SMTP server or database fails the tests instead of skipping them.
+export TEST_REQUIRE_SERVICES=1
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked

@@ -1,0 +1,415 @@
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/feeds");
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(FIXTURES).join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+fn services_required() -> bool {
+    std::env::var("TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1") || std::env::var("CI").is_ok()
+}
+
+/// Either skips loudly or, where services are required, fails.
+pub fn skip(test: &str, why: &str) {
+    if services_required() {
+        panic!(
+            "{test}: {why} (TEST_REQUIRE_SERVICES=1 or CI is set, so this is a failure, not a skip)"
+        );
+    }
+    // Written to stderr directly: libtest captures `eprintln!`, and a skip
+    // must be seen even when the test passes.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {why}. Run scripts/test.sh to set everything up."
+    );
+}
+
+// ---------------------------------------------------------------- databases
+
+/// A throw-away database: a SQLite file, or a fresh PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    pub label: &'static str,
+    _dir: Option<TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("hub.db").display());
+        Self {
+            url,
+            label: "sqlite",
+            _dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    /// `None` (after saying so) when no PostgreSQL is configured.
+    pub async fn postgres(test: &str) -> Option<Self> {
+        let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+            skip(
+                test,
+                "PostgreSQL half skipped: TEST_POSTGRES_URL is not set",
+            );
+            return None;
+        };
+        use sqlx::Connection;
+        let name = format!("ah_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("{test}: cannot connect to TEST_POSTGRES_URL={admin_url}: {e}")
+            });
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        Some(Self {
+            url: url.to_string(),
+            label: "postgres",
+            _dir: None,
+            postgres: Some((admin_url, name)),
+        })
+    }
+
+    /// SQLite always; PostgreSQL when configured.
+    pub async fn all(test: &str) -> Vec<Self> {
+        let mut dbs = vec![Self::sqlite()];
+        dbs.extend(Self::postgres(test).await);
+        dbs
+    }
+
+    pub async fn drop_db(self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- feeds
+
+#[derive(Clone)]
+pub enum Route {
+    /// Serves the body with an ETag, and 304 to a matching If-None-Match.
+    Feed(Vec<u8>),
+    Status(StatusCode, &'static str),
+}
+
+/// What the feed server saw of one request.
+#[derive(Clone, Debug)]
+pub struct FeedRequest {
+    pub user_agent: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+#[derive(Clone, Default)]
+struct FeedState {
+    routes: Arc<HashMap<String, Route>>,
+    requests: Arc<Mutex<Vec<FeedRequest>>>,
+}
+
+/// Recorded feeds served over real HTTP on loopback.
+pub struct FeedServer {
+    pub addr: SocketAddr,
+    state: FeedState,
+}
+
+impl FeedServer {
+    pub async fn start(routes: impl IntoIterator<Item = (&'static str, Route)>) -> Self {
+        let state = FeedState {
+            routes: Arc::new(
+                routes
+                    .into_iter()
+                    .map(|(p, r)| (p.trim_start_matches('/').to_owned(), r))
+                    .collect(),
+            ),
+            requests: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/{*path}", get(serve_feed))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<FeedRequest> {
+        self.state.requests.lock().unwrap().clone()
+    }
+}
+
+async fn serve_feed(
+    State(state): State<FeedState>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let get = |h: header::HeaderName| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let if_none_match = get(header::IF_NONE_MATCH);
+    state.requests.lock().unwrap().push(FeedRequest {
+        user_agent: get(header::USER_AGENT),
+        if_none_match: if_none_match.clone(),
+    });
+    match state.routes.get(&path) {
+        Some(Route::Feed(body)) => {
+            let etag = format!("\"{}\"", body.len());
+            if if_none_match.as_deref() == Some(etag.as_str()) {
+                return StatusCode::NOT_MODIFIED.into_response();
+            }
+            (
+                [
+                    (header::CONTENT_TYPE, "application/rss+xml"),
+                    (header::ETAG, etag.as_str()),
+                ],
+                body.clone(),
+            )
+                .into_response()
+        }
+        Some(Route::Status(status, body)) => (*status, *body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+// ---------------------------------------------------------------- SMTP
+
+/// aiosmtpd on loopback, storing every message it accepts in a Maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    maildir: PathBuf,
+    child: Child,
+    _dir: TempDir,
+}
+
+pub struct Mail {
+    pub raw: String,
+}
+
+impl Mail {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(self.raw.as_bytes())
+            .expect("a parseable message")
+    }
+
+    pub fn to(&self) -> String {
+        let parsed = self.parsed();
+        parsed
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+fn python() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("TEST_SMTP_PYTHON") {
+        return Some(p.into());
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl SmtpServer {
+    /// `None` (after saying so) when aiosmtpd is not installed.
+    pub async fn start(test: &str) -> Option<Self> {
+        let Some(python) = python() else {
+            skip(
+                test,
+                "no SMTP test server: .venv/bin/python with aiosmtpd is missing",
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("Maildir");
+        let port = free_port();
+        let mut child = Command::new(&python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "aiosmtpd exited with {status} before listening (is aiosmtpd installed in {}?)",
+                    python.display()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on port {port} within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Some(Self {
+            port,
+            maildir,
+            child,
+            _dir: dir,
+        })
+    }
+
+    /// Every message the server has accepted, oldest first.
+    pub fn messages(&self) -> Vec<Mail> {
+        let mut files: Vec<_> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).unwrap());
+        files
+            .iter()
+            .map(|p| Mail {
+                raw: std::fs::read_to_string(p).unwrap(),
+            })
+            .collect()
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+// ---------------------------------------------------------------- the binary
+
+pub struct Output {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A config file in a temp folder, and the real `academichub` binary run
+/// against it with nothing inherited from the environment.
+pub struct Hub {
+    pub dir: TempDir,
+    pub config: PathBuf,
+}
+
+impl Hub {
+    pub fn new(config_toml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("academichub.toml");
+        std::fs::write(&config, config_toml).unwrap();
+        Self { dir, config }
+    }
+
+    pub fn rewrite_config(&self, config_toml: &str) {
+        std::fs::write(&self.config, config_toml).unwrap();
+    }
+
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_with_env(args, &[]).await
+    }
+
+    pub async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let output = Command::new(env!("CARGO_BIN_EXE_academichub"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .current_dir(self.dir.path())
+            .output()
+            .await
+            .unwrap();
+        Output {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(
+            out.success,
+            "academichub {args:?} failed:\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+}
+
+/// TOML for a hub on `db_url`, sending via SMTP on `smtp_port`, collecting `feeds`.
+pub fn config(db_url: &str, smtp_port: u16, feeds: &[String]) -> String {
+    let mut toml = format!(
+        r#"
+[database]
+url = "{db_url}"
+
+[delivery]
+transport = "smtp"
+from = "AcademicHub <briefing@hub.test>"
+
+[delivery.smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+timeout_secs = 5
+
+[web]
+public_url = "https://hub.test/"
+"#
+    );
+    for url in feeds {
+        toml.push_str(&format!("\n[[collect.feeds]]\nurl = \"{url}\"\n"));
+    }
+    toml
+}

@@ -1,0 +1,13 @@
+//! Integration tests: one binary, real servers on loopback.
+//!
+//! Feeds are real recorded feeds served by a local HTTP server; mail goes to
+//! aiosmtpd, a real SMTP server we did not write (installed into `.venv` by
+//! `scripts/test.sh`); storage stories run on SQLite and on PostgreSQL
+//! (`TEST_POSTGRES_URL`). Without those, the tests that need them say so and
+//! skip — unless `TEST_REQUIRE_SERVICES=1` (set by `scripts/test.sh`, hence
+//! CI), where a missing service fails the run.
+
+mod bad_input;
+mod helpers;
+mod run_once;
+mod storage;

@@ -1,0 +1,220 @@
+//! The whole path through the real binary: recorded feeds over HTTP →
+//! stored papers → each subscriber's radar → MJML briefing → real SMTP.
+
+use crate::helpers::{FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture};
+
+const ARXIV_RSS: &str = "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml";
+const ARXIV_ATOM: &str = "arxiv-atom-cs.LG-2026-09-25.xml";
+const NATURE: &str = "nature-rss1-synthetic-shape.xml";
+
+async fn arxiv_and_nature_feeds() -> (FeedServer, Vec<String>) {
+    let server = FeedServer::start([
+        // The same mailing served as two category feeds: its papers must be stored once.
+        ("rss/cs.LG", Route::Feed(fixture(ARXIV_RSS))),
+        ("rss/stat.ML", Route::Feed(fixture(ARXIV_RSS))),
+        ("atom/cs.LG", Route::Feed(fixture(ARXIV_ATOM))),
+        ("nature.rss", Route::Feed(fixture(NATURE))),
+    ])
+    .await;
+    let urls = ["rss/cs.LG", "rss/stat.ML", "atom/cs.LG", "nature.rss"]
+        .map(|p| server.url(p))
+        .to_vec();
+    (server, urls)
+}
+
+async fn subscribe_everyone(hub: &Hub) {
+    hub.ok(&[
+        "subscribe",
+        "ada@example.org",
+        "--topic",
+        "Anomalies",
+        "--keywords",
+        "anomaly detection, outlier detection",
+    ])
+    .await;
+    hub.ok(&[
+        "subscribe",
+        "li@example.cn",
+        "--locale",
+        "zh",
+        "--timezone",
+        "Asia/Shanghai",
+        "--topic",
+        "可解释性",
+        "--keywords",
+        "interpretable",
+        "--category",
+        "cs.LG",
+    ])
+    .await;
+    hub.ok(&[
+        "subscribe",
+        "nat@example.org",
+        "--topic",
+        "GNNs",
+        "--keywords",
+        "graph neural network",
+    ])
+    .await;
+    hub.ok(&[
+        "subscribe",
+        "bob@example.org",
+        "--topic",
+        "Gravity",
+        "--keywords",
+        "quantum gravity",
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_sends_each_subscriber_their_papers_exactly_once() {
+    const TEST: &str = "run_once_sends_each_subscriber_their_papers_exactly_once";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    for db in TestDb::all(TEST).await {
+        let (feeds, urls) = arxiv_and_nature_feeds().await;
+        let hub = Hub::new(&config(&db.url, smtp.port, &urls));
+        let before = smtp.messages().len();
+        subscribe_everyone(&hub).await;
+
+        let first = hub.ok(&["run-once", "--force"]).await;
+        // 4 arXiv RSS papers (announced by two feeds) + 3 Atom + 2 Nature.
+        assert!(
+            first.contains("collected: 9 new and 4 updated papers"),
+            "[{}] {first}",
+            db.label
+        );
+        assert!(
+            first.contains("3 queued, 1 with nothing new"),
+            "[{}] {first}",
+            db.label
+        );
+
+        let mail: Vec<_> = smtp.messages().into_iter().skip(before).collect();
+        let mut recipients: Vec<String> = mail.iter().map(|m| m.to()).collect();
+        recipients.sort();
+        assert_eq!(
+            recipients,
+            ["ada@example.org", "li@example.cn", "nat@example.org"],
+            "[{}]",
+            db.label
+        );
+
+        for m in &mail {
+            let parsed = m.parsed();
+            let unsubscribe = parsed
+                .header_raw("List-Unsubscribe")
+                .expect("List-Unsubscribe header");
+            assert!(
+                unsubscribe
+                    .trim()
+                    .starts_with("<https://hub.test/unsubscribe/"),
+                "{unsubscribe}"
+            );
+            assert_eq!(
+                parsed.header_raw("List-Unsubscribe-Post").map(str::trim),
+                Some("List-Unsubscribe=One-Click")
+            );
+            assert!(
+                parsed
+                    .message_id()
+                    .is_some_and(|id| id.ends_with("@hub.test"))
+            );
+            assert!(m.raw.contains("multipart/alternative"));
+            assert!(
+                m.raw.contains("Content-Type: text/plain")
+                    && m.raw.contains("Content-Type: text/html")
+            );
+        }
+        let to = |who: &str| mail.iter().find(|m| m.to() == who).unwrap();
+
+        let ada = to("ada@example.org").parsed();
+        let html = ada.body_html(0).unwrap();
+        assert!(html.contains("Outlier Detection for Multi-Network Data"));
+        assert!(html.contains("Signal2Symbol"));
+        assert!(html.contains(r#"href="https:&#x2f;&#x2f;arxiv.org&#x2f;abs&#x2f;2205.06398""#));
+        assert!(
+            !html.contains("Announce Type"),
+            "the arXiv preamble must not reach the reader"
+        );
+        assert!(ada.subject().unwrap().contains("2 new papers"));
+        let text = ada.body_text(0).unwrap();
+        assert!(
+            text.contains("Pritam Dey, Zhengwu Zhang, David B. Dunson"),
+            "{text}"
+        );
+
+        let li = to("li@example.cn").parsed();
+        assert!(
+            li.subject().unwrap().contains("篇新论文"),
+            "{:?}",
+            li.subject()
+        );
+        let li_html = li.body_html(0).unwrap();
+        assert!(li_html.contains("您的科研简报") && li_html.contains("lang=\"zh\""));
+        assert!(
+            li_html.contains("SMILESGNN"),
+            "cs.LG papers matching 'interpretable'"
+        );
+        assert!(
+            !li_html.contains("Outlier Detection"),
+            "stat.ME paper is outside the cs.LG topic"
+        );
+
+        let nat_html = to("nat@example.org")
+            .parsed()
+            .body_html(0)
+            .unwrap()
+            .into_owned();
+        assert!(nat_html.contains("A synthetic result on graph neural network pruning"));
+        assert!(nat_html.contains("Nature"));
+
+        let second = hub.ok(&["run-once", "--force"]).await;
+        assert!(second.contains("0 queued"), "[{}] {second}", db.label);
+        assert_eq!(
+            smtp.messages().len(),
+            before + 3,
+            "[{}] a second run must send nothing new",
+            db.label
+        );
+
+        let polite = feeds.requests();
+        assert!(polite.iter().all(|r| {
+            r.user_agent
+                .as_deref()
+                .is_some_and(|u| u.starts_with("AcademicHub/"))
+        }));
+        assert_eq!(
+            polite.len(),
+            4,
+            "feeds are not fetched again before their interval"
+        );
+        db.drop_db().await;
+    }
+    smtp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_are_fetched_conditionally_the_second_time() {
+    let (feeds, urls) = arxiv_and_nature_feeds().await;
+    let db = TestDb::sqlite();
+    let hub = Hub::new(&format!(
+        "[database]\nurl = \"{}\"\n[collect]\ninterval_minutes = 0\n[[collect.feeds]]\nurl = \"{}\"\n",
+        db.url, urls[0]
+    ));
+    assert!(hub.ok(&["collect"]).await.contains("4 new"));
+    let again = hub.ok(&["collect"]).await;
+    assert!(
+        again.contains("0 new and 0 updated papers; 1 feed(s) checked"),
+        "{again}"
+    );
+    let requests = feeds.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].if_none_match, None);
+    assert!(
+        requests[1].if_none_match.is_some(),
+        "the second request carries If-None-Match"
+    );
+}

@@ -1,0 +1,281 @@
+//! One storage story, told on SQLite and on PostgreSQL.
+
+use std::collections::HashSet;
+
+use academichub::domain::{EmailAddress, Locale, NewSubscriber, Topic};
+use academichub::sources::parse_feed;
+use academichub::store::{BriefingItem, NewBriefing, OutgoingMessage, Store};
+
+use crate::helpers::{TestDb, fixture};
+
+fn message(to: &str) -> OutgoingMessage {
+    OutgoingMessage {
+        recipient: to.into(),
+        subject: "s".into(),
+        html: "<p>h</p>".into(),
+        text: "t".into(),
+        message_id: format!("<{to}@hub.test>"),
+        unsubscribe_url: "https://hub.test/unsubscribe/x".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_storage_story_holds_on_every_backend() {
+    for db in TestDb::all("the_storage_story_holds_on_every_backend").await {
+        story(&db).await;
+        db.drop_db().await;
+    }
+}
+
+async fn story(db: &TestDb) {
+    let label = db.label;
+    let store = Store::open(&db.url, 4).await.unwrap();
+    // Opening again re-runs migrations harmlessly.
+    let store2 = Store::open(&db.url, 4).await.unwrap();
+    store2.close().await;
+
+    // Papers: the same mailing from two feeds is stored once.
+    let papers = parse_feed(&fixture(
+        "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
+    ))
+    .unwrap();
+    let first = store.upsert_papers(&papers, 1_000).await.unwrap();
+    let second = store.upsert_papers(&papers, 1_100).await.unwrap();
+    assert_eq!(
+        (first.new, first.updated, second.new, second.updated),
+        (4, 0, 0, 4),
+        "[{label}]"
+    );
+    assert_eq!(store.paper_count().await.unwrap(), 4);
+    let recent = store.recent_papers(900).await.unwrap();
+    assert_eq!(recent.len(), 4, "[{label}]");
+    let odin = recent
+        .iter()
+        .find(|p| p.paper.title.starts_with("Outlier"))
+        .unwrap();
+    assert_eq!(
+        odin.paper, papers[2],
+        "[{label}] a paper reads back as it was stored"
+    );
+    assert_eq!(
+        odin.first_seen_at, 1_000,
+        "[{label}] first sighting is kept"
+    );
+    assert!(store.recent_papers(1_001).await.unwrap().is_empty());
+
+    // Subscribers and their radar; a second subscribe adds a topic.
+    let email = EmailAddress::parse("ada@example.org").unwrap();
+    let ada = NewSubscriber {
+        email: email.clone(),
+        locale: Locale::Zh,
+        timezone: chrono_tz::Asia::Shanghai,
+        send_hour: 6,
+    };
+    let t1 = Topic::new("Outliers", ["outlier detection"], ["stat.ML"], ["fraud"]).unwrap();
+    let t2 = Topic::new("Polytopes", ["polytope"], [] as [&str; 0], [] as [&str; 0]).unwrap();
+    let (id, created) = store
+        .save_subscriber(&ada, std::slice::from_ref(&t1), 1_000)
+        .await
+        .unwrap();
+    assert!(created);
+    let (id_again, created) = store
+        .save_subscriber(&ada, std::slice::from_ref(&t2), 1_001)
+        .await
+        .unwrap();
+    assert_eq!((id_again, created), (id, false));
+    let found = store.find_subscriber(&email).await.unwrap().unwrap();
+    assert_eq!(
+        (found.locale, found.timezone, found.send_hour),
+        (Locale::Zh, chrono_tz::Asia::Shanghai, 6)
+    );
+    assert_eq!(found.topics, [t1, t2], "[{label}]");
+    assert_eq!(store.active_subscribers().await.unwrap().len(), 1);
+
+    // A briefing and its outbox row are made together, once per edition.
+    let briefing = NewBriefing {
+        subscriber_id: id,
+        edition: "2026-11-23".into(),
+        items: vec![BriefingItem {
+            paper_id: odin.id,
+            topic: "Outliers".into(),
+        }],
+        message: message("ada@example.org"),
+    };
+    assert!(
+        store
+            .create_briefing(&briefing, 2_000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .create_briefing(&briefing, 2_001)
+            .await
+            .unwrap()
+            .is_none(),
+        "[{label}] one per edition"
+    );
+    assert!(store.has_briefing(id, "2026-11-23").await.unwrap());
+    assert_eq!(
+        store.papers_already_sent(id, 900).await.unwrap(),
+        HashSet::from([odin.id])
+    );
+
+    // The outbox: claim with a lease, defer, release, send.
+    let claimed = store
+        .claim_message(2_000, 2_600, 2_000)
+        .await
+        .unwrap()
+        .expect("a queued message");
+    assert_eq!(
+        (claimed.attempts, claimed.message.clone()),
+        (1, message("ada@example.org"))
+    );
+    assert!(
+        store
+            .claim_message(2_001, 2_601, 2_001)
+            .await
+            .unwrap()
+            .is_none(),
+        "[{label}] leased"
+    );
+    store
+        .mark_retry(claimed.id, "421 try later", 3_000)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_message(2_002, 2_602, 2_002)
+            .await
+            .unwrap()
+            .is_none(),
+        "[{label}] backing off"
+    );
+    assert_eq!(store.release_retries(2_003).await.unwrap(), 1);
+    let again = store
+        .claim_message(2_003, 2_603, 2_003)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (claimed.id, 2));
+    // A worker that died holding the lease: the message is taken over after it expires.
+    assert!(
+        store
+            .claim_message(2_500, 3_100, 2_500)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let taken_over = store
+        .claim_message(2_700, 3_300, 2_700)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken_over.id, taken_over.attempts), (claimed.id, 3));
+    store.mark_sent(claimed.id, 2_701).await.unwrap();
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.pending()), (1, 0), "[{label}]");
+
+    // Feed state survives between runs.
+    let source = store
+        .ensure_source("https://x.test/rss", "x", 1)
+        .await
+        .unwrap();
+    store
+        .record_fetch_error(source.id, "HTTP 500", 301)
+        .await
+        .unwrap();
+    let source = store
+        .ensure_source("https://x.test/rss", "x", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            source.error_count,
+            source.next_check_at,
+            source.last_error.as_deref()
+        ),
+        (1, 301, Some("HTTP 500"))
+    );
+    store
+        .record_fetch_success(source.id, Some("\"e1\""), None, 400, 4_000)
+        .await
+        .unwrap();
+    let source = store
+        .ensure_source("https://x.test/rss", "x", 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            source.error_count,
+            source.etag.as_deref(),
+            source.last_error
+        ),
+        (0, Some("\"e1\""), None)
+    );
+
+    // The link key is made once and then stable.
+    let a = academichub::domain::LinkSecret::sign;
+    let claims = academichub::domain::LinkClaims {
+        subscriber_id: id,
+        action: academichub::domain::LinkAction::Unsubscribe,
+        issued_at: 5,
+    };
+    assert_eq!(
+        a(&store.link_secret().await.unwrap(), claims),
+        a(&store.link_secret().await.unwrap(), claims)
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_claim_the_same_message() {
+    for db in TestDb::all("concurrent_workers_never_claim_the_same_message").await {
+        let store = Store::open(&db.url, 8).await.unwrap();
+        for n in 0..30 {
+            let email = EmailAddress::parse(&format!("r{n}@example.org")).unwrap();
+            let s = NewSubscriber {
+                email,
+                locale: Locale::En,
+                timezone: chrono_tz::UTC,
+                send_hour: 0,
+            };
+            let topic = Topic::new("t", ["x"], [] as [&str; 0], [] as [&str; 0]).unwrap();
+            let (id, _) = store.save_subscriber(&s, &[topic], 0).await.unwrap();
+            let b = NewBriefing {
+                subscriber_id: id,
+                edition: "2026-11-23".into(),
+                items: vec![],
+                message: message(&format!("r{n}@example.org")),
+            };
+            store.create_briefing(&b, 0).await.unwrap().unwrap();
+        }
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    while let Some(m) = store.claim_message(10, 1_000, 10).await.unwrap() {
+                        mine.push(m.id);
+                        store.mark_sent(m.id, 11).await.unwrap();
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.unwrap());
+        }
+        let unique: HashSet<_> = all.iter().collect();
+        assert_eq!(
+            (all.len(), unique.len()),
+            (30, 30),
+            "[{}] each message claimed exactly once",
+            db.label
+        );
+        store.close().await;
+        db.drop_db().await;
+    }
+}
