@@ -198,14 +198,37 @@ fn clean_text(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// RSS `dc:creator` often holds every author, comma-joined.
+/// RSS `dc:creator` often holds every author, comma-joined, either as
+/// `First Last, First Last` (arXiv) or `Last, F., Last, F. M.` (bioRxiv): a
+/// part made only of initials belongs to the surname before it.
 fn split_authors<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    names
-        .flat_map(|n| n.split([',', ';']))
-        .flat_map(|n| n.split(" and "))
-        .map(clean_text)
-        .filter(|n| !n.is_empty())
-        .collect()
+    let mut authors: Vec<String> = Vec::new();
+    for name in names {
+        let mut previous_is_surname = false;
+        for part in name.split([',', ';']).flat_map(|n| n.split(" and ")) {
+            let part = clean_text(part);
+            if part.is_empty() {
+                continue;
+            }
+            if previous_is_surname && is_initials(&part) {
+                let surname = authors.last_mut().expect("a surname came before");
+                surname.push_str(", ");
+                surname.push_str(&part);
+                previous_is_surname = false;
+            } else {
+                previous_is_surname = !is_initials(&part);
+                authors.push(part);
+            }
+        }
+    }
+    authors
+}
+
+/// `N.`, `R. J.`, `J.-F.`: every word is one or two letters and a dot.
+fn is_initials(part: &str) -> bool {
+    part.split([' ', '-'])
+        .filter(|w| !w.is_empty())
+        .all(|w| w.ends_with('.') && (1..=2).contains(&w.trim_end_matches('.').chars().count()))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -366,15 +389,28 @@ mod tests {
     }
 
     #[test]
-    fn biorxiv_rss1_titles_are_trimmed_and_keyed_by_doi_or_url() {
+    fn biorxiv_rss1_items_keep_surname_initial_authors_together() {
         let papers = parse_feed(&fixture("biorxiv-rss1-genomics.xml")).unwrap();
-        assert!(!papers.is_empty());
-        assert!(
-            papers[0]
-                .title
-                .starts_with("Complete genome of the Medicago")
+        let p = &papers[0];
+        assert!(p.title.starts_with("Complete genome of the Medicago"));
+        assert!(!p.title.contains('\n'));
+        assert_eq!(p.key.to_string(), "doi:10.1101/2023.12.16.571984");
+        assert_eq!(p.venue, "bioRxiv");
+        assert_eq!(p.authors.len(), 10, "{:?}", p.authors);
+        assert_eq!(p.authors[0], "LAPALU, N.");
+        assert_eq!(p.authors[3], "Plaumann, P.-L.");
+        assert_eq!(p.authors[9], "O'Connell, R. J.");
+    }
+
+    #[test]
+    fn first_last_author_lists_are_split_at_commas() {
+        let names = ["Pritam Dey, Zhengwu Zhang and David B. Dunson"];
+        assert_eq!(
+            split_authors(names.into_iter()),
+            ["Pritam Dey", "Zhengwu Zhang", "David B. Dunson"]
         );
-        assert!(!papers[0].title.contains('\n'));
+        let repeated = ["Ada Example", "Bo Placeholder"];
+        assert_eq!(split_authors(repeated.into_iter()), repeated);
     }
 
     #[test]
