@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what the tests need, then runs every check CI runs:
 #   - a local venv (.venv) with aiosmtpd, the real SMTP server the tests talk to
+#   - headless Chromium (Debian package), for the test that renders a briefing
 #   - PostgreSQL on 127.0.0.1:5432 (started if it is down), for the tests that
 #     run every storage story on PostgreSQL as well as SQLite
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets)
@@ -11,6 +12,11 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -c 'import aiosmtpd' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'aiosmtpd>=1.4,<2'
+
+# Headless Chromium checks the briefing as a reader's browser renders it.
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi
 
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

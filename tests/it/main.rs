@@ -8,6 +8,7 @@
 //! CI), where a missing service fails the run.
 
 mod bad_input;
+mod browser;
 mod helpers;
 mod run_once;
 mod storage;
