@@ -40,9 +40,9 @@ pub struct PrepareReport {
 }
 
 /// A briefing composed and rendered for one subscriber, not yet stored.
-pub struct Draft {
-    pub items: Vec<BriefingItem>,
-    pub message: OutgoingMessage,
+struct Draft {
+    items: Vec<BriefingItem>,
+    message: OutgoingMessage,
 }
 
 impl Application {
@@ -134,7 +134,7 @@ impl Application {
     }
 
     /// What `subscriber` would receive now, or `None` when nothing matches.
-    pub async fn draft(
+    async fn draft(
         &self,
         subscriber: &Subscriber,
         papers: &[IndexedPaper<'_>],

@@ -9,7 +9,7 @@ async fn main() -> ExitCode {
     telemetry::init(if matches!(cli.command, Command::Serve) {
         "info"
     } else {
-        "warn"
+        "error"
     });
     // The rustls provider for HTTPS feeds and SMTP TLS; one crypto stack.
     let _ = rustls::crypto::ring::default_provider().install_default();

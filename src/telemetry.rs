@@ -1,5 +1,5 @@
 //! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default: `info`
-//! for the daemon, `warn` for one-shot commands, whose results are printed).
+//! for the daemon, `error` for one-shot commands, which print their own results and warnings).
 
 use tracing_subscriber::EnvFilter;
 

@@ -9,6 +9,8 @@
 
 mod bad_input;
 mod browser;
+mod config;
+mod daemon;
 mod helpers;
 mod run_once;
 mod storage;
