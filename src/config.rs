@@ -155,6 +155,9 @@ pub struct SmtpSettings {
     pub tls: TlsMode,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// PEM file of extra CA certificates to trust, for a relay whose
+    /// certificate is issued by a private CA. Public CAs are always trusted.
+    pub ca_file: Option<PathBuf>,
     /// Connections kept open to the server.
     pub pool_size: u32,
     pub timeout_secs: u64,
@@ -168,6 +171,7 @@ impl Default for SmtpSettings {
             tls: TlsMode::Starttls,
             username: None,
             password: None,
+            ca_file: None,
             pool_size: 4,
             timeout_secs: 30,
         }
@@ -336,6 +340,14 @@ impl Settings {
             }
             if self.delivery.smtp.pool_size == 0 {
                 return invalid("delivery.smtp.pool_size", "must be at least 1".into());
+            }
+            if let Some(ca) = &self.delivery.smtp.ca_file
+                && !ca.is_file()
+            {
+                return invalid(
+                    "delivery.smtp.ca_file",
+                    format!("{} is not a readable file", ca.display()),
+                );
             }
             if self.delivery.smtp.password.is_some() != self.delivery.smtp.username.is_some() {
                 return invalid(

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{DeliverySettings, TlsMode, TransportKind};
@@ -14,6 +14,9 @@ pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         server: String,
+        /// Upper bound for one connection check or one message, whatever
+        /// the server does (a stalled server must not stall delivery).
+        deadline: Duration,
     },
     Folder {
         transport: AsyncFileTransport<Tokio1Executor>,
@@ -30,9 +33,10 @@ pub enum SendError {
     /// The server deferred this message (4xx): retry it later.
     #[error("deferred by the mail server: {0}")]
     Transient(String),
-    /// The server could not be reached or the connection broke: every
-    /// message would fail the same way, so stop and retry later.
-    #[error("cannot reach {target}: {message}")]
+    /// The server could not be reached, refused our TLS or credentials, or
+    /// the connection broke: every message would fail the same way, so stop
+    /// and retry later. Never a reason to give a message up.
+    #[error("{target} is unavailable: {message}")]
     Unavailable { target: String, message: String },
 }
 
@@ -58,7 +62,24 @@ impl Mailer {
             TransportKind::Smtp => {
                 let smtp = &settings.smtp;
                 let tls_params = || {
-                    TlsParameters::new(smtp.host.clone())
+                    let mut builder = TlsParameters::builder(smtp.host.clone());
+                    if let Some(path) = &smtp.ca_file {
+                        let pem = std::fs::read(path).map_err(|e| {
+                            MailerConfigError(format!(
+                                "cannot read delivery.smtp.ca_file {}: {e}",
+                                path.display()
+                            ))
+                        })?;
+                        let ca = Certificate::from_pem(&pem).map_err(|e| {
+                            MailerConfigError(format!(
+                                "delivery.smtp.ca_file {} is not a PEM certificate: {e}",
+                                path.display()
+                            ))
+                        })?;
+                        builder = builder.add_root_certificate(ca);
+                    }
+                    builder
+                        .build_rustls()
                         .map_err(|e| MailerConfigError(e.to_string()))
                 };
                 let tls = match smtp.tls {
@@ -79,26 +100,63 @@ impl Mailer {
                 Ok(Mailer::Smtp {
                     transport: builder.build(),
                     server: format!("SMTP server {}:{}", smtp.host, smtp.port),
+                    // Connect, greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA:
+                    // each may take up to the timeout; together they may not take longer than this.
+                    deadline: Duration::from_secs(smtp.timeout_secs.saturating_mul(3)),
                 })
             }
         }
     }
 
+    /// Opens (or reuses) a connection, with TLS and AUTH, before any message
+    /// is risked on it: a wrong password or certificate must not look like a
+    /// recipient's permanent rejection.
+    pub async fn check(&self) -> Result<(), SendError> {
+        match self {
+            Mailer::Smtp {
+                transport,
+                server,
+                deadline,
+            } => {
+                let unavailable = |message: String| SendError::Unavailable {
+                    target: server.clone(),
+                    message,
+                };
+                match tokio::time::timeout(*deadline, transport.test_connection()).await {
+                    Ok(Ok(true)) => Ok(()),
+                    Ok(Ok(false)) => Err(unavailable("the server did not answer NOOP".into())),
+                    Ok(Err(e)) => Err(unavailable(e.to_string())),
+                    Err(_) => Err(unavailable(format!(
+                        "no answer within {} s",
+                        deadline.as_secs()
+                    ))),
+                }
+            }
+            Mailer::Folder { .. } => Ok(()),
+        }
+    }
+
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Mailer::Smtp { transport, server } => {
-                transport.send(message).await.map(drop).map_err(|e| {
-                    if e.is_permanent() {
-                        SendError::Permanent(e.to_string())
-                    } else if e.is_transient() {
-                        SendError::Transient(e.to_string())
-                    } else {
-                        SendError::Unavailable {
-                            target: server.clone(),
-                            message: e.to_string(),
-                        }
-                    }
-                })
+            Mailer::Smtp {
+                transport,
+                server,
+                deadline,
+            } => {
+                let unavailable = |message: String| SendError::Unavailable {
+                    target: server.clone(),
+                    message,
+                };
+                match tokio::time::timeout(*deadline, transport.send(message)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                    Ok(Err(e)) if e.is_transient() => Err(SendError::Transient(e.to_string())),
+                    Ok(Err(e)) => Err(unavailable(e.to_string())),
+                    Err(_) => Err(unavailable(format!(
+                        "no answer within {} s",
+                        deadline.as_secs()
+                    ))),
+                }
             }
             Mailer::Folder { transport, folder } => transport
                 .send(message)

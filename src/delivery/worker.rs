@@ -9,6 +9,7 @@ const LEASE_SECS: i64 = 600;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// After this many tries, a message the server defers (4xx) is given up.
     pub max_attempts: u32,
 }
 
@@ -43,9 +44,12 @@ pub enum DeliveryError {
 /// Sends every message due by `now`, one at a time, until none is left.
 ///
 /// Each message is claimed (`sending`) before the SMTP transaction and marked
-/// `sent` or `retry`/`failed` after it. When the server cannot be reached the
-/// drain stops at once (every other message would fail the same way) and
-/// reports how many remain queued.
+/// `sent` or `retry`/`failed` after it. The connection (TLS, AUTH) is checked
+/// before the first message is sent. When the server is unavailable the drain
+/// stops at once (every other message would fail the same way) and reports
+/// how many remain queued. An unavailable server never makes a message give
+/// up; only the server deferring that message (4xx) does, once the message
+/// has been tried `max_attempts` times.
 pub async fn drain_outbox(
     store: &Store,
     mailer: &Mailer,
@@ -55,13 +59,22 @@ pub async fn drain_outbox(
 ) -> Result<DeliveryReport, DeliveryError> {
     let mut report = DeliveryReport::default();
     let started = now();
+    let mut connection_checked = false;
     while let Some(claimed) = store
         .claim_message(now(), now() + LEASE_SECS, started)
         .await?
     {
-        let outcome = match build_message(from, &claimed.message) {
+        let outcome = if connection_checked {
+            Ok(())
+        } else {
+            connection_checked = true;
+            mailer.check().await
+        };
+        let outcome = match outcome
+            .and_then(|()| build_message(from, &claimed.message).map_err(SendError::Permanent))
+        {
             Ok(message) => mailer.send(message).await,
-            Err(problem) => Err(SendError::Permanent(problem)),
+            Err(e) => Err(e),
         };
         match outcome {
             Ok(()) => {
@@ -74,22 +87,20 @@ pub async fn drain_outbox(
                 tracing::error!(to = %claimed.message.recipient, error = %e, "briefing rejected; not retried");
                 report.failed += 1;
             }
+            Err(e @ SendError::Transient(_))
+                if claimed.attempts >= i64::from(policy.max_attempts) =>
+            {
+                let error = format!("gave up after {} attempts: {e}", claimed.attempts);
+                store.mark_failed(claimed.id, &error).await?;
+                tracing::error!(to = %claimed.message.recipient, %error, "briefing not sent");
+                report.failed += 1;
+            }
             Err(e) => {
                 let message = e.to_string();
-                if claimed.attempts >= i64::from(policy.max_attempts) {
-                    store
-                        .mark_failed(
-                            claimed.id,
-                            &format!("gave up after {} attempts: {message}", claimed.attempts),
-                        )
-                        .await?;
-                    report.failed += 1;
-                } else {
-                    let retry_at = now() + RetryPolicy::delay_secs(claimed.attempts);
-                    store.mark_retry(claimed.id, &message, retry_at).await?;
-                    report.deferred += 1;
-                }
-                tracing::warn!(to = %claimed.message.recipient, error = %message, attempt = claimed.attempts, "briefing not sent");
+                let retry_at = now() + RetryPolicy::delay_secs(claimed.attempts);
+                store.mark_retry(claimed.id, &message, retry_at).await?;
+                tracing::warn!(to = %claimed.message.recipient, error = %message, attempt = claimed.attempts, "briefing deferred");
+                report.deferred += 1;
                 if matches!(e, SendError::Unavailable { .. }) {
                     let pending = store.outbox_counts().await?.pending();
                     return Err(DeliveryError::Unavailable {

@@ -111,7 +111,7 @@ async fn an_unreachable_smtp_server_keeps_the_briefing_for_the_next_run() {
         );
         assert!(
             out.stderr
-                .contains(&format!("cannot reach SMTP server 127.0.0.1:{dead_port}"))
+                .contains(&format!("SMTP server 127.0.0.1:{dead_port} is unavailable"))
                 && out
                     .stderr
                     .contains("1 message(s) kept in the outbox and retried on the next run"),

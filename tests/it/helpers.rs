@@ -208,12 +208,23 @@ async fn serve_feed(
 
 // ---------------------------------------------------------------- SMTP
 
-/// aiosmtpd on loopback, storing every message it accepts in a Maildir.
+/// aiosmtpd on loopback (driven by `tests/smtp_server.py`), storing every
+/// message it accepts in a Maildir.
 pub struct SmtpServer {
     pub port: u16,
     maildir: PathBuf,
     child: Child,
+    tls: Option<TestCa>,
     _dir: TempDir,
+}
+
+/// How the SMTP test server is secured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmtpOptions {
+    /// `starttls` or `tls` (implicit), with a certificate from a test CA.
+    pub tls: Option<&'static str>,
+    /// Required AUTH credentials.
+    pub auth: Option<(&'static str, &'static str)>,
 }
 
 pub struct Mail {
@@ -254,9 +265,111 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A throw-away CA and a server certificate for 127.0.0.1 it signed,
+/// made with the openssl command-line tool.
+pub struct TestCa {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    fn create(dir: &Path) -> Self {
+        let path = |name: &str| dir.join(name);
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl is installed");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=AcademicHub test CA",
+                ],
+                &[
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            path("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ]);
+        Self {
+            ca: path("ca.pem"),
+            cert: path("server.pem"),
+            key: path("server.key"),
+        }
+    }
+}
+
 impl SmtpServer {
-    /// `None` (after saying so) when aiosmtpd is not installed.
+    /// A plain SMTP server; `None` (after saying so) when aiosmtpd is missing.
     pub async fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, SmtpOptions::default()).await
+    }
+
+    pub async fn start_with(test: &str, options: SmtpOptions) -> Option<Self> {
         let Some(python) = python() else {
             skip(
                 test,
@@ -267,19 +380,24 @@ impl SmtpServer {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("Maildir");
         let port = free_port();
-        let mut child = Command::new(&python)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(&maildir)
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
+        let mut command = Command::new(&python);
+        command.arg(script).arg(port.to_string()).arg(&maildir);
+        let tls = options.tls.map(|mode| {
+            let ca = TestCa::create(dir.path());
+            command
+                .args(["--tls", mode, "--cert"])
+                .arg(&ca.cert)
+                .arg("--key")
+                .arg(&ca.key);
+            ca
+        });
+        if let Some((user, password)) = options.auth {
+            command.args(["--user", user, "--password", password]);
+        }
+        let mut child = command
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
@@ -290,13 +408,13 @@ impl SmtpServer {
         {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!(
-                    "aiosmtpd exited with {status} before listening (is aiosmtpd installed in {}?)",
+                    "the SMTP test server exited with {status} before listening (is aiosmtpd installed for {}?)",
                     python.display()
                 );
             }
             assert!(
                 Instant::now() < deadline,
-                "aiosmtpd did not listen on port {port} within 15 s"
+                "the SMTP test server did not listen on port {port} within 15 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -304,8 +422,14 @@ impl SmtpServer {
             port,
             maildir,
             child,
+            tls,
             _dir: dir,
         })
+    }
+
+    /// The test CA's certificate, when the server speaks TLS.
+    pub fn ca_file(&self) -> &Path {
+        &self.tls.as_ref().expect("a TLS server").ca
     }
 
     /// Every message the server has accepted, oldest first.

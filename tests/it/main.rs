@@ -13,4 +13,5 @@ mod config;
 mod daemon;
 mod helpers;
 mod run_once;
+mod smtp_security;
 mod storage;
