@@ -255,3 +255,21 @@ async fn unknown_or_invalid_settings_are_rejected_naming_the_key() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_a_clear_error_without_the_password() {
+    let port = free_port();
+    let hub = Hub::new(&format!(
+        "[database]\nurl = \"postgres://hub:hunter2@127.0.0.1:{port}/hub\"\n"
+    ));
+    let out = hub.run(&["subscribers"]).await;
+    assert!(!out.success);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: cannot open database postgres://hub:***@127.0.0.1:{port}/hub"
+        )) && out.stderr.contains("check `database.url`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}

@@ -30,6 +30,13 @@ async fn the_storage_story_holds_on_every_backend() {
 async fn story(db: &TestDb) {
     let label = db.label;
     let store = Store::open(&db.url, 4).await.unwrap();
+    if label == "sqlite" {
+        let file = db.url.strip_prefix("sqlite://").unwrap();
+        assert!(
+            std::path::Path::new(&format!("{file}-wal")).exists(),
+            "SQLite runs in WAL mode"
+        );
+    }
     // Opening again re-runs migrations harmlessly.
     let store2 = Store::open(&db.url, 4).await.unwrap();
     store2.close().await;
