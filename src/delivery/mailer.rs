@@ -117,21 +117,11 @@ impl Mailer {
                 transport,
                 server,
                 deadline,
-            } => {
-                let unavailable = |message: String| SendError::Unavailable {
-                    target: server.clone(),
-                    message,
-                };
-                match tokio::time::timeout(*deadline, transport.test_connection()).await {
-                    Ok(Ok(true)) => Ok(()),
-                    Ok(Ok(false)) => Err(unavailable("the server did not answer NOOP".into())),
-                    Ok(Err(e)) => Err(unavailable(e.to_string())),
-                    Err(_) => Err(unavailable(format!(
-                        "no answer within {} s",
-                        deadline.as_secs()
-                    ))),
-                }
-            }
+            } => match within(server, *deadline, transport.test_connection()).await? {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(unavailable(server, "the server did not answer NOOP")),
+                Err(e) => Err(unavailable(server, e)),
+            },
             Mailer::Folder { .. } => Ok(()),
         }
     }
@@ -142,30 +132,17 @@ impl Mailer {
                 transport,
                 server,
                 deadline,
-            } => {
-                let unavailable = |message: String| SendError::Unavailable {
-                    target: server.clone(),
-                    message,
-                };
-                match tokio::time::timeout(*deadline, transport.send(message)).await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-                    Ok(Err(e)) if e.is_transient() => Err(SendError::Transient(e.to_string())),
-                    Ok(Err(e)) => Err(unavailable(e.to_string())),
-                    Err(_) => Err(unavailable(format!(
-                        "no answer within {} s",
-                        deadline.as_secs()
-                    ))),
-                }
-            }
+            } => match within(server, *deadline, transport.send(message)).await? {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                Err(e) if e.is_transient() => Err(SendError::Transient(e.to_string())),
+                Err(e) => Err(unavailable(server, e)),
+            },
             Mailer::Folder { transport, folder } => transport
                 .send(message)
                 .await
                 .map(drop)
-                .map_err(|e| SendError::Unavailable {
-                    target: format!("mail folder {folder}"),
-                    message: e.to_string(),
-                }),
+                .map_err(|e| unavailable(&format!("mail folder {folder}"), e)),
         }
     }
 
@@ -176,4 +153,23 @@ impl Mailer {
             Mailer::Folder { folder, .. } => format!("folder {folder}"),
         }
     }
+}
+
+fn unavailable(target: &str, message: impl ToString) -> SendError {
+    SendError::Unavailable {
+        target: target.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+/// Runs one SMTP exchange under the overall deadline; running out of time is
+/// an outage like any other.
+async fn within<T>(
+    target: &str,
+    deadline: Duration,
+    exchange: impl Future<Output = T>,
+) -> Result<T, SendError> {
+    tokio::time::timeout(deadline, exchange)
+        .await
+        .map_err(|_| unavailable(target, format!("no answer within {} s", deadline.as_secs())))
 }

@@ -35,15 +35,7 @@ async fn broken_feeds_are_reported_and_the_good_ones_still_delivered() {
         .map(|p| feeds.url(p))
         .to_vec();
     let hub = Hub::new(&config(&db.url, smtp.port, &urls));
-    hub.ok(&[
-        "subscribe",
-        "ada@example.org",
-        "--topic",
-        "Outliers",
-        "--keywords",
-        "outlier detection",
-    ])
-    .await;
+    hub.subscribe_ada_to_outliers().await;
 
     let out = hub.run(&["run-once", "--force"]).await;
     assert!(
@@ -91,15 +83,7 @@ async fn an_unreachable_smtp_server_keeps_the_briefing_for_the_next_run() {
         let urls = vec![feeds.url("ok.rss")];
         let dead_port = free_port();
         let hub = Hub::new(&config(&db.url, dead_port, &urls));
-        hub.ok(&[
-            "subscribe",
-            "ada@example.org",
-            "--topic",
-            "Outliers",
-            "--keywords",
-            "outlier detection",
-        ])
-        .await;
+        hub.subscribe_ada_to_outliers().await;
 
         let out = hub.run(&["run-once", "--force"]).await;
         assert!(!out.success, "[{}] an SMTP outage is an error", db.label);

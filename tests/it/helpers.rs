@@ -500,6 +500,20 @@ impl Hub {
         }
     }
 
+    /// Subscribes ada@example.org to outlier detection, which the recorded
+    /// arXiv RSS feed has one paper on.
+    pub async fn subscribe_ada_to_outliers(&self) {
+        self.ok(&[
+            "subscribe",
+            "ada@example.org",
+            "--topic",
+            "Outliers",
+            "--keywords",
+            "outlier detection",
+        ])
+        .await;
+    }
+
     pub async fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args).await;
         assert!(

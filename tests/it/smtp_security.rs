@@ -11,15 +11,7 @@ fn secured(db: &TestDb, smtp: &SmtpServer, feed: &str, security: &str) -> String
 
 async fn hub_with_one_due_briefing(toml: &str) -> Hub {
     let hub = Hub::new(toml);
-    hub.ok(&[
-        "subscribe",
-        "ada@example.org",
-        "--topic",
-        "Outliers",
-        "--keywords",
-        "outlier detection",
-    ])
-    .await;
+    hub.subscribe_ada_to_outliers().await;
     hub
 }
 
