@@ -37,7 +37,7 @@ impl Store {
     /// queued twice. Returns `None` when this edition already exists (another
     /// run or instance got there first).
     pub async fn create_briefing(&self, briefing: &NewBriefing, now: i64) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: Option<i64> = sqlx::query(
             "INSERT INTO briefings (subscriber_id, edition, paper_count, created_at)
              VALUES ($1, $2, $3, $4)

@@ -22,9 +22,9 @@ mod subscribers;
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
 
 pub use briefings::{BriefingItem, NewBriefing};
 pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage};
@@ -104,11 +104,19 @@ impl Store {
         if backend == Backend::Sqlite {
             // `Any` URLs cannot carry the journal mode: readers never block the
             // writer in WAL, and NORMAL sync is safe with it.
+            // Switching to WAL takes a lock SQLite will not wait for, so it is
+            // only asked for when the file is not in WAL already (first run).
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
+                    let mode: String = sqlx::query("PRAGMA journal_mode")
+                        .fetch_one(&mut *conn)
+                        .await?
+                        .try_get(0)?;
+                    if !mode.eq_ignore_ascii_case("wal") {
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     sqlx::query("PRAGMA synchronous = NORMAL")
                         .execute(&mut *conn)
                         .await?;
@@ -134,6 +142,17 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write
+    /// lock up front (`BEGIN IMMEDIATE`): a transaction that reads first and
+    /// writes later cannot wait for another writer and fails with "database
+    /// is locked" instead.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn close(&self) {

@@ -26,7 +26,7 @@ impl Store {
     /// categories, so a paper announced by two category feeds is stored once.
     pub async fn upsert_papers(&self, papers: &[Paper], now: i64) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for paper in papers {
             let key = paper.key.to_string();
             let existed = sqlx::query("SELECT id FROM papers WHERE paper_key = $1")

@@ -30,7 +30,7 @@ impl Store {
         topics: &[Topic],
         now: i64,
     ) -> Result<(i64, bool)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing: Option<i64> = sqlx::query("SELECT id FROM subscribers WHERE email = $1")
             .bind(subscriber.email.as_str())
             .fetch_optional(&mut *tx)

@@ -218,3 +218,48 @@ async fn feeds_are_fetched_conditionally_the_second_time() {
         "the second request carries If-None-Match"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_a_database_send_each_briefing_once() {
+    const TEST: &str = "two_instances_sharing_a_database_send_each_briefing_once";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    for db in TestDb::all(TEST).await {
+        let (_feeds, urls) = arxiv_and_nature_feeds().await;
+        let toml = config(&db.url, smtp.port, &urls);
+        let (a, b) = (Hub::new(&toml), Hub::new(&toml));
+        subscribe_everyone(&a).await;
+        let before = smtp.messages().len();
+
+        let (out_a, out_b) = tokio::join!(
+            a.run(&["run-once", "--force"]),
+            b.run(&["run-once", "--force"])
+        );
+        assert!(
+            out_a.success && out_b.success,
+            "[{}]\n{}\n{}\n{}\n{}",
+            db.label,
+            out_a.stdout,
+            out_a.stderr,
+            out_b.stdout,
+            out_b.stderr
+        );
+
+        let mut recipients: Vec<String> = smtp
+            .messages()
+            .iter()
+            .skip(before)
+            .map(|m| m.to())
+            .collect();
+        recipients.sort();
+        assert_eq!(
+            recipients,
+            ["ada@example.org", "li@example.cn", "nat@example.org"],
+            "[{}]",
+            db.label
+        );
+        db.drop_db().await;
+    }
+    smtp.stop().await;
+}
