@@ -11,8 +11,6 @@ async fn main() -> ExitCode {
     } else {
         "error"
     });
-    // The rustls provider for HTTPS feeds and SMTP TLS; one crypto stack.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli::run(cli, &matches).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

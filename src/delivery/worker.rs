@@ -64,18 +64,15 @@ pub async fn drain_outbox(
         .claim_message(now(), now() + LEASE_SECS, started)
         .await?
     {
-        let outcome = if connection_checked {
-            Ok(())
-        } else {
-            connection_checked = true;
-            mailer.check().await
-        };
-        let outcome = match outcome
-            .and_then(|()| build_message(from, &claimed.message).map_err(SendError::Permanent))
-        {
-            Ok(message) => mailer.send(message).await,
-            Err(e) => Err(e),
-        };
+        let outcome = async {
+            if !connection_checked {
+                mailer.check().await?;
+                connection_checked = true;
+            }
+            let message = build_message(from, &claimed.message).map_err(SendError::Permanent)?;
+            mailer.send(message).await
+        }
+        .await;
         match outcome {
             Ok(()) => {
                 store.mark_sent(claimed.id, now()).await?;

@@ -13,5 +13,6 @@ mod config;
 mod daemon;
 mod helpers;
 mod run_once;
+mod schedule;
 mod smtp_security;
 mod storage;

@@ -1,0 +1,130 @@
+//! Who is due a briefing: each subscriber's own local hour and date.
+
+use academichub::app::Application;
+use academichub::config::{FeedSettings, Settings};
+use academichub::domain::{EmailAddress, Locale, NewSubscriber, Topic};
+use chrono::{DateTime, Utc};
+
+use crate::helpers::{FIXTURES, TestDb};
+
+async fn app_on(db: &TestDb, mail: &std::path::Path) -> Application {
+    let mut settings = Settings::default();
+    settings.database.url = db.url.clone();
+    settings.delivery.folder = mail.to_path_buf();
+    settings.collect.feeds = vec![FeedSettings {
+        url: format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
+        name: None,
+    }];
+    Application::build(settings).await.unwrap()
+}
+
+async fn subscribe(app: &Application, email: &str, timezone: chrono_tz::Tz, send_hour: u32) {
+    let topic = Topic::new(
+        "Outliers",
+        ["outlier detection"],
+        [] as [&str; 0],
+        [] as [&str; 0],
+    )
+    .unwrap();
+    let subscriber = NewSubscriber {
+        email: EmailAddress::parse(email).unwrap(),
+        locale: Locale::En,
+        timezone,
+        send_hour,
+    };
+    app.store
+        .save_subscriber(&subscriber, &[topic], 0)
+        .await
+        .unwrap();
+}
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn briefings_are_due_from_each_subscribers_local_send_hour_once_per_local_date() {
+    for db in
+        TestDb::all("briefings_are_due_from_each_subscribers_local_send_hour_once_per_local_date")
+            .await
+    {
+        let mail = tempfile::tempdir().unwrap();
+        let app = app_on(&db, mail.path()).await;
+        app.collect(Utc::now()).await.unwrap();
+        // 05:30 UTC is 05:30 in London, 13:30 in Shanghai, 21:30 the day before in Los Angeles.
+        subscribe(&app, "london@example.org", chrono_tz::Europe::London, 7).await;
+        subscribe(&app, "shanghai@example.org", chrono_tz::Asia::Shanghai, 7).await;
+        subscribe(&app, "la@example.org", chrono_tz::America::Los_Angeles, 21).await;
+
+        let early = app
+            .prepare_briefings(at("2026-11-23T05:30:00Z"), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (early.queued, early.not_due),
+            (2, 1),
+            "[{}] {early:?}",
+            db.label
+        );
+        assert!(
+            app.store
+                .has_briefing(
+                    subscriber_id(&app, "shanghai@example.org").await,
+                    "2026-11-23"
+                )
+                .await
+                .unwrap()
+        );
+        assert!(
+            app.store
+                .has_briefing(subscriber_id(&app, "la@example.org").await, "2026-11-22")
+                .await
+                .unwrap()
+        );
+
+        let same_day = app
+            .prepare_briefings(at("2026-11-23T06:59:00Z"), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (same_day.queued, same_day.already_done, same_day.not_due),
+            (0, 2, 1),
+            "[{}]",
+            db.label
+        );
+
+        // London's hour comes: the same paper is news to London too.
+        let london = app
+            .prepare_briefings(at("2026-11-23T07:00:00Z"), false)
+            .await
+            .unwrap();
+        assert_eq!(london.queued, 1, "[{}] {london:?}", db.label);
+
+        // The next local day in Shanghai and Los Angeles (London still asleep):
+        // nothing new on their radar, so no email.
+        let next = app
+            .prepare_briefings(at("2026-11-24T05:30:00Z"), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (next.queued, next.nothing_new, next.not_due),
+            (0, 2, 1),
+            "[{}] {next:?}",
+            db.label
+        );
+
+        app.store.close().await;
+        db.drop_db().await;
+    }
+}
+
+async fn subscriber_id(app: &Application, email: &str) -> i64 {
+    app.store
+        .find_subscriber(&EmailAddress::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
