@@ -63,7 +63,7 @@ impl Default for CollectSettings {
     fn default() -> Self {
         Self {
             user_agent: format!(
-                "AcademicHub/{} (research-paper briefings; +https://github.com/academichub)",
+                "AcademicHub/{} (research-paper briefings)",
                 env!("CARGO_PKG_VERSION")
             ),
             timeout_secs: 30,
