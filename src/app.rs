@@ -47,9 +47,6 @@ struct Draft {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        // One crypto stack (ring) for HTTPS feeds and SMTP TLS. Installing
-        // fails only when a provider is already installed, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::open(&settings.database.url, settings.database.max_connections).await?;
         let fetcher = Fetcher::new(
             &settings.collect.user_agent,

@@ -39,3 +39,10 @@ pub mod scheduler;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
+
+/// One crypto stack (ring) for HTTPS feeds and SMTP TLS, installed by
+/// whatever builds a TLS client first. Installing fails only when a provider
+/// is already installed, which is fine.
+pub(crate) fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -60,6 +60,7 @@ impl Mailer {
                 })
             }
             TransportKind::Smtp => {
+                crate::install_crypto_provider();
                 let smtp = &settings.smtp;
                 let tls_params = || {
                     let mut builder = TlsParameters::builder(smtp.host.clone());

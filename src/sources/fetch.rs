@@ -60,6 +60,7 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(user_agent: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        crate::install_crypto_provider();
         let client = reqwest::Client::builder()
             .user_agent(user_agent)
             .timeout(timeout)

@@ -119,6 +119,8 @@ pub enum Route {
     /// Serves the body with an ETag, and 304 to a matching If-None-Match.
     Feed(Vec<u8>),
     Status(StatusCode, &'static str),
+    /// 503 Service Unavailable asking the client to come back after N seconds.
+    RetryAfter(u64),
 }
 
 /// What the feed server saw of one request.
@@ -202,6 +204,12 @@ async fn serve_feed(
                 .into_response()
         }
         Some(Route::Status(status, body)) => (*status, *body).into_response(),
+        Some(Route::RetryAfter(secs)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, secs.to_string())],
+            "busy",
+        )
+            .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -12,6 +12,7 @@ mod browser;
 mod config;
 mod daemon;
 mod helpers;
+mod politeness;
 mod run_once;
 mod schedule;
 mod smtp_security;
