@@ -16,6 +16,9 @@ use crate::app::Application;
 
 /// Runs until SIGINT or SIGTERM, then lets the tick in progress finish.
 pub async fn serve(app: &Application) -> anyhow::Result<()> {
+    // Listen for signals before any work: a signal that arrives during a tick
+    // is kept and ends the loop as soon as the tick is done.
+    let mut shutdown = Shutdown::listen().context("cannot listen for SIGTERM/SIGINT")?;
     // Ticks run inside the scheduler's tasks, which need 'static state; the
     // application is borrowed for the duration of `serve`, so it is reached
     // through a channel instead of being moved.
@@ -49,7 +52,7 @@ pub async fn serve(app: &Application) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             Some(tick) = tick_rx.recv() => run_tick(app, tick).await,
-            () = shutdown_signal() => break,
+            () = shutdown.recv() => break,
         }
     }
     tracing::info!("shutting down");
@@ -90,23 +93,25 @@ async fn run_tick(app: &Application, tick: Tick) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGTERM (systemd, `kill`) or SIGINT (Ctrl-C).
+struct Shutdown {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {},
+            _ = self.interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }

@@ -121,6 +121,8 @@ pub enum Route {
     Status(StatusCode, &'static str),
     /// 503 Service Unavailable asking the client to come back after N seconds.
     RetryAfter(u64),
+    /// Answers 200 with the body only after this long.
+    Slow(Duration, Vec<u8>),
 }
 
 /// What the feed server saw of one request.
@@ -204,6 +206,10 @@ async fn serve_feed(
                 .into_response()
         }
         Some(Route::Status(status, body)) => (*status, *body).into_response(),
+        Some(Route::Slow(delay, body)) => {
+            tokio::time::sleep(*delay).await;
+            body.clone().into_response()
+        }
         Some(Route::RetryAfter(secs)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, secs.to_string())],
