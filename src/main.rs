@@ -7,7 +7,7 @@ use academichub::telemetry;
 async fn main() -> ExitCode {
     let (cli, matches) = cli::parse();
     telemetry::init(if matches!(cli.command, Command::Serve) {
-        "info"
+        "warn,academichub=info"
     } else {
         "error"
     });
