@@ -1,11 +1,8 @@
 //! `academichub serve`: the daemon delivers on its own and stops cleanly.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::process::Command;
-
-use crate::helpers::{FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture};
+use crate::helpers::{FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture, terminate};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_sends_due_briefings_and_stops_on_sigterm() {
@@ -35,17 +32,7 @@ async fn the_daemon_sends_due_briefings_and_stops_on_sigterm() {
     ])
     .await;
 
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_academichub"))
-        .arg("--config")
-        .arg(&hub.config)
-        .arg("serve")
-        .env_clear()
-        .current_dir(hub.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut daemon = hub.spawn_daemon();
 
     let deadline = Instant::now() + Duration::from_secs(30);
     while smtp.messages().is_empty() {
@@ -60,21 +47,9 @@ async fn the_daemon_sends_due_briefings_and_stops_on_sigterm() {
     }
     assert_eq!(smtp.messages()[0].to(), "nat@example.org");
 
-    let pid = daemon.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .unwrap()
-            .success()
-    );
-    let out = tokio::time::timeout(Duration::from_secs(30), daemon.wait_with_output())
-        .await
-        .expect("the daemon stops within 30 s of SIGTERM")
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    let out = terminate(daemon).await;
+    let stderr = &out.stderr;
+    assert!(out.success, "{stderr}");
     assert!(stderr.contains("shutting down"), "{stderr}");
     assert_eq!(smtp.messages().len(), 1, "exactly one briefing");
     smtp.stop().await;
@@ -97,17 +72,7 @@ async fn a_sigterm_during_a_tick_lets_the_tick_finish_then_stops() {
         feeds.url("slow.rss")
     ));
     hub.ok(&["migrate"]).await;
-    let daemon = Command::new(env!("CARGO_BIN_EXE_academichub"))
-        .arg("--config")
-        .arg(&hub.config)
-        .arg("serve")
-        .env_clear()
-        .current_dir(hub.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let daemon = hub.spawn_daemon();
     // The start-up collection tick is now waiting for the slow feed.
     let deadline = Instant::now() + Duration::from_secs(30);
     while feeds.requests().is_empty() {
@@ -117,21 +82,9 @@ async fn a_sigterm_during_a_tick_lets_the_tick_finish_then_stops() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let pid = daemon.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .unwrap()
-            .success()
-    );
-    let out = tokio::time::timeout(Duration::from_secs(30), daemon.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    let out = terminate(daemon).await;
+    let stderr = &out.stderr;
+    assert!(out.success, "{stderr}");
     assert!(
         stderr.contains("feed collected") && stderr.contains("shutting down"),
         "the tick finished first: {stderr}"

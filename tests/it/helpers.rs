@@ -467,10 +467,38 @@ impl SmtpServer {
 
 // ---------------------------------------------------------------- the binary
 
+/// Sends SIGTERM and waits (at most 30 s) for the process to stop.
+pub async fn terminate(child: Child) -> Output {
+    let pid = child.id().expect("still running").to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("stops within 30 s of SIGTERM")
+        .unwrap();
+    out.into()
+}
+
 pub struct Output {
     pub success: bool,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Output {
+    fn from(out: std::process::Output) -> Self {
+        Self {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 /// A config file in a temp folder, and the real `academichub` binary run
@@ -496,22 +524,35 @@ impl Hub {
         self.run_with_env(args, &[]).await
     }
 
-    pub async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let output = Command::new(env!("CARGO_BIN_EXE_academichub"))
+    /// `academichub --config FILE ARGS…`, inheriting nothing from the environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_academichub"));
+        command
             .arg("--config")
             .arg(&self.config)
             .args(args)
             .env_clear()
+            .current_dir(self.dir.path());
+        command
+    }
+
+    pub async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(args)
             .envs(env.iter().copied())
-            .current_dir(self.dir.path())
             .output()
             .await
-            .unwrap();
-        Output {
-            success: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+            .unwrap()
+            .into()
+    }
+
+    /// `academichub serve` in the background, its stderr kept for `terminate`.
+    pub fn spawn_daemon(&self) -> Child {
+        self.command(&["serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
     }
 
     /// Subscribes ada@example.org to outlier detection, which the recorded
