@@ -14,16 +14,16 @@ pub enum PaperKey {
 }
 
 impl PaperKey {
-    /// `10.1038/X`, `doi:10.1038/X` or `https://doi.org/10.1038/X`; `None`
-    /// for anything that does not start with the DOI directory indicator.
-    pub fn doi(raw: &str) -> Option<PaperKey> {
+    /// `10.1038/X`, `doi:10.1038/X` or `https://doi.org/10.1038/X` → `10.1038/x`;
+    /// `None` for anything that does not start with the DOI directory indicator.
+    pub fn normalize_doi(raw: &str) -> Option<String> {
         let s = raw.trim();
         let s = s
             .strip_prefix("doi:")
             .or_else(|| s.strip_prefix("https://doi.org/"))
             .or_else(|| s.strip_prefix("http://dx.doi.org/"))
             .unwrap_or(s);
-        (s.starts_with("10.") && s.contains('/')).then(|| PaperKey::Doi(s.to_lowercase()))
+        (s.starts_with("10.") && s.contains('/')).then(|| s.to_lowercase())
     }
 }
 
@@ -48,7 +48,9 @@ impl FromStr for PaperKey {
                 Ok((id, None)) => Ok(PaperKey::Arxiv(id)),
                 _ => Err(bad()),
             },
-            Some(("doi", doi)) => PaperKey::doi(doi).ok_or_else(bad),
+            Some(("doi", doi)) => PaperKey::normalize_doi(doi)
+                .map(PaperKey::Doi)
+                .ok_or_else(bad),
             Some(("url", url)) if !url.is_empty() => Ok(PaperKey::Url(url.to_owned())),
             _ => Err(bad()),
         }
@@ -61,14 +63,17 @@ mod tests {
 
     #[test]
     fn dois_are_recognised_in_their_usual_spellings() {
-        let want = Some(PaperKey::Doi("10.1038/s41586-000-00001-x".into()));
-        assert_eq!(PaperKey::doi("doi:10.1038/s41586-000-00001-X"), want);
+        let want = Some("10.1038/s41586-000-00001-x".to_owned());
         assert_eq!(
-            PaperKey::doi("https://doi.org/10.1038/s41586-000-00001-x"),
+            PaperKey::normalize_doi("doi:10.1038/s41586-000-00001-X"),
             want
         );
-        assert_eq!(PaperKey::doi("10.1038/s41586-000-00001-x"), want);
-        assert_eq!(PaperKey::doi("not a doi"), None);
+        assert_eq!(
+            PaperKey::normalize_doi("https://doi.org/10.1038/s41586-000-00001-x"),
+            want
+        );
+        assert_eq!(PaperKey::normalize_doi("10.1038/s41586-000-00001-x"), want);
+        assert_eq!(PaperKey::normalize_doi("not a doi"), None);
     }
 
     #[test]
@@ -77,7 +82,7 @@ mod tests {
         let key = PaperKey::Arxiv(id);
         assert_eq!(key.to_string(), "arxiv:2609.26811");
         assert_eq!(key.to_string().parse(), Ok(key));
-        let doi = PaperKey::doi("10.1/x").unwrap();
+        let doi = PaperKey::Doi(PaperKey::normalize_doi("10.1/x").unwrap());
         assert_eq!(doi.to_string().parse(), Ok(doi));
         assert!("isbn:123".parse::<PaperKey>().is_err());
     }

@@ -79,18 +79,14 @@ fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Optio
         .as_deref()
         .and_then(|t| t.parse().ok())
         .or(preamble.announce_type);
-    let doi_key = extra.doi.as_deref().and_then(PaperKey::doi);
-    let doi = doi_key.as_ref().map(|k| match k {
-        PaperKey::Doi(d) => d.clone(),
-        _ => unreachable!("PaperKey::doi only makes DOI keys"),
-    });
+    let doi = extra.doi.as_deref().and_then(PaperKey::normalize_doi);
 
     let url = url
         .or_else(|| arxiv.as_ref().map(|(id, _)| id.abs_url()))
         .or_else(|| entry.id.starts_with("http").then(|| entry.id.clone()))?;
-    let key = match (&arxiv, doi_key) {
+    let key = match (&arxiv, &doi) {
         (Some((id, _)), _) => PaperKey::Arxiv(id.clone()),
-        (None, Some(doi)) => doi,
+        (None, Some(doi)) => PaperKey::Doi(doi.clone()),
         (None, None) => PaperKey::Url(url.clone()),
     };
     let authors = if extra.creators.is_empty() {
