@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 use std::hint::black_box;
 
-use academichub::briefing::{Renderer, compose};
-use academichub::domain::{Locale, Topic};
+use academichub::briefing::{BriefingLinks, Renderer, compose};
+use academichub::domain::{Locale, Topic, Verdict};
 use academichub::radar::{IndexedPaper, match_topics};
 use academichub::sources::parse_feed;
 use academichub::store::StoredPaper;
@@ -101,12 +101,19 @@ fn pipeline(c: &mut Criterion) {
 
     let renderer = Renderer::new().unwrap();
     let hits = match_topics(&topics, &indexed, &none, 10);
-    let content = compose(
-        &hits,
-        "2026-11-23",
-        Locale::En,
-        "https://hub.example/unsubscribe/token",
-    );
+    // Links as long as real signed ones.
+    let feedback = |paper: i64, verdict: Verdict| {
+        format!(
+            "https://hub.example/feedback/djI6NDI6OTc3Om1vcmU6{paper}{verdict:?}.c2lnbmF0dXJlLW9mLTQzLWNoYXJhY3RlcnMtYmFzZTY0dXJs"
+        )
+    };
+    let links = BriefingLinks {
+        unsubscribe: "https://hub.example/unsubscribe/token".into(),
+        preferences: "https://hub.example/preferences/token".into(),
+        view: "https://hub.example/b/token".into(),
+        feedback: &feedback,
+    };
+    let content = compose(&hits, "2026-11-23", Locale::En, &links);
     c.bench_function(
         &format!(
             "compose and render a {}-paper briefing (MJML → HTML + text)",
@@ -114,12 +121,7 @@ fn pipeline(c: &mut Criterion) {
         ),
         |b| {
             b.iter(|| {
-                let content = compose(
-                    black_box(&hits),
-                    "2026-11-23",
-                    Locale::En,
-                    "https://hub.example/unsubscribe/token",
-                );
+                let content = compose(black_box(&hits), "2026-11-23", Locale::En, &links);
                 renderer.render(&content, Locale::En).unwrap()
             })
         },

@@ -2,6 +2,7 @@
 //! the `Application`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
@@ -10,7 +11,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 use crate::app::Application;
 use crate::config::Settings;
 use crate::domain::{EmailAddress, Locale, NewSubscriber, Topic};
-use crate::{scheduler, sources};
+use crate::{daemon, sources};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,7 +29,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: collect and deliver on the configured schedule.
+    /// Run the daemon: collect and deliver on the configured schedule, and
+    /// serve the subscribe page and readers' links on `web.listen`.
     Serve,
     /// Collect, match, render and send what is due now, then exit.
     RunOnce {
@@ -43,8 +45,13 @@ pub enum Command {
     /// Add a subscriber, or add topics to one. Repeat --topic to add several;
     /// --keywords, --category and --exclude belong to the --topic before them.
     Subscribe(SubscribeArgs),
-    /// List subscribers and their topics.
-    Subscribers,
+    /// List subscribers: status, language, schedule, topics.
+    Subscribers {
+        /// Show one subscriber in full: topics, the history of their
+        /// subscription (proof of consent) and their feedback.
+        #[arg(long, value_name = "EMAIL")]
+        show: Option<String>,
+    },
     /// Write the briefing a subscriber would receive now to an HTML file.
     Preview {
         email: String,
@@ -90,15 +97,19 @@ pub fn parse() -> (Cli, ArgMatches) {
 
 pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
-    let app = Application::build(settings).await?;
+    let app = Arc::new(Application::build(settings).await?);
     let result = dispatch(&app, cli.command, matches).await;
     app.store.close().await;
     result
 }
 
-async fn dispatch(app: &Application, command: Command, matches: &ArgMatches) -> anyhow::Result<()> {
+async fn dispatch(
+    app: &Arc<Application>,
+    command: Command,
+    matches: &ArgMatches,
+) -> anyhow::Result<()> {
     match command {
-        Command::Serve => scheduler::serve(app).await,
+        Command::Serve => daemon::serve(app.clone()).await,
         Command::Migrate => {
             app.store.migrate().await?;
             println!("database is up to date");
@@ -139,13 +150,14 @@ async fn dispatch(app: &Application, command: Command, matches: &ArgMatches) -> 
                 .expect("clap matched subscribe");
             subscribe(app, &args, sub_matches).await
         }
-        Command::Subscribers => {
+        Command::Subscribers { show: None } => {
             for s in app.store.subscriber_summaries().await? {
                 println!(
-                    "{}\t{}\t{}\t{:02}:00\t{}\t{} briefing(s)\ttopics: {}",
+                    "{}\t{}\t{}\t{} {:02}:00\t{}\t{} briefing(s)\ttopics: {}",
                     s.email,
                     s.status,
                     s.locale,
+                    s.cadence,
                     s.send_hour,
                     s.timezone,
                     s.briefings,
@@ -154,6 +166,7 @@ async fn dispatch(app: &Application, command: Command, matches: &ArgMatches) -> 
             }
             Ok(())
         }
+        Command::Subscribers { show: Some(email) } => show_subscriber(app, &email).await,
         Command::Preview { email, out } => {
             let email = EmailAddress::parse(&email)?;
             match app.preview(&email, Utc::now()).await? {
@@ -169,6 +182,75 @@ async fn dispatch(app: &Application, command: Command, matches: &ArgMatches) -> 
             }
         }
     }
+}
+
+async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
+    let email = EmailAddress::parse(email)?;
+    let s = app
+        .store
+        .find_subscriber(&email)
+        .await?
+        .with_context(|| format!("{email} is not a subscriber"))?;
+    let when = |t: i64| {
+        chrono::DateTime::<Utc>::from_timestamp(t, 0).map_or_else(
+            || t.to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+    };
+    println!("email:     {}", s.email);
+    println!("status:    {}", s.status);
+    println!(
+        "schedule:  {} at {:02}:00 {}{}",
+        s.cadence,
+        s.send_hour,
+        s.timezone,
+        s.paused_until
+            .map(|d| format!(", paused until {d}"))
+            .unwrap_or_default()
+    );
+    println!("language:  {}", s.locale);
+    if let Some(n) = s.max_per_topic {
+        println!("per topic: {n} papers");
+    }
+    for t in &s.topics {
+        println!(
+            "topic:     {}: {}{}{}",
+            t.name(),
+            t.keywords().join(", "),
+            if t.categories().is_empty() {
+                String::new()
+            } else {
+                format!(" [in {}]", t.categories().join(", "))
+            },
+            if t.exclusions().is_empty() {
+                String::new()
+            } else {
+                format!(" [not {}]", t.exclusions().join(", "))
+            }
+        );
+    }
+    for e in app.store.subscriber_events(s.id).await? {
+        println!(
+            "history:   {}\t{}\tvia {}{}{}",
+            when(e.at),
+            e.kind,
+            e.source,
+            e.ip.map(|ip| format!(" from {ip}")).unwrap_or_default(),
+            e.user_agent
+                .map(|ua| format!(" ({ua})"))
+                .unwrap_or_default()
+        );
+    }
+    for f in app.store.feedback_of(s.id).await? {
+        println!(
+            "feedback:  {}\t{}\t{}\t{}",
+            when(f.at),
+            f.verdict,
+            f.paper_key,
+            f.title
+        );
+    }
+    Ok(())
 }
 
 async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {

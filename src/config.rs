@@ -29,6 +29,7 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub web: WebSettings,
     pub links: LinkSettings,
+    pub subscriptions: SubscriptionSettings,
     pub schedule: ScheduleSettings,
 }
 
@@ -183,12 +184,18 @@ impl Default for SmtpSettings {
 pub struct WebSettings {
     /// Where readers' links point; the HTTP endpoints live under it.
     pub public_url: String,
+    /// Address the web server listens on (`serve`).
+    pub listen: String,
+    /// Subscribe requests one client IP may make per hour.
+    pub subscribe_per_ip_per_hour: u32,
 }
 
 impl Default for WebSettings {
     fn default() -> Self {
         Self {
             public_url: "http://localhost:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            subscribe_per_ip_per_hour: 20,
         }
     }
 }
@@ -196,10 +203,47 @@ impl Default for WebSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LinkSettings {
-    /// HMAC key for links in emails, at least 32 bytes. When unset, a random
-    /// key is generated once and kept in the database, so every instance
-    /// sharing that database signs alike.
-    pub secret: Option<Secret>,
+    /// HMAC key(s) for links in emails, each at least 32 bytes: one string,
+    /// or a list whose first key signs and all of which verify (rotation).
+    /// When unset, a random key is generated once and kept in the database,
+    /// so every instance sharing that database signs alike.
+    pub secret: Option<Secrets>,
+}
+
+/// One secret or several (`secret = "…"` or `secret = ["new", "old"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Secrets {
+    One(Secret),
+    Many(Vec<Secret>),
+}
+
+impl Secrets {
+    pub fn all(&self) -> &[Secret] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscriptionSettings {
+    /// A subscription never confirmed is deleted after this many days.
+    pub pending_expiry_days: u32,
+    /// Confirmation (or "you are already subscribed") mails one address may
+    /// receive per 24 hours, however often someone asks.
+    pub confirmations_per_address_per_day: u32,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        Self {
+            pending_expiry_days: 7,
+            confirmations_per_address_per_day: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -365,10 +409,32 @@ impl Settings {
                 );
             }
         }
-        if let Some(secret) = &self.links.secret
-            && let Err(problem) = LinkSecret::new(secret.expose().as_bytes().to_vec())
-        {
+        if let Err(problem) = self.link_secrets() {
             return invalid("links.secret", problem);
+        }
+        if self.web.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid(
+                "web.listen",
+                format!(
+                    "{:?} is not an IP address and port such as 127.0.0.1:8080",
+                    self.web.listen
+                ),
+            );
+        }
+        if self.web.subscribe_per_ip_per_hour == 0 {
+            return invalid("web.subscribe_per_ip_per_hour", "must be at least 1".into());
+        }
+        if self.subscriptions.pending_expiry_days == 0 {
+            return invalid(
+                "subscriptions.pending_expiry_days",
+                "must be at least 1".into(),
+            );
+        }
+        if self.subscriptions.confirmations_per_address_per_day == 0 {
+            return invalid(
+                "subscriptions.confirmations_per_address_per_day",
+                "must be at least 1".into(),
+            );
         }
         // The same parser settings tokio-cron-scheduler uses for its jobs.
         let cron = croner::parser::CronParser::builder()
@@ -392,6 +458,22 @@ impl Settings {
             .from
             .parse()
             .expect("validated in Settings::load")
+    }
+
+    /// The configured link keys, first the one that signs; empty when
+    /// `links.secret` is unset (the database then provides one).
+    pub fn link_secrets(&self) -> Result<Vec<LinkSecret>, String> {
+        let Some(secrets) = &self.links.secret else {
+            return Ok(Vec::new());
+        };
+        if secrets.all().is_empty() {
+            return Err("is an empty list; give at least one key or leave it unset".into());
+        }
+        secrets
+            .all()
+            .iter()
+            .map(|s| LinkSecret::new(s.expose().as_bytes().to_vec()))
+            .collect()
     }
 
     pub fn default_timezone(&self) -> chrono_tz::Tz {

@@ -22,16 +22,21 @@
 //! is one subscriber's email for one edition (their local date). The
 //! **outbox** is the table of messages waiting to be sent.
 //!
+//! Around the pipeline, [`web`] serves the reader's side: the subscribe page
+//! and API, and every signed link in our mail (confirm, unsubscribe,
+//! preferences, feedback, a briefing in the browser).
+//!
 //! # Layout
 //!
-//! [`app`] holds the built application; [`cli`] and [`scheduler`] drive it;
-//! [`config`] is the one settings tree; [`domain`] has the types that are
-//! valid by construction.
+//! [`app`] holds the built application; [`cli`], [`scheduler`] and [`web`]
+//! drive it ([`daemon`] runs the last two together); [`config`] is the one
+//! settings tree; [`domain`] has the types that are valid by construction.
 
 pub mod app;
 pub mod briefing;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod delivery;
 pub mod domain;
 pub mod radar;
@@ -39,6 +44,7 @@ pub mod scheduler;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 
 /// One crypto stack (ring) for HTTPS feeds and SMTP TLS, installed by
 /// whatever builds a TLS client first. Installing fails only when a provider

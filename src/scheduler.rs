@@ -1,5 +1,6 @@
-//! The daemon: cron ticks in UTC that collect feeds and ask the database
-//! who is due a briefing.
+//! The ticks: cron in UTC that collect feeds and ask the database who is
+//! due a briefing, plus delivery on demand when a reader's confirmation
+//! mail should not wait for the next tick.
 //!
 //! Send times live in the database per subscriber (local hour + IANA zone);
 //! the tick only asks "whose local hour has come and who has no briefing for
@@ -8,19 +9,19 @@
 //! database: briefing creation is unique per subscriber and date, and outbox
 //! rows are claimed with `SKIP LOCKED`.
 
+use std::future::Future;
+
 use anyhow::Context;
 use chrono::Utc;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::app::Application;
 
-/// Runs until SIGINT or SIGTERM, then lets the tick in progress finish.
-pub async fn serve(app: &Application) -> anyhow::Result<()> {
-    // Listen for signals before any work: a signal that arrives during a tick
-    // is kept and ends the loop as soon as the tick is done.
-    let mut shutdown = Shutdown::listen().context("cannot listen for SIGTERM/SIGINT")?;
+/// Runs the ticks until `shutdown` resolves, then lets the tick in progress
+/// finish.
+pub async fn run(app: &Application, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     // Ticks run inside the scheduler's tasks, which need 'static state; the
-    // application is borrowed for the duration of `serve`, so it is reached
+    // application is borrowed for the duration of `run`, so it is reached
     // through a channel instead of being moved.
     let (tick_tx, mut tick_rx) = tokio::sync::mpsc::channel::<Tick>(4);
     let mut scheduler = JobScheduler::new()
@@ -49,10 +50,12 @@ pub async fn serve(app: &Application) -> anyhow::Result<()> {
     for tick in [Tick::Collect, Tick::Deliver] {
         run_tick(app, tick).await;
     }
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             Some(tick) = tick_rx.recv() => run_tick(app, tick).await,
-            () = shutdown.recv() => break,
+            () = app.delivery_requested() => run_tick(app, Tick::SendNow).await,
+            () = &mut shutdown => break,
         }
     }
     tracing::info!("shutting down");
@@ -63,7 +66,10 @@ pub async fn serve(app: &Application) -> anyhow::Result<()> {
 #[derive(Debug, Clone, Copy)]
 enum Tick {
     Collect,
+    /// Make due briefings, expire unconfirmed subscriptions, send.
     Deliver,
+    /// Send what is queued now (a confirmation was just requested).
+    SendNow,
 }
 
 async fn run_tick(app: &Application, tick: Tick) {
@@ -77,12 +83,18 @@ async fn run_tick(app: &Application, tick: Tick) {
         Tick::Deliver => {
             async {
                 let prepared = app.prepare_briefings(now, false).await?;
+                let expired = app.expire_pending(now).await?;
                 let delivered = app.deliver(false).await?;
-                tracing::info!(?prepared, ?delivered, "deliver tick done");
+                tracing::info!(?prepared, expired, ?delivered, "deliver tick done");
                 Ok(())
             }
             .await
         }
+        Tick::SendNow => app
+            .deliver(false)
+            .await
+            .map(|delivered| tracing::info!(?delivered, "sent on request"))
+            .map_err(Into::into),
     };
     if let Err(e) = result {
         tracing::error!(
@@ -90,28 +102,5 @@ async fn run_tick(app: &Application, tick: Tick) {
             error = format!("{e:#}"),
             "tick failed; will try again at the next tick"
         );
-    }
-}
-
-/// SIGTERM (systemd, `kill`) or SIGINT (Ctrl-C).
-struct Shutdown {
-    terminate: tokio::signal::unix::Signal,
-    interrupt: tokio::signal::unix::Signal,
-}
-
-impl Shutdown {
-    fn listen() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            terminate: signal(SignalKind::terminate())?,
-            interrupt: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.terminate.recv() => {},
-            _ = self.interrupt.recv() => {},
-        }
     }
 }

@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use crate::domain::Locale;
+use crate::domain::{Locale, Verdict};
 use crate::radar::TopicHits;
 
 /// Everything the templates show, already in the reader's language.
@@ -10,6 +10,19 @@ pub struct BriefingContent {
     pub count: usize,
     pub sections: Vec<SectionView>,
     pub unsubscribe_url: String,
+    pub preferences_url: String,
+    pub view_url: String,
+}
+
+/// The reader's signed links, built by the caller: composing a briefing
+/// does not know how links are signed.
+pub struct BriefingLinks<'a> {
+    pub unsubscribe: String,
+    pub preferences: String,
+    /// This briefing in the browser.
+    pub view: String,
+    /// "More / less like this" for a paper id.
+    pub feedback: &'a dyn Fn(i64, Verdict) -> String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -21,7 +34,11 @@ pub struct SectionView {
 #[derive(Debug, Clone, Serialize)]
 pub struct PaperView {
     pub title: String,
-    pub url: String,
+    /// The paper's page; `None` when the feed gave no http(s) link, so that
+    /// nothing else (`javascript:`, `data:`) ever becomes an `href`.
+    pub url: Option<String>,
+    pub more_url: String,
+    pub less_url: String,
     pub authors: String,
     pub venue: String,
     /// The primary category, when the source gives one.
@@ -41,7 +58,7 @@ pub fn compose(
     hits: &[TopicHits<'_>],
     edition: &str,
     locale: Locale,
-    unsubscribe_url: &str,
+    links: &BriefingLinks<'_>,
 ) -> BriefingContent {
     let et_al = match locale {
         Locale::En => " et al.",
@@ -68,7 +85,9 @@ pub fn compose(
                     }
                     PaperView {
                         title: p.title.clone(),
-                        url: p.url.clone(),
+                        url: web_link(&p.url),
+                        more_url: (links.feedback)(h.paper.id, Verdict::More),
+                        less_url: (links.feedback)(h.paper.id, Verdict::Less),
                         authors,
                         venue: p.venue.clone(),
                         category: p.categories.first().cloned(),
@@ -84,8 +103,18 @@ pub fn compose(
         edition: edition.to_owned(),
         count: sections.iter().map(|s| s.papers.len()).sum(),
         sections,
-        unsubscribe_url: unsubscribe_url.to_owned(),
+        unsubscribe_url: links.unsubscribe.clone(),
+        preferences_url: links.preferences.clone(),
+        view_url: links.view.clone(),
     }
+}
+
+/// `url` when it is an absolute http(s) URL, else `None`.
+fn web_link(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|_| url.to_owned())
 }
 
 /// The first sentence, or the first ~240 characters cut at a word.
@@ -105,6 +134,23 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_links_become_links() {
+        assert_eq!(
+            web_link("https://arxiv.org/abs/1"),
+            Some("https://arxiv.org/abs/1".into())
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "data:text/html,x",
+            "//evil",
+            "",
+        ] {
+            assert_eq!(web_link(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn the_one_line_abstract_is_the_first_sentence() {

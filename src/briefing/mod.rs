@@ -11,5 +11,5 @@
 mod compose;
 mod render;
 
-pub use compose::{BriefingContent, PaperView, SectionView, compose};
-pub use render::{RenderError, RenderedBriefing, Renderer};
+pub use compose::{BriefingContent, BriefingLinks, PaperView, SectionView, compose};
+pub use render::{Notice, RenderError, RenderedMail, Renderer};

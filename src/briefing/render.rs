@@ -5,13 +5,36 @@ use crate::domain::Locale;
 
 const MJML_TEMPLATE: &str = "briefing.mjml";
 const TEXT_TEMPLATE: &str = "briefing.txt";
+const NOTICE_MJML: &str = "notice.mjml";
+const NOTICE_TEXT: &str = "notice.txt";
 
 /// The templates and strings, compiled into the binary so a deployed daemon
 /// cannot drift from the files it was tested with.
-const TEMPLATES: [(&str, &str); 2] = [
+const TEMPLATES: [(&str, &str); 4] = [
     (MJML_TEMPLATE, include_str!("../../emails/briefing.mjml")),
     (TEXT_TEMPLATE, include_str!("../../emails/briefing.txt")),
+    (NOTICE_MJML, include_str!("../../emails/notice.mjml")),
+    (NOTICE_TEXT, include_str!("../../emails/notice.txt")),
 ];
+
+/// Mail about the subscription itself, with one button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// "Confirm your subscription" (double opt-in).
+    Confirm,
+    /// "You are already subscribed; here are your preferences."
+    AlreadySubscribed,
+}
+
+impl Notice {
+    /// The table of strings in `emails/i18n/*.toml`; also the outbox kind.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Confirm => "confirm",
+            Self::AlreadySubscribed => "already",
+        }
+    }
+}
 const STRINGS: [(Locale, &str); 2] = [
     (Locale::En, include_str!("../../emails/i18n/en.toml")),
     (Locale::Zh, include_str!("../../emails/i18n/zh.toml")),
@@ -28,7 +51,7 @@ pub enum RenderError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedBriefing {
+pub struct RenderedMail {
     pub subject: String,
     pub html: String,
     pub text: String,
@@ -82,7 +105,7 @@ impl Renderer {
         &self,
         content: &BriefingContent,
         locale: Locale,
-    ) -> Result<RenderedBriefing, RenderError> {
+    ) -> Result<RenderedMail, RenderError> {
         let t = self.strings(locale);
         let base = context! { t => t, ..Value::from_serialize(content) };
         let line = |key: &str| -> Result<String, RenderError> {
@@ -101,18 +124,37 @@ impl Renderer {
         let preheader = line("preheader")?;
         let ctx = context! { subject, preheader, ..base.clone() };
 
-        let mjml = self.env.get_template(MJML_TEMPLATE)?.render(&ctx)?;
+        Ok(RenderedMail {
+            subject: ctx.get_attr("subject")?.to_string(),
+            html: self.mjml_to_html(MJML_TEMPLATE, &ctx)?,
+            text: self.env.get_template(TEXT_TEMPLATE)?.render(&ctx)?,
+        })
+    }
+
+    /// A mail about the subscription with one button that opens `url`.
+    pub fn render_notice(
+        &self,
+        notice: Notice,
+        locale: Locale,
+        url: &str,
+    ) -> Result<RenderedMail, RenderError> {
+        let t = self.strings(locale);
+        let n = t.get_attr(notice.key())?;
+        let ctx = context! { t, n, url };
+        Ok(RenderedMail {
+            subject: n.get_attr("subject")?.to_string(),
+            html: self.mjml_to_html(NOTICE_MJML, &ctx)?,
+            text: self.env.get_template(NOTICE_TEXT)?.render(&ctx)?,
+        })
+    }
+
+    fn mjml_to_html(&self, template: &str, ctx: &Value) -> Result<String, RenderError> {
+        let mjml = self.env.get_template(template)?.render(ctx)?;
         let parsed = mrml::parse(&mjml).map_err(|e| RenderError::Mjml(e.to_string()))?;
-        let html = parsed
+        parsed
             .element
             .render(&mrml::prelude::render::RenderOptions::default())
-            .map_err(|e| RenderError::Mjml(e.to_string()))?;
-        let text = self.env.get_template(TEXT_TEMPLATE)?.render(&ctx)?;
-        Ok(RenderedBriefing {
-            subject: ctx.get_attr("subject")?.to_string(),
-            html,
-            text,
-        })
+            .map_err(|e| RenderError::Mjml(e.to_string()))
     }
 }
 
@@ -129,7 +171,9 @@ mod tests {
                 topic: "Graphs <&>".into(),
                 papers: vec![PaperView {
                     title: title.into(),
-                    url: "https://arxiv.org/abs/2609.26811".into(),
+                    url: Some("https://arxiv.org/abs/2609.26811".into()),
+                    more_url: "https://hub.example/feedback/more".into(),
+                    less_url: "https://hub.example/feedback/less".into(),
                     authors: "Ada Example, Bo Placeholder".into(),
                     venue: "arXiv".into(),
                     category: Some("cs.LG".into()),
@@ -139,6 +183,8 @@ mod tests {
                 }],
             }],
             unsubscribe_url: "https://hub.example/unsubscribe/abc".into(),
+            preferences_url: "https://hub.example/preferences/abc".into(),
+            view_url: "https://hub.example/b/abc".into(),
         }
     }
 
@@ -194,6 +240,30 @@ mod tests {
         assert!(rendered.html.contains("您的科研简报"));
         assert!(rendered.html.contains("lang=\"zh\""));
         assert!(rendered.text.contains("退订"));
+    }
+
+    #[test]
+    fn notices_carry_their_one_link_in_both_parts_and_both_languages() {
+        let renderer = Renderer::new().unwrap();
+        let url = "https://hub.example/confirm/tok?x=1&y=2";
+        for locale in Locale::ALL {
+            for notice in [Notice::Confirm, Notice::AlreadySubscribed] {
+                let mail = renderer.render_notice(notice, locale, url).unwrap();
+                assert!(!mail.subject.is_empty());
+                assert!(mail.text.contains(url), "{}", mail.text);
+                assert!(
+                    mail.html.contains(
+                        "href=\"https:&#x2f;&#x2f;hub.example&#x2f;confirm&#x2f;tok?x=1&amp;y=2\""
+                    ),
+                    "{}",
+                    mail.html
+                );
+            }
+        }
+        let zh = renderer
+            .render_notice(Notice::Confirm, Locale::Zh, url)
+            .unwrap();
+        assert!(zh.subject.contains("确认"), "{}", zh.subject);
     }
 
     #[test]

@@ -54,14 +54,18 @@ pub fn build_message(from: &Mailbox, outgoing: &OutgoingMessage) -> Result<Messa
         .recipient
         .parse()
         .map_err(|e| format!("recipient {:?} is not an address: {e}", outgoing.recipient))?;
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(&outgoing.subject)
         .date_now()
-        .message_id(Some(outgoing.message_id.clone()))
-        .header(ListUnsubscribe(outgoing.unsubscribe_url.clone()))
-        .header(ListUnsubscribePost)
+        .message_id(Some(outgoing.message_id.clone()));
+    if let Some(url) = &outgoing.unsubscribe_url {
+        builder = builder
+            .header(ListUnsubscribe(url.clone()))
+            .header(ListUnsubscribePost);
+    }
+    builder
         .multipart(MultiPart::alternative_plain_html(
             outgoing.text.clone(),
             outgoing.html.clone(),
@@ -81,7 +85,7 @@ mod tests {
             html: "<p>hi</p>".into(),
             text: "hi".into(),
             message_id: "<abc@academichub.test>".into(),
-            unsubscribe_url: "https://hub.example/unsubscribe/tok".into(),
+            unsubscribe_url: Some("https://hub.example/unsubscribe/tok".into()),
         };
         let from: Mailbox = "AcademicHub <briefing@hub.example>".parse().unwrap();
         let raw = String::from_utf8(build_message(&from, &outgoing).unwrap().formatted()).unwrap();
@@ -93,5 +97,16 @@ mod tests {
         assert!(raw.contains("Message-ID: <abc@academichub.test>"));
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("text/plain") && raw.contains("text/html"));
+
+        let confirmation = OutgoingMessage {
+            unsubscribe_url: None,
+            ..outgoing
+        };
+        let raw =
+            String::from_utf8(build_message(&from, &confirmation).unwrap().formatted()).unwrap();
+        assert!(
+            !raw.contains("List-Unsubscribe"),
+            "a confirmation request is not list mail"
+        );
     }
 }

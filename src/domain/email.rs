@@ -1,9 +1,17 @@
 use std::fmt;
 
-/// A syntactically valid email address, normalised to a lower-case domain.
+/// An email address we can deliver to, normalised so that one mailbox is one
+/// subscriber: lower-cased, the domain in its ASCII (IDNA) form.
 ///
-/// Validation is lettre's RFC 5322 address parser, the same one that will
-/// later put the address on the wire, so anything accepted here can be sent.
+/// Accepted is what any relay takes without extensions: an ASCII dot-atom
+/// before the `@` (no quoted strings; a non-ASCII local part would need
+/// SMTPUTF8, which many relays refuse) and a host name with a dot after it
+/// (no IP literals). The result is also a valid lettre address, so anything
+/// accepted here at subscribe time can be put on the wire at send time.
+///
+/// Local parts are case-sensitive in theory and never in practice; treating
+/// `Ada@x` and `ada@x` as two subscribers would let one person subscribe
+/// twice and make unsubscribing fragile, so the whole address is lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(lettre::Address);
 
@@ -13,6 +21,9 @@ pub struct EmailAddressError {
     input: String,
     reason: String,
 }
+
+/// RFC 5322 `atext`, besides ASCII letters and digits.
+const ATEXT_SYMBOLS: &str = "!#$%&'*+/=?^_`{|}~-";
 
 impl EmailAddress {
     pub fn parse(input: &str) -> Result<Self, EmailAddressError> {
@@ -27,10 +38,27 @@ impl EmailAddress {
         let (user, domain) = trimmed
             .rsplit_once('@')
             .ok_or_else(|| fail("it has no @"))?;
-        if !domain.contains('.') && domain != "localhost" {
-            return Err(fail("the domain has no dot"));
+        if user.is_empty() || user.len() > 64 {
+            return Err(fail("the part before @ must have 1 to 64 characters"));
         }
-        let address = lettre::Address::new(user, domain.to_ascii_lowercase())
+        if !user.is_ascii() {
+            return Err(fail(
+                "the part before @ has non-ASCII characters, which many mail servers cannot deliver",
+            ));
+        }
+        let atom_ok = |atom: &str| {
+            !atom.is_empty()
+                && atom
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ATEXT_SYMBOLS.contains(c))
+        };
+        if !user.split('.').all(atom_ok) {
+            return Err(fail(
+                "the part before @ may only have letters, digits, dots (not at the ends or twice in a row) and !#$%&'*+/=?^_`{|}~-",
+            ));
+        }
+        let domain = normalise_domain(domain).map_err(fail)?;
+        let address = lettre::Address::new(user.to_ascii_lowercase(), domain)
             .map_err(|e| fail(&e.to_string()))?;
         Ok(Self(address))
     }
@@ -44,6 +72,40 @@ impl EmailAddress {
     }
 }
 
+/// `Bücher.Example` → `xn--bcher-kva.example`; refuses IP literals, names
+/// without a dot and labels that are not host-name labels.
+fn normalise_domain(domain: &str) -> Result<String, &'static str> {
+    if domain.starts_with('[') {
+        return Err("an IP address instead of a domain cannot receive our mail");
+    }
+    let ascii = idna::domain_to_ascii(domain)
+        .map_err(|_| "the domain is not a valid international domain name")?;
+    if ascii.len() > 253 {
+        return Err("the domain is longer than 253 characters");
+    }
+    if !ascii.contains('.') && ascii != "localhost" {
+        return Err("the domain has no dot");
+    }
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if !ascii.split('.').all(label_ok) {
+        return Err("the domain may only have letters, digits, hyphens and dots");
+    }
+    if ascii
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err("an IP address instead of a domain cannot receive our mail");
+    }
+    Ok(ascii)
+}
+
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -55,9 +117,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_ordinary_addresses_and_lowercases_the_domain() {
+    fn one_mailbox_is_one_address_whatever_its_spelling() {
         let a = EmailAddress::parse(" Ada.Lovelace+ml@Example.ORG ").unwrap();
-        assert_eq!(a.as_str(), "Ada.Lovelace+ml@example.org");
+        assert_eq!(a.as_str(), "ada.lovelace+ml@example.org");
+        assert_eq!(
+            EmailAddress::parse("Case@x.org"),
+            EmailAddress::parse("case@X.org")
+        );
+    }
+
+    #[test]
+    fn international_domains_are_stored_in_their_ascii_form() {
+        let a = EmailAddress::parse("li@Bücher.Example").unwrap();
+        assert_eq!(a.as_str(), "li@xn--bcher-kva.example");
     }
 
     #[test]
@@ -69,12 +141,29 @@ mod tests {
             "@example.org",
             "a b@example.org",
             "a@@example.org",
+            ".a@example.org",
+            "a..b@example.org",
+            "a@-x.org",
+            "a@x_y.org",
         ] {
             let err = EmailAddress::parse(bad).unwrap_err();
             assert!(
                 err.to_string().contains("not a valid email address"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn refuses_what_a_plain_relay_cannot_deliver() {
+        for (bad, why) in [
+            ("jöhn@example.org", "non-ASCII"),
+            ("\"a b\"@example.org", "may only have"),
+            ("a@[127.0.0.1]", "IP address"),
+            ("a@127.0.0.1", "IP address"),
+        ] {
+            let err = EmailAddress::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
         }
     }
 }

@@ -1,9 +1,17 @@
 //! Signed links: the only way a reader changes or stops their briefing.
 //!
-//! A token is `base64url(payload) "." base64url(HMAC-SHA256(secret, payload))`
-//! where the payload is `v1:<subscriber id>:<action>:<issued unix seconds>`.
-//! Nothing secret is inside; the MAC makes it unforgeable and the issue time
-//! lets each endpoint choose how old a link it still honours.
+//! A token is `base64url(payload) "." base64url(HMAC-SHA256(key, payload))`
+//! where the payload is
+//! `v2:<subscriber id>:<subscriber nonce>:<action>:<object>:<issued unix seconds>`.
+//! Nothing secret is inside; the MAC makes it unforgeable, the action binds
+//! it to one purpose, the object to one paper or edition, the issue time lets
+//! each action have its own lifetime, and the subscriber's nonce (random,
+//! stored with the subscriber) makes links die with the subscription they
+//! were issued for: a deleted and re-created subscriber, even under a reused
+//! id, honours none of the old links.
+//!
+//! Several keys may verify ([`LinkKeys`]): the first signs, so a key can be
+//! rotated without breaking the links already in people's inboxes.
 
 use std::fmt;
 
@@ -14,23 +22,63 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+const DAY: i64 = 24 * 3600;
+
 /// What a signed link lets its holder do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkAction {
+    /// Confirm a pending subscription (double opt-in).
+    Confirm,
     Unsubscribe,
+    /// Read and change the radar and schedule; download or delete one's data.
+    Preferences,
+    /// "More like this" for the paper in the object.
+    FeedbackMore,
+    /// "Less like this" for the paper in the object.
+    FeedbackLess,
+    /// Read a sent briefing in the browser; the object is its edition's day.
+    View,
+    /// Guards a form posted from a page reached by another link.
+    Form,
 }
 
 impl LinkAction {
+    pub const ALL: [LinkAction; 7] = [
+        Self::Confirm,
+        Self::Unsubscribe,
+        Self::Preferences,
+        Self::FeedbackMore,
+        Self::FeedbackLess,
+        Self::View,
+        Self::Form,
+    ];
+
     fn as_str(self) -> &'static str {
         match self {
+            Self::Confirm => "confirm",
             Self::Unsubscribe => "unsubscribe",
+            Self::Preferences => "preferences",
+            Self::FeedbackMore => "more",
+            Self::FeedbackLess => "less",
+            Self::View => "view",
+            Self::Form => "form",
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
-        match s {
-            "unsubscribe" => Some(Self::Unsubscribe),
-            _ => None,
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// How long a link for this action is honoured. Unsubscribe links must
+    /// keep working long after the mail that carried them (mailbox providers
+    /// expect at least 60 days); a confirmation is for the days right after
+    /// asking.
+    pub fn max_age_secs(self) -> i64 {
+        match self {
+            Self::Confirm => 7 * DAY,
+            Self::Unsubscribe | Self::Preferences | Self::View => 365 * DAY,
+            Self::FeedbackMore | Self::FeedbackLess => 90 * DAY,
+            Self::Form => DAY,
         }
     }
 }
@@ -39,21 +87,27 @@ impl LinkAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkClaims {
     pub subscriber_id: i64,
+    /// The subscriber's link nonce when the link was issued.
+    pub nonce: i64,
     pub action: LinkAction,
+    /// A paper id (feedback), an edition's day number (view), else 0.
+    pub object: i64,
     pub issued_at: i64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LinkError {
     #[error(
-        "this link is damaged or was not issued by us; use the newest link from your latest briefing"
+        "this link is damaged or was not issued by us; use the newest link from your latest email"
     )]
     Invalid,
-    #[error("this link has expired; use the link in your latest briefing")]
+    #[error("this link was made for something else; use the matching link from your email")]
+    WrongAction,
+    #[error("this link has expired; use the link in your latest email")]
     Expired,
 }
 
-/// The HMAC key for links. At least 32 bytes; never printed.
+/// One HMAC key for links. At least 32 bytes; never printed.
 #[derive(Clone)]
 pub struct LinkSecret(Vec<u8>);
 
@@ -70,7 +124,7 @@ impl LinkSecret {
         let bytes = bytes.into();
         if bytes.len() < Self::MIN_LEN {
             return Err(format!(
-                "the link signing secret must be at least {} bytes long (it has {})",
+                "a link signing secret must be at least {} bytes long (one has {})",
                 Self::MIN_LEN,
                 bytes.len()
             ));
@@ -83,15 +137,29 @@ impl LinkSecret {
         mac.update(payload);
         mac
     }
+}
+
+/// The keys links are signed and verified with: the first signs, every one
+/// verifies.
+#[derive(Debug, Clone)]
+pub struct LinkKeys(Vec<LinkSecret>);
+
+impl LinkKeys {
+    /// `None` when `keys` is empty.
+    pub fn new(keys: Vec<LinkSecret>) -> Option<Self> {
+        (!keys.is_empty()).then_some(Self(keys))
+    }
 
     pub fn sign(&self, claims: LinkClaims) -> String {
         let payload = format!(
-            "v1:{}:{}:{}",
+            "v2:{}:{}:{}:{}:{}",
             claims.subscriber_id,
+            claims.nonce,
             claims.action.as_str(),
+            claims.object,
             claims.issued_at
         );
-        let tag = self.mac(payload.as_bytes()).finalize().into_bytes();
+        let tag = self.0[0].mac(payload.as_bytes()).finalize().into_bytes();
         format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(payload),
@@ -99,12 +167,14 @@ impl LinkSecret {
         )
     }
 
-    /// Checks the MAC in constant time, then the age against `max_age_secs`.
+    /// Checks the MAC against every key (each in constant time), then that
+    /// the token was issued for `action` and is not older than the action
+    /// allows. The caller still checks the nonce against the subscriber.
     pub fn verify(
         &self,
         token: &str,
+        action: LinkAction,
         now: i64,
-        max_age_secs: i64,
     ) -> Result<LinkClaims, LinkError> {
         let (payload_b64, tag_b64) = token.split_once('.').ok_or(LinkError::Invalid)?;
         let payload = URL_SAFE_NO_PAD
@@ -113,79 +183,163 @@ impl LinkSecret {
         let tag = URL_SAFE_NO_PAD
             .decode(tag_b64)
             .map_err(|_| LinkError::Invalid)?;
-        self.mac(&payload)
-            .verify_slice(&tag)
-            .map_err(|_| LinkError::Invalid)?;
-
+        if !self
+            .0
+            .iter()
+            .any(|key| key.mac(&payload).verify_slice(&tag).is_ok())
+        {
+            return Err(LinkError::Invalid);
+        }
         let payload = String::from_utf8(payload).map_err(|_| LinkError::Invalid)?;
-        let mut parts = payload.split(':');
-        let claims = match (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) {
-            (Some("v1"), Some(id), Some(action), Some(issued), None) => LinkClaims {
-                subscriber_id: id.parse().map_err(|_| LinkError::Invalid)?,
-                action: LinkAction::parse(action).ok_or(LinkError::Invalid)?,
-                issued_at: issued.parse().map_err(|_| LinkError::Invalid)?,
-            },
-            _ => return Err(LinkError::Invalid),
-        };
-        if now.saturating_sub(claims.issued_at) > max_age_secs {
+        let claims = parse_payload(&payload).ok_or(LinkError::Invalid)?;
+        if claims.action != action {
+            return Err(LinkError::WrongAction);
+        }
+        if now.saturating_sub(claims.issued_at) > action.max_age_secs() {
             return Err(LinkError::Expired);
         }
         Ok(claims)
     }
 }
 
+fn parse_payload(payload: &str) -> Option<LinkClaims> {
+    let parts: Vec<&str> = payload.split(':').collect();
+    let ["v2", id, nonce, action, object, issued] = parts[..] else {
+        return None;
+    };
+    Some(LinkClaims {
+        subscriber_id: id.parse().ok()?,
+        nonce: nonce.parse().ok()?,
+        action: LinkAction::parse(action)?,
+        object: object.parse().ok()?,
+        issued_at: issued.parse().ok()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn secret(byte: u8) -> LinkSecret {
-        LinkSecret::new(vec![byte; 32]).unwrap()
+    fn keys(bytes: &[u8]) -> LinkKeys {
+        LinkKeys::new(
+            bytes
+                .iter()
+                .map(|b| LinkSecret::new(vec![*b; 32]).unwrap())
+                .collect(),
+        )
+        .unwrap()
     }
 
     const CLAIMS: LinkClaims = LinkClaims {
         subscriber_id: 42,
-        action: LinkAction::Unsubscribe,
+        nonce: 977,
+        action: LinkAction::FeedbackMore,
+        object: 7,
         issued_at: 1_000_000,
     };
 
     #[test]
     fn a_signed_link_verifies_and_says_what_it_was_issued_for() {
-        let token = secret(7).sign(CLAIMS);
-        assert_eq!(secret(7).verify(&token, 1_000_010, 60), Ok(CLAIMS));
+        let token = keys(&[7]).sign(CLAIMS);
+        assert_eq!(
+            keys(&[7]).verify(&token, LinkAction::FeedbackMore, 1_000_010),
+            Ok(CLAIMS)
+        );
     }
 
     #[test]
-    fn forged_tampered_and_expired_links_are_refused() {
-        let token = secret(7).sign(CLAIMS);
-        assert_eq!(
-            secret(8).verify(&token, 1_000_010, 60),
-            Err(LinkError::Invalid)
-        );
+    fn a_link_for_one_action_does_not_open_another() {
+        let token = keys(&[7]).sign(CLAIMS);
+        for other in LinkAction::ALL
+            .into_iter()
+            .filter(|a| *a != LinkAction::FeedbackMore)
+        {
+            assert_eq!(
+                keys(&[7]).verify(&token, other, 1_000_010),
+                Err(LinkError::WrongAction),
+                "{other:?}"
+            );
+        }
+    }
 
-        let forged_payload = URL_SAFE_NO_PAD.encode("v1:43:unsubscribe:1000000");
+    #[test]
+    fn forged_and_tampered_links_are_refused() {
+        let token = keys(&[7]).sign(CLAIMS);
+        let verify = |t: &str| keys(&[7]).verify(t, LinkAction::FeedbackMore, 1_000_010);
+        assert_eq!(
+            keys(&[8]).verify(&token, LinkAction::FeedbackMore, 1_000_010),
+            Err(LinkError::Invalid),
+            "signed with another key"
+        );
         let tag = token.split_once('.').unwrap().1;
-        let forged = format!("{forged_payload}.{tag}");
+        for payload in [
+            "v2:43:977:more:7:1000000",
+            "v2:42:977:more:8:1000000",
+            "v2:42:977:less:7:1000000",
+            "v2:42:977:more:7:2000000",
+        ] {
+            let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(payload));
+            assert_eq!(verify(&forged), Err(LinkError::Invalid), "{payload}");
+        }
+        let mut flipped = token.clone().into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
         assert_eq!(
-            secret(7).verify(&forged, 1_000_010, 60),
+            verify(std::str::from_utf8(&flipped).unwrap()),
             Err(LinkError::Invalid)
         );
+        for garbage in ["", "garbage", ".", "a.b", "%%.%%"] {
+            assert_eq!(verify(garbage), Err(LinkError::Invalid), "{garbage:?}");
+        }
+    }
 
-        assert_eq!(secret(7).verify("garbage", 0, 60), Err(LinkError::Invalid));
+    #[test]
+    fn each_action_expires_after_its_own_lifetime() {
+        for action in LinkAction::ALL {
+            let claims = LinkClaims { action, ..CLAIMS };
+            let token = keys(&[7]).sign(claims);
+            let age = action.max_age_secs();
+            assert_eq!(
+                keys(&[7]).verify(&token, action, CLAIMS.issued_at + age),
+                Ok(claims)
+            );
+            assert_eq!(
+                keys(&[7]).verify(&token, action, CLAIMS.issued_at + age + 1),
+                Err(LinkError::Expired),
+                "{action:?}"
+            );
+        }
+        assert!(LinkAction::Unsubscribe.max_age_secs() >= 60 * DAY);
+        assert_eq!(LinkAction::Confirm.max_age_secs(), 7 * DAY);
+    }
+
+    #[test]
+    fn after_a_key_rotation_old_links_still_verify_and_new_ones_use_the_new_key() {
+        let old = keys(&[1]).sign(CLAIMS);
+        let rotated = keys(&[2, 1]);
         assert_eq!(
-            secret(7).verify(&token, 1_000_061, 60),
-            Err(LinkError::Expired)
+            rotated.verify(&old, LinkAction::FeedbackMore, 1_000_010),
+            Ok(CLAIMS)
+        );
+        let new = rotated.sign(CLAIMS);
+        assert_eq!(
+            keys(&[2]).verify(&new, LinkAction::FeedbackMore, 1_000_010),
+            Ok(CLAIMS)
+        );
+        assert_eq!(
+            keys(&[1]).verify(&new, LinkAction::FeedbackMore, 1_000_010),
+            Err(LinkError::Invalid),
+            "the retired key alone does not verify new links"
         );
     }
 
     #[test]
     fn short_secrets_are_refused_and_secrets_never_print() {
         assert!(LinkSecret::new(b"short".to_vec()).is_err());
-        assert_eq!(format!("{:?}", secret(1)), "LinkSecret(<redacted>)");
+        assert_eq!(
+            format!("{:?}", LinkSecret::new(vec![1; 32]).unwrap()),
+            "LinkSecret(<redacted>)"
+        );
+        assert!(LinkKeys::new(Vec::new()).is_none());
     }
 }

@@ -1,8 +1,9 @@
 //! Domain types, valid by construction.
 //!
 //! Every value that crosses a trust boundary (a feed, the command line, a
-//! config file, a link in an email) is parsed into one of these types at the
-//! edge. Code further in takes the types, not strings, and so never re-checks.
+//! config file, a link in an email, a form on a page) is parsed into one of
+//! these types at the edge. Code further in takes the types, not strings, and
+//! so never re-checks.
 
 mod announce;
 mod arxiv_id;
@@ -17,9 +18,11 @@ mod topic;
 pub use announce::AnnounceType;
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use email::{EmailAddress, EmailAddressError};
-pub use link_token::{LinkAction, LinkClaims, LinkError, LinkSecret};
+pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 pub use locale::{Locale, LocaleError};
 pub use paper::Paper;
 pub use paper_key::PaperKey;
-pub use subscriber::{NewSubscriber, Subscriber};
+pub use subscriber::{
+    Cadence, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Verdict,
+};
 pub use topic::{Topic, TopicError};

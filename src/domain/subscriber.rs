@@ -1,3 +1,7 @@
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
 use super::{EmailAddress, Locale, Topic};
@@ -12,13 +16,223 @@ pub struct NewSubscriber {
     pub send_hour: u32,
 }
 
-/// An active subscriber with their radar: the topics briefings are built from.
+/// Where a subscription stands. Only `Active` subscribers get briefings.
+///
+/// `Pending` → (confirm) → `Active` → (unsubscribe) → `Unsubscribed`;
+/// `Suppressed` is for addresses that bounce. Leaving `Unsubscribed` or
+/// `Suppressed` takes a new confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionStatus {
+    Pending,
+    Active,
+    Unsubscribed,
+    Suppressed,
+}
+
+impl SubscriptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Unsubscribed => "unsubscribed",
+            Self::Suppressed => "suppressed",
+        }
+    }
+}
+
+impl FromStr for SubscriptionStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Pending,
+            Self::Active,
+            Self::Unsubscribed,
+            Self::Suppressed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+        .ok_or_else(|| format!("unknown subscription status {s:?}"))
+    }
+}
+
+impl fmt::Display for SubscriptionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How often a briefing comes: every day, or once a week on a chosen day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cadence {
+    #[default]
+    Daily,
+    Weekly(Weekday),
+}
+
+impl fmt::Display for Cadence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Daily => f.write_str("daily"),
+            Self::Weekly(day) => write!(f, "weekly:{}", day.to_string().to_ascii_lowercase()),
+        }
+    }
+}
+
+impl FromStr for Cadence {
+    type Err = String;
+
+    /// `daily`, or `weekly:mon` … `weekly:sun`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().split_once(':') {
+            None if s.trim() == "daily" => Ok(Self::Daily),
+            Some(("weekly", day)) => day
+                .parse::<Weekday>()
+                .map(Self::Weekly)
+                .map_err(|_| format!("{day:?} is not a weekday (mon … sun)")),
+            _ => Err(format!(
+                "{s:?} is not a cadence: use daily or weekly:mon … weekly:sun"
+            )),
+        }
+    }
+}
+
+/// "More like this" or "less like this" about one paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    More,
+    Less,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::More => "more",
+            Self::Less => "less",
+        }
+    }
+}
+
+impl FromStr for Verdict {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "more" => Ok(Self::More),
+            "less" => Ok(Self::Less),
+            other => Err(format!("unknown verdict {other:?} (more or less)")),
+        }
+    }
+}
+
+/// A subscriber with their radar: the topics briefings are built from, and
+/// the schedule they arrive on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscriber {
     pub id: i64,
     pub email: EmailAddress,
+    pub status: SubscriptionStatus,
     pub locale: Locale,
     pub timezone: Tz,
     pub send_hour: u32,
+    pub cadence: Cadence,
+    /// Papers per topic; `None`: the instance's default.
+    pub max_per_topic: Option<u32>,
+    /// No briefing before this local date.
+    pub paused_until: Option<NaiveDate>,
+    /// Mixed into every link issued to this subscriber.
+    pub link_nonce: i64,
     pub topics: Vec<Topic>,
+}
+
+impl Subscriber {
+    /// The edition (local date) a briefing made at `now` belongs to.
+    pub fn edition(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.timezone).date_naive()
+    }
+
+    /// Whether `now` falls in this subscriber's slot: their local send hour
+    /// has come (unless `ignore_hour`), it is their weekday if weekly, and
+    /// they are not paused.
+    pub fn is_due(&self, now: DateTime<Utc>, ignore_hour: bool) -> bool {
+        let local = now.with_timezone(&self.timezone);
+        let date = local.date_naive();
+        let hour_ok = ignore_hour || local.hour() >= self.send_hour;
+        let day_ok = match self.cadence {
+            Cadence::Daily => true,
+            Cadence::Weekly(day) => local.weekday() == day,
+        };
+        let not_paused = self.paused_until.is_none_or(|until| date >= until);
+        hour_ok && day_ok && not_paused
+    }
+}
+
+/// What a reader can change on their preferences page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preferences {
+    pub locale: Locale,
+    pub timezone: Tz,
+    pub send_hour: u32,
+    pub cadence: Cadence,
+    pub max_per_topic: Option<u32>,
+    pub paused_until: Option<NaiveDate>,
+    pub topics: Vec<Topic>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscriber(cadence: Cadence, paused_until: Option<NaiveDate>) -> Subscriber {
+        Subscriber {
+            id: 1,
+            email: EmailAddress::parse("a@example.org").unwrap(),
+            status: SubscriptionStatus::Active,
+            locale: Locale::En,
+            timezone: chrono_tz::Asia::Shanghai,
+            send_hour: 8,
+            cadence,
+            max_per_topic: None,
+            paused_until,
+            link_nonce: 1,
+            topics: Vec::new(),
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cadences_round_trip_through_their_names() {
+        for c in [Cadence::Daily, Cadence::Weekly(Weekday::Fri)] {
+            assert_eq!(c.to_string().parse::<Cadence>(), Ok(c));
+        }
+        assert_eq!(Cadence::Weekly(Weekday::Mon).to_string(), "weekly:mon");
+        assert!("hourly".parse::<Cadence>().is_err());
+        assert!("weekly:someday".parse::<Cadence>().is_err());
+    }
+
+    #[test]
+    fn a_subscriber_is_due_from_their_local_hour_on_their_day_unless_paused() {
+        // 2026-11-24 is a Tuesday; 00:30 UTC is 08:30 in Shanghai.
+        let daily = subscriber(Cadence::Daily, None);
+        assert!(daily.is_due(at("2026-11-24T00:30:00Z"), false));
+        assert!(
+            !daily.is_due(at("2026-11-23T23:30:00Z"), false),
+            "07:30 local"
+        );
+        assert!(daily.is_due(at("2026-11-23T23:30:00Z"), true));
+
+        let weekly = subscriber(Cadence::Weekly(Weekday::Tue), None);
+        assert!(weekly.is_due(at("2026-11-24T00:30:00Z"), false));
+        assert!(
+            !weekly.is_due(at("2026-11-25T00:30:00Z"), true),
+            "Wednesday"
+        );
+
+        let paused = subscriber(Cadence::Daily, "2026-11-25".parse().ok());
+        assert!(!paused.is_due(at("2026-11-24T00:30:00Z"), true));
+        assert!(paused.is_due(at("2026-11-25T00:30:00Z"), false));
+    }
 }

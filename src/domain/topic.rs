@@ -20,9 +20,25 @@ pub enum TopicError {
     NoKeywords(String),
     #[error("{0:?} is not an arXiv category (expected e.g. cs.LG, math.GT, hep-th)")]
     BadCategory(String),
+    #[error("topic {name:?} has {count} {what}; at most {max} are allowed")]
+    TooMany {
+        name: String,
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("{0:?} is too long: a topic name or term may have at most {max} characters", max = Topic::MAX_CHARS)]
+    TooLong(String),
 }
 
 impl Topic {
+    /// Topics one subscriber may have: one radar must not cost everyone.
+    pub const MAX_PER_SUBSCRIBER: usize = 20;
+    /// Keywords, categories or exclusions in one topic.
+    pub const MAX_TERMS: usize = 50;
+    /// Characters in a name or a term.
+    pub const MAX_CHARS: usize = 120;
+
     pub fn new(
         name: &str,
         keywords: impl IntoIterator<Item = impl AsRef<str>>,
@@ -38,6 +54,27 @@ impl Topic {
             return Err(TopicError::NoKeywords(name.to_owned()));
         }
         let categories = clean_terms(categories);
+        let exclusions = clean_terms(exclusions);
+        for (what, list) in [
+            ("keywords", &keywords),
+            ("categories", &categories),
+            ("exclusions", &exclusions),
+        ] {
+            if list.len() > Self::MAX_TERMS {
+                return Err(TopicError::TooMany {
+                    name: name.to_owned(),
+                    what,
+                    count: list.len(),
+                    max: Self::MAX_TERMS,
+                });
+            }
+        }
+        if let Some(long) = std::iter::once(name)
+            .chain(keywords.iter().chain(&exclusions).map(String::as_str))
+            .find(|t| t.chars().count() > Self::MAX_CHARS)
+        {
+            return Err(TopicError::TooLong(long.to_owned()));
+        }
         if let Some(bad) = categories.iter().find(|c| !is_category(c)) {
             return Err(TopicError::BadCategory(bad.clone()));
         }
@@ -45,7 +82,7 @@ impl Topic {
             name: name.to_owned(),
             keywords,
             categories,
-            exclusions: clean_terms(exclusions),
+            exclusions,
         })
     }
 
@@ -127,5 +164,22 @@ mod tests {
             Err(TopicError::BadCategory(_))
         ));
         assert!(Topic::new("x", ["a"], ["hep-th", "q-bio.GN", "quant-ph"], NONE).is_ok());
+    }
+
+    #[test]
+    fn one_topic_cannot_grow_without_bound() {
+        let many: Vec<String> = (0..=Topic::MAX_TERMS).map(|n| format!("k{n}")).collect();
+        assert!(matches!(
+            Topic::new("x", &many, NONE, NONE),
+            Err(TopicError::TooMany {
+                what: "keywords",
+                ..
+            })
+        ));
+        let long = "w".repeat(Topic::MAX_CHARS + 1);
+        assert_eq!(
+            Topic::new("x", [long.as_str()], NONE, NONE),
+            Err(TopicError::TooLong(long))
+        );
     }
 }

@@ -68,21 +68,68 @@ impl Store {
         }
         let m = &briefing.message;
         sqlx::query(
-            "INSERT INTO outbox (briefing_id, recipient, subject, html, text, message_id, unsubscribe_url,
-                                 status, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8)",
+            "INSERT INTO outbox (briefing_id, subscriber_id, kind, recipient, subject, html, text,
+                                 message_id, unsubscribe_url, status, next_attempt_at, created_at)
+             VALUES ($1, $2, 'briefing', $3, $4, $5, $6, $7, $8, 'queued', $9, $9)",
         )
         .bind(id)
+        .bind(briefing.subscriber_id)
         .bind(&m.recipient)
         .bind(&m.subject)
         .bind(&m.html)
         .bind(&m.text)
         .bind(&m.message_id)
-        .bind(&m.unsubscribe_url)
+        .bind(m.unsubscribe_url.as_deref())
         .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(Some(id))
+    }
+
+    /// The HTML of this subscriber's briefing for `edition`, as it was made
+    /// for the mail.
+    pub async fn briefing_html(&self, subscriber_id: i64, edition: &str) -> Result<Option<String>> {
+        sqlx::query(
+            "SELECT o.html FROM briefings b JOIN outbox o ON o.briefing_id = b.id
+             WHERE b.subscriber_id = $1 AND b.edition = $2",
+        )
+        .bind(subscriber_id)
+        .bind(edition)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| Ok(r.try_get("html")?))
+        .transpose()
+    }
+
+    /// Each briefing this subscriber received: edition, and the papers in it
+    /// (key and title), oldest first. For "download my data".
+    pub async fn briefings_of(
+        &self,
+        subscriber_id: i64,
+    ) -> Result<Vec<(String, Vec<(String, String)>)>> {
+        let rows = sqlx::query(
+            "SELECT b.edition, p.paper_key, p.title FROM briefings b
+             LEFT JOIN briefing_items bi ON bi.briefing_id = b.id
+             LEFT JOIN papers p ON p.id = bi.paper_id
+             WHERE b.subscriber_id = $1 ORDER BY b.edition, bi.position",
+        )
+        .bind(subscriber_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        for row in rows {
+            let edition: String = row.try_get("edition")?;
+            if out.last().is_none_or(|(e, _)| *e != edition) {
+                out.push((edition, Vec::new()));
+            }
+            if let (Some(key), Some(title)) = (
+                row.try_get::<Option<String>, _>("paper_key")?,
+                row.try_get::<Option<String>, _>("title")?,
+            ) {
+                out.last_mut().expect("pushed above").1.push((key, title));
+            }
+        }
+        Ok(out)
     }
 }

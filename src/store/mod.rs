@@ -11,6 +11,8 @@
 //! their categories), `subscribers.rs` (subscribers and their radar topics),
 //! `briefings.rs` (who got which papers on which day, and the outbox row made
 //! with it), `outbox.rs` (the send queue), `settings.rs` (instance secrets).
+//! `subscribers.rs` also owns the subscription's life: events (proof of
+//! consent), feedback, and the hashed suppressions left by deleted data.
 
 mod briefings;
 mod outbox;
@@ -30,7 +32,10 @@ pub use briefings::{BriefingItem, NewBriefing};
 pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;
-pub use subscribers::SubscriberSummary;
+pub use subscribers::{
+    ConfirmOutcome, EventOrigin, FeedbackEntry, SubscriberEvent, SubscriberSummary,
+    SubscriptionRequest,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -61,6 +66,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -153,6 +160,12 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// Whether the database answers (the health check).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        Ok(())
     }
 
     pub async fn close(&self) {

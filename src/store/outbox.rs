@@ -20,7 +20,9 @@ pub struct OutgoingMessage {
     pub html: String,
     pub text: String,
     pub message_id: String,
-    pub unsubscribe_url: String,
+    /// `List-Unsubscribe` target; `None` for mail that is not a briefing
+    /// (a confirmation request is not a list message).
+    pub unsubscribe_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +56,7 @@ const CLAIM_SQLITE: &str = "
         WHERE status = 'queued'
            OR (status = 'retry' AND next_attempt_at <= $2)
            OR (status = 'sending' AND lease_until < $3)
-        ORDER BY id LIMIT 1)
+        ORDER BY priority DESC, id LIMIT 1)
     RETURNING id, attempts, recipient, subject, html, text, message_id, unsubscribe_url";
 
 /// Same as SQLite's, but concurrent instances skip rows another holds.
@@ -65,7 +67,7 @@ const CLAIM_POSTGRES: &str = "
         WHERE status = 'queued'
            OR (status = 'retry' AND next_attempt_at <= $2)
            OR (status = 'sending' AND lease_until < $3)
-        ORDER BY id LIMIT 1
+        ORDER BY priority DESC, id LIMIT 1
         FOR UPDATE SKIP LOCKED)
     RETURNING id, attempts, recipient, subject, html, text, message_id, unsubscribe_url";
 

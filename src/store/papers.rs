@@ -188,4 +188,13 @@ impl Store {
             .await?
             .try_get("n")?)
     }
+
+    pub async fn paper_title(&self, id: i64) -> Result<Option<String>> {
+        sqlx::query("SELECT title FROM papers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Ok(r.try_get("title")?))
+            .transpose()
+    }
 }

@@ -1,10 +1,18 @@
+//! Subscribers, their radar topics, and the life of a subscription:
+//! `pending` → `active` → `unsubscribed` (or `suppressed`), each change
+//! written together with an event row that says when, how and from where
+//! (the proof of consent), in one transaction.
+
 use std::collections::HashMap;
 
+use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, from_json, to_json};
-use crate::domain::{EmailAddress, NewSubscriber, Subscriber, Topic};
+use super::{OutgoingMessage, Result, Store, StoreError, from_json, to_json};
+use crate::domain::{
+    EmailAddress, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Topic, Verdict,
+};
 
 /// One line of `academichub subscribers`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,17 +21,88 @@ pub struct SubscriberSummary {
     pub locale: String,
     pub timezone: String,
     pub send_hour: i64,
+    pub cadence: String,
     pub status: String,
     pub topics: Vec<String>,
     pub briefings: i64,
 }
 
-const ACTIVE: &str = "active";
+/// Where a change to a subscription came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventOrigin {
+    /// `web`, `api`, `one-click`, `cli`, `expiry`, …
+    pub source: &'static str,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl EventOrigin {
+    pub fn cli() -> Self {
+        Self {
+            source: "cli",
+            ip: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// One recorded change of a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SubscriberEvent {
+    pub kind: String,
+    pub source: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub at: i64,
+}
+
+/// One "more / less like this", with the paper it is about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FeedbackEntry {
+    pub paper_key: String,
+    pub title: String,
+    pub verdict: String,
+    pub at: i64,
+}
+
+/// What `request_subscription` found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionRequest {
+    pub subscriber_id: i64,
+    pub link_nonce: i64,
+    /// The status before the request: `Active` means nothing was changed
+    /// and the reader should be pointed to their preferences instead.
+    pub was: Option<SubscriptionStatus>,
+}
+
+/// The outcome of a confirmation link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    Confirmed,
+    AlreadyActive,
+    /// Unsubscribed or suppressed after the link was sent: it no longer
+    /// confirms anything; a new request is needed.
+    Stale,
+}
+
+/// `SELECT` of every column `subscriber_from_row` reads, with a condition.
+macro_rules! select_subscribers {
+    ($condition:literal) => {
+        concat!(
+            "SELECT id, email, status, locale, timezone, send_hour, cadence, max_per_topic, ",
+            "paused_until, link_nonce FROM subscribers WHERE ",
+            $condition
+        )
+    };
+}
 
 impl Store {
-    /// Creates or updates a subscriber and adds (or replaces, by name) the
-    /// given topics, in one transaction. Returns the id and whether the
-    /// subscriber is new.
+    /// An operator adds a subscriber, or adds (or replaces, by name) topics
+    /// of one, in one transaction. A new subscriber is active at once (the
+    /// operator vouches for consent); an existing one keeps their status, so
+    /// the CLI cannot resubscribe someone who left. Returns the id and
+    /// whether the subscriber is new; refuses an address whose owner had
+    /// their data deleted.
     pub async fn save_subscriber(
         &self,
         subscriber: &NewSubscriber,
@@ -31,55 +110,375 @@ impl Store {
         now: i64,
     ) -> Result<(i64, bool)> {
         let mut tx = self.begin_write().await?;
+        if is_suppressed(&mut tx, &subscriber.email).await? {
+            return Err(StoreError::Refused(format!(
+                "{} asked for their data to be deleted; they can subscribe again on the subscribe page",
+                subscriber.email
+            )));
+        }
         let existing: Option<i64> = sqlx::query("SELECT id FROM subscribers WHERE email = $1")
             .bind(subscriber.email.as_str())
             .fetch_optional(&mut *tx)
             .await?
             .map(|r| r.try_get("id"))
             .transpose()?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO subscribers (email, locale, timezone, send_hour, status, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (email) DO UPDATE SET locale = excluded.locale, timezone = excluded.timezone,
-                 send_hour = excluded.send_hour, status = excluded.status
-             RETURNING id",
-        )
-        .bind(subscriber.email.as_str())
-        .bind(subscriber.locale.as_str())
-        .bind(subscriber.timezone.name())
-        .bind(i64::from(subscriber.send_hour))
-        .bind(ACTIVE)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let id: i64 = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE subscribers SET locale = $1, timezone = $2, send_hour = $3 WHERE id = $4",
+                )
+                .bind(subscriber.locale.as_str())
+                .bind(subscriber.timezone.name())
+                .bind(i64::from(subscriber.send_hour))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => {
+                let id =
+                    insert_subscriber(&mut tx, subscriber, SubscriptionStatus::Active, now).await?;
+                record_event(&mut tx, id, "subscribed", &EventOrigin::cli(), now).await?;
+                id
+            }
+        };
         for topic in topics {
-            sqlx::query(
-                "INSERT INTO topics (subscriber_id, name, keywords, categories, exclusions, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (subscriber_id, name) DO UPDATE SET keywords = excluded.keywords,
-                     categories = excluded.categories, exclusions = excluded.exclusions",
-            )
-            .bind(id)
-            .bind(topic.name())
-            .bind(to_json(topic.keywords()))
-            .bind(to_json(topic.categories()))
-            .bind(to_json(topic.exclusions()))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            upsert_topic(&mut tx, id, topic, now).await?;
         }
         tx.commit().await?;
         Ok((id, existing.is_none()))
     }
 
-    pub async fn find_subscriber(&self, email: &EmailAddress) -> Result<Option<Subscriber>> {
-        let row = sqlx::query(
-            "SELECT id, email, locale, timezone, send_hour FROM subscribers WHERE email = $1",
+    /// A reader asks to subscribe (or to subscribe again). A new, pending,
+    /// unsubscribed or suppressed address becomes `pending` with the radar
+    /// and schedule asked for; an active one is left as it is. Either way
+    /// the request is recorded with its origin.
+    pub async fn request_subscription(
+        &self,
+        subscriber: &NewSubscriber,
+        topics: &[Topic],
+        origin: &EventOrigin,
+        now: i64,
+    ) -> Result<SubscriptionRequest> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT id, status, link_nonce FROM subscribers WHERE email = $1")
+            .bind(subscriber.email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let request = match row {
+            None => {
+                let id = insert_subscriber(&mut tx, subscriber, SubscriptionStatus::Pending, now)
+                    .await?;
+                replace_topics(&mut tx, id, topics, now).await?;
+                let nonce = sqlx::query("SELECT link_nonce FROM subscribers WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("link_nonce")?;
+                SubscriptionRequest {
+                    subscriber_id: id,
+                    link_nonce: nonce,
+                    was: None,
+                }
+            }
+            Some(row) => {
+                let id: i64 = row.try_get("id")?;
+                let was = parse_status(id, &row.try_get::<String, _>("status")?)?;
+                if was != SubscriptionStatus::Active {
+                    sqlx::query(
+                        "UPDATE subscribers SET status = $1, status_changed_at = $2, locale = $3,
+                             timezone = $4, send_hour = $5
+                         WHERE id = $6",
+                    )
+                    .bind(SubscriptionStatus::Pending.as_str())
+                    .bind(now)
+                    .bind(subscriber.locale.as_str())
+                    .bind(subscriber.timezone.name())
+                    .bind(i64::from(subscriber.send_hour))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    replace_topics(&mut tx, id, topics, now).await?;
+                }
+                SubscriptionRequest {
+                    subscriber_id: id,
+                    link_nonce: row.try_get("link_nonce")?,
+                    was: Some(was),
+                }
+            }
+        };
+        record_event(&mut tx, request.subscriber_id, "requested", origin, now).await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// Queues a mail that is not a briefing (a confirmation, a pointer to
+    /// one's preferences) unless this subscriber already received
+    /// `daily_limit` such mails in the last 24 hours. The count and the
+    /// insert are one transaction with the subscriber's row locked, so
+    /// concurrent requests cannot both slip under the limit. Returns whether
+    /// the mail was queued.
+    pub async fn enqueue_notice(
+        &self,
+        subscriber_id: i64,
+        kind: &'static str,
+        message: &OutgoingMessage,
+        daily_limit: u32,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT id FROM subscribers WHERE id = $1 FOR UPDATE")
+                .bind(subscriber_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let sent: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM subscriber_events
+             WHERE subscriber_id = $1 AND kind LIKE 'mailed:%' AND at > $2",
         )
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
+        .bind(subscriber_id)
+        .bind(now - 24 * 3600)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if sent >= i64::from(daily_limit) {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO outbox (subscriber_id, kind, priority, recipient, subject, html, text,
+                                 message_id, unsubscribe_url, status, next_attempt_at, created_at)
+             VALUES ($1, $2, 10, $3, $4, $5, $6, $7, $8, 'queued', $9, $9)",
+        )
+        .bind(subscriber_id)
+        .bind(kind)
+        .bind(&message.recipient)
+        .bind(&message.subject)
+        .bind(&message.html)
+        .bind(&message.text)
+        .bind(&message.message_id)
+        .bind(message.unsubscribe_url.as_deref())
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
+        let origin = EventOrigin {
+            source: "outbox",
+            ip: None,
+            user_agent: None,
+        };
+        record_event(
+            &mut tx,
+            subscriber_id,
+            &format!("mailed:{kind}"),
+            &origin,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A reader confirms their subscription (idempotent). A link issued
+    /// before the subscription last left `pending` confirms nothing.
+    pub async fn confirm_subscription(
+        &self,
+        subscriber_id: i64,
+        link_issued_at: i64,
+        origin: &EventOrigin,
+        now: i64,
+    ) -> Result<ConfirmOutcome> {
+        let mut tx = self.begin_write().await?;
+        let Some((status, changed_at, email)) = status_of(&mut tx, subscriber_id).await? else {
+            return Ok(ConfirmOutcome::Stale);
+        };
+        let outcome = match status {
+            SubscriptionStatus::Active => ConfirmOutcome::AlreadyActive,
+            SubscriptionStatus::Pending if link_issued_at >= changed_at => {
+                set_status(&mut tx, subscriber_id, SubscriptionStatus::Active, now).await?;
+                record_event(&mut tx, subscriber_id, "confirmed", origin, now).await?;
+                // They asked again, so an earlier "delete my data" no longer holds.
+                sqlx::query("DELETE FROM suppressions WHERE email_hash = $1")
+                    .bind(email_hash(&email))
+                    .execute(&mut *tx)
+                    .await?;
+                ConfirmOutcome::Confirmed
+            }
+            _ => ConfirmOutcome::Stale,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Stops the briefings. Returns whether anything changed (a second
+    /// click changes nothing).
+    pub async fn unsubscribe(
+        &self,
+        subscriber_id: i64,
+        origin: &EventOrigin,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = match status_of(&mut tx, subscriber_id).await? {
+            Some((SubscriptionStatus::Active | SubscriptionStatus::Pending, _, _)) => {
+                set_status(
+                    &mut tx,
+                    subscriber_id,
+                    SubscriptionStatus::Unsubscribed,
+                    now,
+                )
+                .await?;
+                record_event(&mut tx, subscriber_id, "unsubscribed", origin, now).await?;
+                // A queued briefing is not sent after the reader said stop.
+                sqlx::query(
+                    "UPDATE outbox SET status = 'failed', last_error = 'unsubscribed before sending'
+                     WHERE subscriber_id = $1 AND status IN ('queued', 'retry')",
+                )
+                .bind(subscriber_id)
+                .execute(&mut *tx)
+                .await?;
+                true
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// "Undo" on the page that confirms an unsubscribe: the same reader,
+    /// holding the same link, takes it back. Returns whether it changed
+    /// anything.
+    pub async fn undo_unsubscribe(
+        &self,
+        subscriber_id: i64,
+        origin: &EventOrigin,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = match status_of(&mut tx, subscriber_id).await? {
+            Some((SubscriptionStatus::Unsubscribed, _, _)) => {
+                set_status(&mut tx, subscriber_id, SubscriptionStatus::Active, now).await?;
+                record_event(&mut tx, subscriber_id, "resubscribed", origin, now).await?;
+                true
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Saves what the reader set on their preferences page, replacing their
+    /// topics, in one transaction.
+    pub async fn save_preferences(
+        &self,
+        subscriber_id: i64,
+        preferences: &Preferences,
+        origin: &EventOrigin,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE subscribers SET locale = $1, timezone = $2, send_hour = $3, cadence = $4,
+                 max_per_topic = $5, paused_until = $6
+             WHERE id = $7",
+        )
+        .bind(preferences.locale.as_str())
+        .bind(preferences.timezone.name())
+        .bind(i64::from(preferences.send_hour))
+        .bind(preferences.cadence.to_string())
+        .bind(preferences.max_per_topic.map(i64::from))
+        .bind(preferences.paused_until.map(|d| d.to_string()))
+        .bind(subscriber_id)
+        .execute(&mut *tx)
+        .await?;
+        replace_topics(&mut tx, subscriber_id, &preferences.topics, now).await?;
+        record_event(&mut tx, subscriber_id, "preferences", origin, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keeps the reader's latest verdict on a paper. Returns `false` when
+    /// the paper is not (any longer) stored.
+    pub async fn record_feedback(
+        &self,
+        subscriber_id: i64,
+        paper_id: i64,
+        verdict: Verdict,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let known = sqlx::query("SELECT 1 AS one FROM papers WHERE id = $1")
+            .bind(paper_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if known {
+            sqlx::query(
+                "INSERT INTO feedback (subscriber_id, paper_id, verdict, at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET verdict = excluded.verdict, at = excluded.at",
+            )
+            .bind(subscriber_id)
+            .bind(paper_id)
+            .bind(verdict.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(known)
+    }
+
+    /// Deletes everything stored about a subscriber (topics, events,
+    /// feedback, briefings, queued mail) and keeps only a hash of the
+    /// address, so it is not mailed again without a new confirmation.
+    pub async fn delete_subscriber(&self, subscriber_id: i64, now: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        if let Some((_, _, email)) = status_of(&mut tx, subscriber_id).await? {
+            sqlx::query(
+                "INSERT INTO suppressions (email_hash, reason, at) VALUES ($1, 'deleted', $2)
+                 ON CONFLICT (email_hash) DO NOTHING",
+            )
+            .bind(email_hash(&email))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM subscribers WHERE id = $1")
+                .bind(subscriber_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes subscriptions left `pending` since before `cutoff`.
+    pub async fn expire_pending(&self, cutoff: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM subscribers WHERE status = $1 AND status_changed_at < $2")
+                .bind(SubscriptionStatus::Pending.as_str())
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    pub async fn find_subscriber(&self, email: &EmailAddress) -> Result<Option<Subscriber>> {
+        let row = sqlx::query(select_subscribers!("email = $1"))
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        self.with_topics(row).await
+    }
+
+    pub async fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
+        let row = sqlx::query(select_subscribers!("id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        self.with_topics(row).await
+    }
+
+    async fn with_topics(&self, row: Option<AnyRow>) -> Result<Option<Subscriber>> {
         let Some(row) = row else { return Ok(None) };
         let mut subscriber = subscriber_from_row(&row)?;
         subscriber.topics = self
@@ -92,12 +491,10 @@ impl Store {
 
     /// Everyone who should receive briefings, with their radar.
     pub async fn active_subscribers(&self) -> Result<Vec<Subscriber>> {
-        let rows = sqlx::query(
-            "SELECT id, email, locale, timezone, send_hour FROM subscribers WHERE status = $1 ORDER BY id",
-        )
-        .bind(ACTIVE)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(select_subscribers!("status = $1 ORDER BY id"))
+            .bind(SubscriptionStatus::Active.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         let mut topics = self.topics_by_subscriber(None).await?;
         rows.iter()
             .map(|row| {
@@ -110,7 +507,7 @@ impl Store {
 
     pub async fn subscriber_summaries(&self) -> Result<Vec<SubscriberSummary>> {
         let rows = sqlx::query(
-            "SELECT s.id, s.email, s.locale, s.timezone, s.send_hour, s.status,
+            "SELECT s.id, s.email, s.locale, s.timezone, s.send_hour, s.cadence, s.status,
                     (SELECT COUNT(*) FROM briefings b WHERE b.subscriber_id = s.id) AS briefings
              FROM subscribers s ORDER BY s.email",
         )
@@ -125,6 +522,7 @@ impl Store {
                     locale: row.try_get("locale")?,
                     timezone: row.try_get("timezone")?,
                     send_hour: row.try_get("send_hour")?,
+                    cadence: row.try_get("cadence")?,
                     status: row.try_get("status")?,
                     topics: topics
                         .remove(&id)
@@ -133,6 +531,50 @@ impl Store {
                         .map(|t| t.name().to_owned())
                         .collect(),
                     briefings: row.try_get("briefings")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every change of this subscription, oldest first.
+    pub async fn subscriber_events(&self, subscriber_id: i64) -> Result<Vec<SubscriberEvent>> {
+        let rows = sqlx::query(
+            "SELECT kind, source, ip, user_agent, at FROM subscriber_events
+             WHERE subscriber_id = $1 ORDER BY at, id",
+        )
+        .bind(subscriber_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SubscriberEvent {
+                    kind: r.try_get("kind")?,
+                    source: r.try_get("source")?,
+                    ip: r.try_get("ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The reader's verdicts, newest first.
+    pub async fn feedback_of(&self, subscriber_id: i64) -> Result<Vec<FeedbackEntry>> {
+        let rows = sqlx::query(
+            "SELECT p.paper_key, p.title, f.verdict, f.at FROM feedback f
+             JOIN papers p ON p.id = f.paper_id
+             WHERE f.subscriber_id = $1 ORDER BY f.at DESC, p.id",
+        )
+        .bind(subscriber_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FeedbackEntry {
+                    paper_key: r.try_get("paper_key")?,
+                    title: r.try_get("title")?,
+                    verdict: r.try_get("verdict")?,
+                    at: r.try_get("at")?,
                 })
             })
             .collect()
@@ -164,6 +606,141 @@ impl Store {
     }
 }
 
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+async fn insert_subscriber(
+    tx: &mut Tx,
+    subscriber: &NewSubscriber,
+    status: SubscriptionStatus,
+    now: i64,
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO subscribers (email, locale, timezone, send_hour, status, created_at,
+                                  status_changed_at, link_nonce)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+         RETURNING id",
+    )
+    .bind(subscriber.email.as_str())
+    .bind(subscriber.locale.as_str())
+    .bind(subscriber.timezone.name())
+    .bind(i64::from(subscriber.send_hour))
+    .bind(status.as_str())
+    .bind(now)
+    .bind(rand::random_range(1..i64::MAX))
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?)
+}
+
+async fn upsert_topic(tx: &mut Tx, subscriber_id: i64, topic: &Topic, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO topics (subscriber_id, name, keywords, categories, exclusions, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (subscriber_id, name) DO UPDATE SET keywords = excluded.keywords,
+             categories = excluded.categories, exclusions = excluded.exclusions",
+    )
+    .bind(subscriber_id)
+    .bind(topic.name())
+    .bind(to_json(topic.keywords()))
+    .bind(to_json(topic.categories()))
+    .bind(to_json(topic.exclusions()))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn replace_topics(tx: &mut Tx, subscriber_id: i64, topics: &[Topic], now: i64) -> Result<()> {
+    sqlx::query("DELETE FROM topics WHERE subscriber_id = $1")
+        .bind(subscriber_id)
+        .execute(&mut **tx)
+        .await?;
+    for topic in topics {
+        upsert_topic(tx, subscriber_id, topic, now).await?;
+    }
+    Ok(())
+}
+
+async fn record_event(
+    tx: &mut Tx,
+    subscriber_id: i64,
+    kind: &str,
+    origin: &EventOrigin,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO subscriber_events (subscriber_id, kind, source, ip, user_agent, at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(subscriber_id)
+    .bind(kind)
+    .bind(origin.source)
+    .bind(origin.ip.as_deref())
+    .bind(origin.user_agent.as_deref())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn status_of(
+    tx: &mut Tx,
+    subscriber_id: i64,
+) -> Result<Option<(SubscriptionStatus, i64, String)>> {
+    let Some(row) =
+        sqlx::query("SELECT status, status_changed_at, email FROM subscribers WHERE id = $1")
+            .bind(subscriber_id)
+            .fetch_optional(&mut **tx)
+            .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        parse_status(subscriber_id, &row.try_get::<String, _>("status")?)?,
+        row.try_get("status_changed_at")?,
+        row.try_get("email")?,
+    )))
+}
+
+async fn set_status(
+    tx: &mut Tx,
+    subscriber_id: i64,
+    status: SubscriptionStatus,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE subscribers SET status = $1, status_changed_at = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(now)
+        .bind(subscriber_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn is_suppressed(tx: &mut Tx, email: &EmailAddress) -> Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM suppressions WHERE email_hash = $1")
+            .bind(email_hash(email.as_str()))
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
+}
+
+/// SHA-256 of the normalised address: enough to recognise it, not to read it.
+fn email_hash(email: &str) -> String {
+    Sha256::digest(email.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn parse_status(id: i64, status: &str) -> Result<SubscriptionStatus> {
+    status
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("subscriber {id}: {e}")))
+}
+
 fn subscriber_from_row(row: &AnyRow) -> Result<Subscriber> {
     let id: i64 = row.try_get("id")?;
     let corrupt = |what: String| StoreError::Corrupt(format!("subscriber {id}: {what}"));
@@ -171,9 +748,13 @@ fn subscriber_from_row(row: &AnyRow) -> Result<Subscriber> {
     let locale: String = row.try_get("locale")?;
     let timezone: String = row.try_get("timezone")?;
     let send_hour: i64 = row.try_get("send_hour")?;
+    let cadence: String = row.try_get("cadence")?;
+    let max_per_topic: Option<i64> = row.try_get("max_per_topic")?;
+    let paused_until: Option<String> = row.try_get("paused_until")?;
     Ok(Subscriber {
         id,
         email: EmailAddress::parse(&email).map_err(|e| corrupt(e.to_string()))?,
+        status: parse_status(id, &row.try_get::<String, _>("status")?)?,
         locale: locale
             .parse()
             .map_err(|e: crate::domain::LocaleError| corrupt(e.to_string()))?,
@@ -182,6 +763,17 @@ fn subscriber_from_row(row: &AnyRow) -> Result<Subscriber> {
             .map_err(|_| corrupt(format!("time zone {timezone:?}")))?,
         send_hour: u32::try_from(send_hour)
             .map_err(|_| corrupt(format!("send hour {send_hour}")))?,
+        cadence: cadence.parse().map_err(corrupt)?,
+        max_per_topic: max_per_topic
+            .map(|n| u32::try_from(n).map_err(|_| corrupt(format!("papers per topic {n}"))))
+            .transpose()?,
+        paused_until: paused_until
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| corrupt(format!("paused until {d:?}")))
+            })
+            .transpose()?,
+        link_nonce: row.try_get("link_nonce")?,
         topics: Vec::new(),
     })
 }

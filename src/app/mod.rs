@@ -1,0 +1,159 @@
+//! The application: settings plus every long-lived resource (database pool,
+//! HTTP client, mail transport, compiled templates, link keys), built once
+//! and driven by the CLI, the scheduler, the web server and the tests alike.
+//!
+//! `round` is the daily round (who is due, their briefing, into the outbox);
+//! `readers` is what readers do through the links in their mail (subscribe,
+//! confirm, unsubscribe, preferences, feedback, their data). Both end in the
+//! store and the outbox; delivery sends what the outbox holds.
+
+mod readers;
+mod round;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use lettre::message::Mailbox;
+use tokio::sync::Notify;
+
+use crate::briefing::Renderer;
+use crate::config::Settings;
+use crate::delivery::{DeliveryError, DeliveryReport, Mailer, RetryPolicy, drain_outbox};
+use crate::domain::{LinkAction, LinkClaims, LinkKeys, Subscriber};
+use crate::sources::{CollectReport, Fetcher, collect};
+use crate::store::Store;
+
+pub use readers::{
+    MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, SubscribeRequest, TopicInput,
+};
+pub use round::PrepareReport;
+
+pub struct Application {
+    pub settings: Settings,
+    pub store: Store,
+    fetcher: Fetcher,
+    mailer: Mailer,
+    renderer: Renderer,
+    link_keys: LinkKeys,
+    from: Mailbox,
+    /// Rung when mail that should not wait for the next tick (a
+    /// confirmation) is queued; the daemon's delivery loop listens.
+    delivery_wanted: Arc<Notify>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Store::open(&settings.database.url, settings.database.max_connections).await?;
+        let fetcher = Fetcher::new(
+            &settings.collect.user_agent,
+            std::time::Duration::from_secs(settings.collect.timeout_secs),
+        )
+        .context("cannot build the HTTP client for feeds")?;
+        let mailer = Mailer::from_settings(&settings.delivery)?;
+        let renderer = Renderer::new()?;
+        let mut keys = settings.link_secrets().map_err(anyhow::Error::msg)?;
+        if keys.is_empty() {
+            keys.push(store.link_secret().await?);
+        }
+        let link_keys = LinkKeys::new(keys).expect("at least one key");
+        let from = settings.from_mailbox();
+        Ok(Self {
+            settings,
+            store,
+            fetcher,
+            mailer,
+            renderer,
+            link_keys,
+            from,
+            delivery_wanted: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    pub async fn collect(&self, now: DateTime<Utc>) -> anyhow::Result<CollectReport> {
+        Ok(collect(
+            &self.store,
+            &self.fetcher,
+            &self.settings.collect,
+            now.timestamp(),
+        )
+        .await?)
+    }
+
+    /// Sends what the outbox holds that is due. With `retry_waiting`, messages
+    /// backing off after a failure are tried now too (an operator's run).
+    pub async fn deliver(&self, retry_waiting: bool) -> Result<DeliveryReport, DeliveryError> {
+        if retry_waiting {
+            self.store.release_retries(Utc::now().timestamp()).await?;
+        }
+        let policy = RetryPolicy {
+            max_attempts: self.settings.delivery.max_attempts,
+        };
+        drain_outbox(&self.store, &self.mailer, &self.from, policy, || {
+            Utc::now().timestamp()
+        })
+        .await
+    }
+
+    /// Resolves when someone asked for mail to go out now (see
+    /// `delivery_wanted`); a request made while nobody waits is kept.
+    pub async fn delivery_requested(&self) {
+        self.delivery_wanted.notified().await;
+    }
+
+    fn wake_delivery(&self) {
+        self.delivery_wanted.notify_one();
+    }
+
+    /// A signed link for `subscriber` under `web.public_url`.
+    pub fn link_url(
+        &self,
+        subscriber: &Subscriber,
+        action: LinkAction,
+        object: i64,
+        now: DateTime<Utc>,
+    ) -> String {
+        let path = match action {
+            LinkAction::Confirm => "confirm",
+            LinkAction::Unsubscribe => "unsubscribe",
+            LinkAction::Preferences => "preferences",
+            LinkAction::FeedbackMore | LinkAction::FeedbackLess => "feedback",
+            LinkAction::View => "b",
+            LinkAction::Form => unreachable!("form tokens travel in forms, not in links"),
+        };
+        let token = self.sign(subscriber, action, object, now);
+        let base = self.settings.web.public_url.trim_end_matches('/');
+        format!("{base}/{path}/{token}")
+    }
+
+    fn sign(
+        &self,
+        subscriber: &Subscriber,
+        action: LinkAction,
+        object: i64,
+        now: DateTime<Utc>,
+    ) -> String {
+        self.link_keys.sign(LinkClaims {
+            subscriber_id: subscriber.id,
+            nonce: subscriber.link_nonce,
+            action,
+            object,
+            issued_at: now.timestamp(),
+        })
+    }
+}
+
+/// An edition (local date) as a link's object: its day number.
+fn edition_object(edition: NaiveDate) -> i64 {
+    i64::from(edition.num_days_from_ce())
+}
+
+fn edition_from_object(object: i64) -> Option<NaiveDate> {
+    i32::try_from(object)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+}

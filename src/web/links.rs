@@ -1,0 +1,257 @@
+//! The one-purpose links in our mail: confirm, unsubscribe (and undo),
+//! "more / less like this", and a briefing in the browser. Each GET shows a
+//! page with one button; only the POST acts, and acting twice is harmless.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+
+use super::pages::{Button, MessagePage, PageLink, negotiate};
+use super::{Web, origin};
+use crate::domain::{LinkAction, Locale, Subscriber, Verdict};
+use crate::store::ConfirmOutcome;
+
+/// RFC 8058: what a mail client POSTs for one-click unsubscribe.
+const ONE_CLICK: &[u8] = b"List-Unsubscribe=One-Click";
+
+/// A briefing shown as it was mailed: its inline styles and remote images
+/// are allowed, scripts and forms are not.
+const BRIEFING_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; \
+     font-src https:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+impl Web {
+    /// A page with one button that POSTs back to where it was opened.
+    fn one_button(
+        &self,
+        locale: Locale,
+        section: &str,
+        subscriber: &Subscriber,
+        action: String,
+    ) -> Response {
+        let page = MessagePage {
+            title: self.text(locale, &format!("{section}.title")),
+            paragraphs: vec![self.text(locale, &format!("{section}.body"))],
+            detail: Some(subscriber.email.to_string()),
+            button: Some(Button {
+                action,
+                label: self.text(locale, &format!("{section}.button")),
+                style: "",
+                fields: Vec::new(),
+            }),
+            ..MessagePage::default()
+        };
+        self.message(StatusCode::OK, locale, &page)
+    }
+
+    fn fallback_locale(headers: &HeaderMap) -> Locale {
+        negotiate(None, headers)
+    }
+}
+
+pub(super) async fn confirm_page(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match web
+        .app
+        .open_link(&token, LinkAction::Confirm, Utc::now())
+        .await
+    {
+        Ok((s, _)) => {
+            let action = web.local(&format!("/confirm/{token}"));
+            web.one_button(s.locale, "confirm", &s, action)
+        }
+        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+    }
+}
+
+pub(super) async fn confirm(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let now = Utc::now();
+    let origin = origin("web", peer, &headers);
+    match web.app.confirm(&token, &origin, now).await {
+        Ok((s, outcome)) => {
+            let locale = s.locale;
+            let section = match outcome {
+                ConfirmOutcome::Confirmed => "done",
+                ConfirmOutcome::AlreadyActive => "already",
+                ConfirmOutcome::Stale => "stale",
+            };
+            let mut links = Vec::new();
+            if outcome != ConfirmOutcome::Stale {
+                links.push(PageLink {
+                    url: web.app.link_url(&s, LinkAction::Preferences, 0, now),
+                    label: web.text(locale, "confirm.preferences"),
+                });
+            }
+            let page = MessagePage {
+                title: web.text(locale, &format!("confirm.{section}_title")),
+                paragraphs: vec![web.text(locale, &format!("confirm.{section}_body"))],
+                detail: Some(s.email.to_string()),
+                links,
+                ..MessagePage::default()
+            };
+            web.message(StatusCode::OK, locale, &page)
+        }
+        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+    }
+}
+
+pub(super) async fn unsubscribe_page(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match web
+        .app
+        .open_link(&token, LinkAction::Unsubscribe, Utc::now())
+        .await
+    {
+        Ok((s, _)) => {
+            let action = web.local(&format!("/unsubscribe/{token}"));
+            web.one_button(s.locale, "unsubscribe", &s, action)
+        }
+        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+    }
+}
+
+/// The page's button, or a mail client's one-click POST (RFC 8058), which
+/// gets a plain 200 and no page to click.
+pub(super) async fn unsubscribe(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let one_click = body.windows(ONE_CLICK.len()).any(|w| w == ONE_CLICK);
+    let origin = origin(if one_click { "one-click" } else { "web" }, peer, &headers);
+    match web.app.unsubscribe(&token, &origin, Utc::now()).await {
+        Ok(s) if one_click => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            web.text(s.locale, "unsubscribe.one_click"),
+        )
+            .into_response(),
+        Ok(s) => {
+            let locale = s.locale;
+            let page = MessagePage {
+                title: web.text(locale, "unsubscribe.done_title"),
+                paragraphs: vec![web.text(locale, "unsubscribe.done_body")],
+                detail: Some(s.email.to_string()),
+                button: Some(Button {
+                    action: web.local(&format!("/unsubscribe/{token}/undo")),
+                    label: web.text(locale, "unsubscribe.undo"),
+                    style: "secondary",
+                    fields: Vec::new(),
+                }),
+                ..MessagePage::default()
+            };
+            web.message(StatusCode::OK, locale, &page)
+        }
+        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+    }
+}
+
+pub(super) async fn undo_unsubscribe(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let origin = origin("undo", peer, &headers);
+    match web.app.undo_unsubscribe(&token, &origin, Utc::now()).await {
+        Ok(s) => {
+            let page = MessagePage {
+                title: web.text(s.locale, "unsubscribe.undone_title"),
+                paragraphs: vec![web.text(s.locale, "unsubscribe.undone_body")],
+                detail: Some(s.email.to_string()),
+                ..MessagePage::default()
+            };
+            web.message(StatusCode::OK, s.locale, &page)
+        }
+        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+    }
+}
+
+pub(super) async fn feedback_page(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let found = async {
+        let (s, paper_id, verdict) = web.app.open_feedback_link(&token, Utc::now()).await?;
+        let title = web.app.store.paper_title(paper_id).await?;
+        Ok::<_, crate::app::ReaderError>((s, title, verdict))
+    }
+    .await;
+    match found {
+        Ok((s, title, verdict)) => {
+            let locale = s.locale;
+            let v = verdict.as_str();
+            let page = MessagePage {
+                title: web.text(locale, &format!("feedback.title_{v}")),
+                paragraphs: vec![web.text(locale, "feedback.body")],
+                detail: title,
+                button: Some(Button {
+                    action: web.local(&format!("/feedback/{token}")),
+                    label: web.text(locale, &format!("feedback.button_{v}")),
+                    style: if verdict == Verdict::More {
+                        ""
+                    } else {
+                        "secondary"
+                    },
+                    fields: Vec::new(),
+                }),
+                ..MessagePage::default()
+            };
+            web.message(StatusCode::OK, locale, &page)
+        }
+        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+    }
+}
+
+pub(super) async fn feedback(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match web.app.record_feedback(&token, Utc::now()).await {
+        Ok((s, _)) => {
+            let page = MessagePage {
+                title: web.text(s.locale, "feedback.done_title"),
+                paragraphs: vec![web.text(s.locale, "feedback.done_body")],
+                ..MessagePage::default()
+            };
+            web.message(StatusCode::OK, s.locale, &page)
+        }
+        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+    }
+}
+
+pub(super) async fn view_briefing(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match web.app.sent_briefing(&token, Utc::now()).await {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CONTENT_SECURITY_POLICY, BRIEFING_CSP),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+    }
+}

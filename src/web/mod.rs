@@ -1,0 +1,251 @@
+//! The reader's side over HTTP: the subscribe page and API, and every link
+//! in our mail (confirm, unsubscribe, preferences, feedback, view in
+//! browser). Served by `academichub serve` on `web.listen`; links point at
+//! `web.public_url`.
+//!
+//! Handlers are thin: they parse the request, call the application
+//! (`app::readers`), and render a page. Three rules hold everywhere:
+//! - **GET never changes state.** A link scanner that opens every URL in a
+//!   mail subscribes, unsubscribes and votes for nothing: each link opens a
+//!   page with one button that POSTs. The one exception is RFC 8058's
+//!   one-click unsubscribe, which is a POST by the mail client itself.
+//! - **A bad link is a clear 4xx page**, never a 500 and never another
+//!   subscriber's data (`error_page` is the one mapping).
+//! - **Pages are strict and escaped** (`pages`), sent with a CSP that allows
+//!   only our own stylesheet and script, no framing and no referrer.
+
+mod links;
+mod pages;
+mod preferences;
+mod subscribe;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::app::{Application, ReaderError};
+use crate::domain::{LinkError, Locale};
+use crate::store::EventOrigin;
+use pages::{MessagePage, PageLink, Pages};
+
+/// Requests are small forms and JSON; anything bigger is refused.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Our pages load our own stylesheet and script, post to ourselves, and are
+/// never framed.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+#[derive(Clone)]
+struct Web {
+    app: Arc<Application>,
+    pages: Arc<Pages>,
+    /// Subscribe requests per client IP.
+    subscribe_limit: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+/// The router, with every route and layer; also what the tests serve.
+pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
+    let public = url::Url::parse(&app.settings.web.public_url)?;
+    let pages = Pages::new(public.path().trim_end_matches('/').to_owned())?;
+    let per_hour = NonZeroU32::new(app.settings.web.subscribe_per_ip_per_hour)
+        .expect("validated in Settings::load");
+    let state = Web {
+        app,
+        pages: Arc::new(pages),
+        subscribe_limit: Arc::new(RateLimiter::keyed(Quota::per_hour(per_hour))),
+    };
+    let header = |name, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    Ok(Router::new()
+        .route("/", get(subscribe::page).post(subscribe::form))
+        .route("/api/subscriptions", post(subscribe::api))
+        .route(
+            "/confirm/{token}",
+            get(links::confirm_page).post(links::confirm),
+        )
+        .route(
+            "/unsubscribe/{token}",
+            get(links::unsubscribe_page).post(links::unsubscribe),
+        )
+        .route("/unsubscribe/{token}/undo", post(links::undo_unsubscribe))
+        .route(
+            "/feedback/{token}",
+            get(links::feedback_page).post(links::feedback),
+        )
+        .route("/b/{token}", get(links::view_briefing))
+        .route(
+            "/preferences/{token}",
+            get(preferences::page).post(preferences::save),
+        )
+        .route("/preferences/{token}/data", get(preferences::download))
+        .route("/preferences/{token}/delete", post(preferences::delete))
+        .route("/healthz", get(healthz))
+        .route("/assets/site.css", get(stylesheet))
+        .route("/assets/timezone.js", get(script))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(header(header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::CACHE_CONTROL, "no-store")))
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests under way.
+pub async fn serve(
+    app: Arc<Application>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = router(app)?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+async fn healthz(State(web): State<Web>) -> Response {
+    match web.app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", include_str!("assets/site.css"))
+}
+
+async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/timezone.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn not_found(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let locale = pages::negotiate(None, &headers);
+    web.error_page(locale, ReaderError::NotFound)
+}
+
+impl Web {
+    fn html(&self, status: StatusCode, rendered: Result<String, minijinja::Error>) -> Response {
+        match rendered {
+            Ok(body) => (
+                status,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                body,
+            )
+                .into_response(),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "page template failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+            }
+        }
+    }
+
+    fn message(&self, status: StatusCode, locale: Locale, page: &MessagePage) -> Response {
+        self.html(status, self.pages.message(locale, page))
+    }
+
+    fn text(&self, locale: Locale, path: &str) -> String {
+        self.pages.text(locale, path)
+    }
+
+    /// A local URL under `web.public_url`'s path.
+    fn local(&self, path: &str) -> String {
+        format!("{}{path}", self.pages.prefix())
+    }
+
+    /// The one mapping from a reader-facing failure to a status and a page.
+    fn error_page(&self, locale: Locale, error: ReaderError) -> Response {
+        let (status, key) = match &error {
+            ReaderError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "errors.input"),
+            ReaderError::Link(LinkError::Invalid) => {
+                (StatusCode::BAD_REQUEST, "errors.invalid_link")
+            }
+            ReaderError::Link(LinkError::WrongAction) => {
+                (StatusCode::BAD_REQUEST, "errors.wrong_action")
+            }
+            ReaderError::Link(LinkError::Expired) => (StatusCode::GONE, "errors.expired"),
+            ReaderError::Gone => (StatusCode::GONE, "errors.gone"),
+            ReaderError::NotFound => (StatusCode::NOT_FOUND, "errors.not_found"),
+            ReaderError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "errors.internal")
+            }
+        };
+        let mut paragraphs = vec![self.text(locale, key)];
+        if let ReaderError::Invalid(why) = &error {
+            paragraphs.push(why.clone());
+        }
+        let page = MessagePage {
+            title: self.text(locale, "errors.title"),
+            paragraphs,
+            links: vec![PageLink {
+                url: self.local("/"),
+                label: self.text(locale, "errors.home"),
+            }],
+            ..MessagePage::default()
+        };
+        self.message(status, locale, &page)
+    }
+
+    fn too_many_requests(&self, locale: Locale) -> Response {
+        let page = MessagePage {
+            title: self.text(locale, "errors.title"),
+            paragraphs: vec![self.text(locale, "errors.too_many")],
+            ..MessagePage::default()
+        };
+        self.message(StatusCode::TOO_MANY_REQUESTS, locale, &page)
+    }
+
+    /// Whether this client may ask for another subscription now.
+    fn may_subscribe(&self, ip: IpAddr) -> bool {
+        // Forget idle clients now and then, so the table cannot grow without bound.
+        if self.subscribe_limit.len() > 10_000 {
+            self.subscribe_limit.retain_recent();
+        }
+        self.subscribe_limit.check_key(&ip).is_ok()
+    }
+}
+
+/// Who made a request: recorded with every change of a subscription.
+fn origin(source: &'static str, peer: SocketAddr, headers: &HeaderMap) -> EventOrigin {
+    EventOrigin {
+        source,
+        ip: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(300).collect()),
+    }
+}

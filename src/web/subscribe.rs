@@ -1,0 +1,228 @@
+//! Subscribing: the public page with its form (`GET /`, `POST /`) and the
+//! same as JSON (`POST /api/subscriptions`). The answer never tells whether
+//! the address was new, pending or already subscribed.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::pages::{MessagePage, negotiate};
+use super::{Web, origin};
+use crate::app::{ReaderError, SubscribeRequest, TopicInput};
+use crate::domain::{Locale, Topic};
+
+/// The body of every accepted subscribe request, byte for byte.
+const ACCEPTED: &str = r#"{"status":"accepted","message":"If this address can receive mail, a message is on its way. Nothing is sent until the link in it is confirmed."}"#;
+
+/// Empty topic rows the subscribe form offers.
+const BLANK_TOPICS: usize = 3;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LangQuery {
+    lang: Option<String>,
+}
+
+/// One topic's fields as the forms show them (terms comma-separated).
+#[derive(Debug, Clone, Default, Serialize)]
+pub(super) struct TopicRow {
+    pub name: String,
+    pub keywords: String,
+    pub categories: String,
+    pub exclude: String,
+}
+
+impl TopicRow {
+    pub fn from_topic(topic: &Topic) -> Self {
+        Self {
+            name: topic.name().to_owned(),
+            keywords: topic.keywords().join(", "),
+            categories: topic.categories().join(", "),
+            exclude: topic.exclusions().join(", "),
+        }
+    }
+
+    pub fn into_input(self) -> TopicInput {
+        TopicInput {
+            name: self.name,
+            keywords: vec![self.keywords],
+            categories: vec![self.categories],
+            exclude: vec![self.exclude],
+        }
+    }
+}
+
+/// The posted fields of a form, by name (the last value wins).
+pub(super) fn fields(pairs: Vec<(String, String)>) -> HashMap<String, String> {
+    pairs.into_iter().collect()
+}
+
+/// Topic rows `t0_…`, `t1_…`, … as posted, skipping rows marked `remove`.
+pub(super) fn topic_rows(fields: &HashMap<String, String>) -> Vec<TopicRow> {
+    let get = |i: usize, f: &str| fields.get(&format!("t{i}_{f}")).cloned();
+    (0..Topic::MAX_PER_SUBSCRIBER + BLANK_TOPICS)
+        .filter(|i| get(*i, "remove").is_none())
+        .filter_map(|i| {
+            let name = get(i, "name")?;
+            Some(TopicRow {
+                name,
+                keywords: get(i, "keywords").unwrap_or_default(),
+                categories: get(i, "categories").unwrap_or_default(),
+                exclude: get(i, "exclude").unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct SubscribeForm {
+    email: String,
+    locale: String,
+    timezone: String,
+    send_hour: u32,
+    topics: Vec<TopicRow>,
+}
+
+pub(super) async fn page(
+    State(web): State<Web>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let locale = negotiate(query.lang.as_deref(), &headers);
+    let form = SubscribeForm {
+        email: String::new(),
+        locale: locale.to_string(),
+        timezone: String::new(),
+        send_hour: web.app.settings.briefing.default_send_hour,
+        topics: vec![TopicRow::default(); BLANK_TOPICS],
+    };
+    render_form(&web, locale, &form, None, StatusCode::OK)
+}
+
+fn render_form(
+    web: &Web,
+    locale: Locale,
+    form: &SubscribeForm,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let other = match locale {
+        Locale::En => Locale::Zh,
+        Locale::Zh => Locale::En,
+    };
+    let other_url = web.local(&format!("/?lang={other}"));
+    web.html(
+        status,
+        web.pages.render(
+            "subscribe.html",
+            locale,
+            Some(other_url),
+            context! { form, error },
+        ),
+    )
+}
+
+pub(super) async fn form(
+    State(web): State<Web>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let fields = fields(pairs);
+    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let locale = field("locale")
+        .parse()
+        .unwrap_or_else(|_| negotiate(None, &headers));
+    if !web.may_subscribe(peer.ip()) {
+        return web.too_many_requests(locale);
+    }
+    let mut topics = topic_rows(&fields);
+    let form = SubscribeForm {
+        email: field("email"),
+        locale: locale.to_string(),
+        timezone: field("timezone"),
+        send_hour: field("send_hour")
+            .parse()
+            .unwrap_or(web.app.settings.briefing.default_send_hour),
+        topics: topics.clone(),
+    };
+    let request = SubscribeRequest {
+        email: form.email.clone(),
+        locale: Some(form.locale.clone()),
+        timezone: Some(form.timezone.clone()),
+        send_hour: Some(form.send_hour),
+        topics: topics.drain(..).map(TopicRow::into_input).collect(),
+    };
+    let origin = origin("web", peer, &headers);
+    match web
+        .app
+        .request_subscription(request, &origin, Utc::now())
+        .await
+    {
+        Ok(()) => {
+            let page = MessagePage {
+                title: web.text(locale, "subscribe.sent_title"),
+                paragraphs: vec![web.text(locale, "subscribe.sent_body")],
+                ..MessagePage::default()
+            };
+            web.message(StatusCode::OK, locale, &page)
+        }
+        Err(ReaderError::Invalid(why)) => render_form(
+            &web,
+            locale,
+            &form,
+            Some(why),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => web.error_page(locale, e),
+    }
+}
+
+pub(super) async fn api(
+    State(web): State<Web>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<SubscribeRequest>, JsonRejection>,
+) -> Response {
+    let error = |status: StatusCode, message: String| {
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    if !web.may_subscribe(peer.ip()) {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many subscribe requests from this address; try again later".into(),
+        );
+    }
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    };
+    let origin = origin("api", peer, &headers);
+    match web
+        .app
+        .request_subscription(request, &origin, Utc::now())
+        .await
+    {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            ACCEPTED,
+        )
+            .into_response(),
+        Err(ReaderError::Invalid(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, why),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "subscribe request failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; nothing was changed, please try again later".into(),
+            )
+        }
+    }
+}
