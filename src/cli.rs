@@ -262,6 +262,10 @@ async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
         "briefings: {} queued, {} with nothing new, {} not due yet, {} already made today",
         prepared.queued, prepared.nothing_new, prepared.not_due, prepared.already_done
     );
+    let expired = app.expire_pending(now).await?;
+    if expired > 0 {
+        println!("{expired} unconfirmed subscription(s) expired and deleted");
+    }
     let delivered = app.deliver(true).await?;
     println!(
         "delivery: {} sent, {} deferred, {} failed (via {})",

@@ -57,3 +57,8 @@ ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'briefing';
 ALTER TABLE outbox ADD COLUMN priority BIGINT NOT NULL DEFAULT 0;
 UPDATE outbox o SET subscriber_id = b.subscriber_id FROM briefings b WHERE b.id = o.briefing_id;
 CREATE INDEX outbox_subscriber ON outbox (subscriber_id);
+
+-- A paper's text and link belong to the feed that first announced it:
+-- another feed carrying the same arXiv id or DOI cannot rewrite them.
+ALTER TABLE papers ADD COLUMN source_id BIGINT REFERENCES sources (id) ON DELETE SET NULL;
+CREATE INDEX papers_source ON papers (source_id);

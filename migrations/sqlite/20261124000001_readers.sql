@@ -81,3 +81,8 @@ DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX outbox_subscriber ON outbox (subscriber_id);
+
+-- A paper's text and link belong to the feed that first announced it:
+-- another feed carrying the same arXiv id or DOI cannot rewrite them.
+ALTER TABLE papers ADD COLUMN source_id INTEGER REFERENCES sources (id) ON DELETE SET NULL;
+CREATE INDEX papers_source ON papers (source_id);

@@ -117,7 +117,7 @@ pub async fn collect(
                 last_modified,
             }) => match parse_feed(&body) {
                 Ok(papers) => {
-                    let counts = store.upsert_papers(&papers, now).await?;
+                    let counts = store.upsert_papers(&papers, source.id, now).await?;
                     store
                         .record_fetch_success(
                             source.id,

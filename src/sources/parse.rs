@@ -46,16 +46,24 @@ pub fn parse_feed(bytes: &[u8]) -> Result<Vec<Paper>, ParseError> {
         .collect())
 }
 
+/// An absolute `http://` or `https://` URL.
+fn is_web_url(candidate: &str) -> bool {
+    url::Url::parse(candidate.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
 fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Option<Paper> {
     let title = clean_text(&entry.title.as_ref()?.content);
     if title.is_empty() {
         return None;
     }
+    // Only http(s) links are kept: a feed's `javascript:` or `data:` link
+    // must never reach a reader's mail as a link.
     let url = entry
         .links
         .iter()
+        .filter(|l| is_web_url(&l.href))
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or(entry.links.first())
+        .or_else(|| entry.links.iter().find(|l| is_web_url(&l.href)))
         .map(|l| l.href.trim().to_owned());
 
     let raw_abstract = entry
@@ -81,9 +89,11 @@ fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Optio
         .or(preamble.announce_type);
     let doi = extra.doi.as_deref().and_then(PaperKey::normalize_doi);
 
-    let url = url
-        .or_else(|| arxiv.as_ref().map(|(id, _)| id.abs_url()))
-        .or_else(|| entry.id.starts_with("http").then(|| entry.id.clone()))?;
+    // An arXiv paper's link is its abstract page, whatever the feed says.
+    let url = match &arxiv {
+        Some((id, _)) => id.abs_url(),
+        None => url.or_else(|| is_web_url(&entry.id).then(|| entry.id.trim().to_owned()))?,
+    };
     let key = match (&arxiv, &doi) {
         (Some((id, _)), _) => PaperKey::Arxiv(id.clone()),
         (None, Some(doi)) => PaperKey::Doi(doi.clone()),
@@ -414,6 +424,26 @@ mod tests {
         let err = parse_feed(b"<html><body>502 Bad Gateway</body></html>").unwrap_err();
         assert!(err.to_string().starts_with("not a feed"), "{err}");
         assert!(parse_feed(b"not xml at all").is_err());
+    }
+
+    #[test]
+    fn only_web_links_are_kept_and_arxiv_papers_link_to_their_abstract_page() {
+        let feed = br#"<?xml version="1.0"?>
+<rss version="2.0"><channel><title>hostile</title><link>https://evil.test/</link><description>x</description>
+<item><title>Script link</title><link>javascript:alert(document.cookie)</link><guid isPermaLink="false">x1</guid></item>
+<item><title>Script link, web guid</title><link>javascript:alert(1)</link><guid>https://journal.test/paper/2</guid></item>
+<item><title>Claims an arXiv paper</title><link>https://evil.test/phish</link><guid isPermaLink="false">oai:arXiv.org:2205.06398v9</guid></item>
+</channel></rss>"#;
+        let papers = parse_feed(feed).unwrap();
+        let urls: Vec<&str> = papers.iter().map(|p| p.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://journal.test/paper/2",
+                "https://arxiv.org/abs/2205.06398"
+            ],
+            "an item with no web link at all is dropped"
+        );
     }
 
     #[test]

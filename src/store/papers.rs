@@ -22,9 +22,17 @@ pub struct UpsertCounts {
 
 impl Store {
     /// Stores papers idempotently, in one transaction: a paper already known
-    /// (same arXiv id, DOI or URL) is updated in place and gains any new
-    /// categories, so a paper announced by two category feeds is stored once.
-    pub async fn upsert_papers(&self, papers: &[Paper], now: i64) -> Result<UpsertCounts> {
+    /// (same arXiv id, DOI or URL) gains any new categories and version, so
+    /// a paper announced by two category feeds is stored once. Its text and
+    /// link belong to the feed that first announced it (`source_id`): another
+    /// feed announcing the same key cannot rewrite its title, abstract,
+    /// authors or link.
+    pub async fn upsert_papers(
+        &self,
+        papers: &[Paper],
+        source_id: i64,
+        now: i64,
+    ) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
         let mut tx = self.begin_write().await?;
         for paper in papers {
@@ -40,18 +48,24 @@ impl Store {
             };
             let id: i64 = sqlx::query(
                 "INSERT INTO papers (paper_key, arxiv_id, version, doi, title, abstract, url, authors,
-                                     venue, announce_type, published_at, first_seen_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+                                     venue, announce_type, published_at, first_seen_at, updated_at,
+                                     source_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
                  ON CONFLICT (paper_key) DO UPDATE SET
                      announce_type = CASE
                          WHEN excluded.version > papers.version OR papers.announce_type IS NULL
                          THEN excluded.announce_type ELSE papers.announce_type END,
                      version = COALESCE(excluded.version, papers.version),
-                     doi = COALESCE(excluded.doi, papers.doi),
-                     title = excluded.title,
-                     abstract = excluded.abstract,
-                     url = excluded.url,
-                     authors = excluded.authors,
+                     doi = COALESCE(papers.doi, excluded.doi),
+                     title = CASE WHEN papers.source_id = excluded.source_id
+                         THEN excluded.title ELSE papers.title END,
+                     abstract = CASE WHEN papers.source_id = excluded.source_id
+                         THEN excluded.abstract ELSE papers.abstract END,
+                     url = CASE WHEN papers.source_id = excluded.source_id
+                         THEN excluded.url ELSE papers.url END,
+                     authors = CASE WHEN papers.source_id = excluded.source_id
+                         THEN excluded.authors ELSE papers.authors END,
+                     source_id = COALESCE(papers.source_id, excluded.source_id),
                      published_at = COALESCE(excluded.published_at, papers.published_at),
                      updated_at = excluded.updated_at
                  RETURNING id",
@@ -68,6 +82,7 @@ impl Store {
             .bind(paper.announce_type.map(|a| a.as_str()))
             .bind(paper.published.map(|p| p.timestamp()))
             .bind(now)
+            .bind(source_id)
             .fetch_one(&mut *tx)
             .await?
             .try_get("id")?;

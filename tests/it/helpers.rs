@@ -606,3 +606,148 @@ public_url = "https://hub.test/"
     }
     toml
 }
+
+// ---------------------------------------------------------------- the reader's side
+
+/// The link key the reader tests configure, so they can also sign (and
+/// forge, and age) tokens themselves.
+pub const LINK_SECRET: &str = "test-link-secret-of-at-least-32-bytes!!";
+
+/// `config` plus a web server on a free loopback port, whose public URL is
+/// that port, and a delivery tick that will not fire during a test (mail
+/// that goes out within the test was sent because a request woke delivery).
+pub fn web_config(db_url: &str, smtp_port: u16, feeds: &[String], web_port: u16) -> String {
+    let base = config(db_url, smtp_port, feeds).replace(
+        "[web]\npublic_url = \"https://hub.test/\"\n",
+        &format!(
+            "[web]\npublic_url = \"http://127.0.0.1:{web_port}/\"\nlisten = \"127.0.0.1:{web_port}\"\nsubscribe_per_ip_per_hour = 1000\n"
+        ),
+    );
+    format!(
+        "{base}\n[links]\nsecret = \"{LINK_SECRET}\"\n\n[schedule]\ndeliver = \"0 0 3 * * *\"\n"
+    )
+}
+
+/// `academichub serve` with its web server answering, and an HTTP client
+/// for it that follows no redirects.
+pub struct Daemon {
+    pub base: String,
+    pub http: reqwest::Client,
+    child: Child,
+}
+
+impl Daemon {
+    pub async fn start(hub: &Hub, web_port: u16) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{web_port}");
+        let mut child = hub.spawn_daemon();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let out = child.wait_with_output().await.unwrap();
+                panic!(
+                    "the daemon exited with {status}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the web server did not answer within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { base, http, child }
+    }
+
+    pub async fn get(&self, url: &str) -> (StatusCode, String) {
+        let r = self.http.get(url).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// POSTs `fields` as a form.
+    pub async fn post_form(&self, url: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let r = self
+            .http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    pub async fn post_json(&self, path: &str, json: &serde_json::Value) -> (StatusCode, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(json.to_string())
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    pub async fn stop(self) -> Output {
+        terminate(self.child).await
+    }
+}
+
+/// Waits (at most 20 s) until the server holds `count` messages.
+pub async fn wait_for_mail(smtp: &SmtpServer, count: usize) -> Vec<Mail> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mail = smtp.messages();
+        if mail.len() >= count {
+            return mail;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{count} message(s) expected within 20 s, {} arrived",
+            mail.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Mail {
+    /// Every URL under `base` in the plain-text part, in order.
+    pub fn links(&self, base: &str) -> Vec<String> {
+        let parsed = self.parsed();
+        let text = parsed.body_text(0).expect("a text part").into_owned();
+        text.split_whitespace()
+            .filter(|w| w.starts_with(base))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The first link under `base` whose path starts with `/{kind}/`.
+    pub fn link(&self, base: &str, kind: &str) -> String {
+        let prefix = format!("{base}/{kind}/");
+        self.links(base)
+            .into_iter()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {kind} link in:\n{}", self.raw))
+    }
+}
+
+/// The value of the hidden `form_token` field of a page.
+pub fn form_token(page: &str) -> String {
+    let marker = "name=\"form_token\" value=\"";
+    let start = page.find(marker).expect("a form token") + marker.len();
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].to_owned()
+}

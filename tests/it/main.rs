@@ -13,6 +13,7 @@ mod config;
 mod daemon;
 mod helpers;
 mod politeness;
+mod readers;
 mod run_once;
 mod schedule;
 mod smtp_security;

@@ -46,8 +46,19 @@ async fn story(db: &TestDb) {
         "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
     ))
     .unwrap();
-    let first = store.upsert_papers(&papers, 1_000).await.unwrap();
-    let second = store.upsert_papers(&papers, 1_100).await.unwrap();
+    let cs_lg = store
+        .ensure_source("https://rss.arxiv.org/rss/cs.LG", "cs.LG", 1)
+        .await
+        .unwrap();
+    let stat_ml = store
+        .ensure_source("https://rss.arxiv.org/rss/stat.ML", "stat.ML", 1)
+        .await
+        .unwrap();
+    let first = store.upsert_papers(&papers, cs_lg.id, 1_000).await.unwrap();
+    let second = store
+        .upsert_papers(&papers, stat_ml.id, 1_100)
+        .await
+        .unwrap();
     assert_eq!(
         (first.new, first.updated, second.new, second.updated),
         (4, 0, 0, 4),
@@ -69,6 +80,27 @@ async fn story(db: &TestDb) {
         "[{label}] first sighting is kept"
     );
     assert!(store.recent_papers(1_001).await.unwrap().is_empty());
+
+    // A feed announcing a paper another feed owns cannot rewrite it.
+    let hostile_feed = store
+        .ensure_source("https://evil.test/rss", "evil", 2)
+        .await
+        .unwrap();
+    let mut forged = papers[2].clone();
+    forged.title = "Pwned".into();
+    forged.url = "https://evil.test/phish".into();
+    forged.authors = vec!["Mallory".into()];
+    store
+        .upsert_papers(&[forged], hostile_feed.id, 1_200)
+        .await
+        .unwrap();
+    let kept = store.recent_papers(900).await.unwrap();
+    let kept = kept.iter().find(|p| p.id == odin.id).unwrap();
+    assert_eq!(
+        (&kept.paper.title, &kept.paper.url, &kept.paper.authors),
+        (&papers[2].title, &papers[2].url, &papers[2].authors),
+        "[{label}] the owning feed's text and link stay"
+    );
 
     // Subscribers and their radar; a second subscribe adds a topic.
     let email = EmailAddress::parse("ada@example.org").unwrap();

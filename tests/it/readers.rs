@@ -1,0 +1,562 @@
+//! The reader's side, driven the way readers drive it: the real daemon
+//! (`serve`), a real SMTP server, and only the links in the mail that
+//! arrives.
+
+use academichub::domain::{LinkAction, LinkClaims, LinkKeys, LinkSecret};
+use axum::http::StatusCode;
+use chrono::{Duration, Timelike, Utc};
+use serde_json::json;
+
+use crate::helpers::{
+    Daemon, FeedServer, Hub, LINK_SECRET, Route, SmtpServer, TestDb, fixture, form_token,
+    free_port, wait_for_mail, web_config,
+};
+
+const ACCEPTED: &str = r#"{"status":"accepted","message":"If this address can receive mail, a message is on its way. Nothing is sent until the link in it is confirmed."}"#;
+
+async fn feeds() -> (FeedServer, Vec<String>) {
+    let server = FeedServer::start([
+        (
+            "arxiv.rss",
+            Route::Feed(fixture(
+                "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
+            )),
+        ),
+        (
+            "nature.rss",
+            Route::Feed(fixture("nature-rss1-synthetic-shape.xml")),
+        ),
+    ])
+    .await;
+    let urls = vec![server.url("arxiv.rss"), server.url("nature.rss")];
+    (server, urls)
+}
+
+fn ada_request(email: &str) -> serde_json::Value {
+    json!({
+        "email": email,
+        "locale": "en",
+        "timezone": "UTC",
+        "send_hour": 0,
+        "topics": [{"name": "Outliers", "keywords": ["outlier detection"], "categories": [], "exclude": []}]
+    })
+}
+
+/// One line of `academichub subscribers` for `email`.
+async fn listed(hub: &Hub, email: &str) -> Option<String> {
+    hub.ok(&["subscribers"])
+        .await
+        .lines()
+        .find(|l| l.starts_with(&format!("{email}\t")))
+        .map(str::to_owned)
+}
+
+async fn status(hub: &Hub, email: &str) -> String {
+    listed(hub, email)
+        .await
+        .unwrap_or_else(|| panic!("{email} is not listed"))
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_owned()
+}
+
+/// A time zone in which today is another date than in UTC, so that a
+/// second briefing can be made on the same UTC day.
+fn zone_with_another_date() -> &'static str {
+    if Utc::now().hour() >= 10 {
+        "Etc/GMT-14"
+    } else {
+        "Etc/GMT+12"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_in_their_mail() {
+    const TEST: &str =
+        "a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_in_their_mail";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    for db in TestDb::all(TEST).await {
+        let label = db.label;
+        let before = smtp.messages().len();
+        let (_feeds, urls) = feeds().await;
+        let port = free_port();
+        let hub = Hub::new(&web_config(&db.url, smtp.port, &urls, port));
+        let daemon = Daemon::start(&hub, port).await;
+        let base = daemon.base.clone();
+
+        // Subscribe over the JSON API: the confirmation arrives within
+        // seconds, woken by the request, not by a tick.
+        let (code, body) = daemon
+            .post_json("/api/subscriptions", &ada_request("Ada@Example.ORG"))
+            .await;
+        assert_eq!(
+            (code, body.as_str()),
+            (StatusCode::ACCEPTED, ACCEPTED),
+            "[{label}]"
+        );
+        let mail = wait_for_mail(&smtp, before + 1).await;
+        let confirmation = &mail[before];
+        assert_eq!(confirmation.to(), "ada@example.org", "[{label}] normalised");
+        assert!(
+            confirmation
+                .parsed()
+                .header_raw("List-Unsubscribe")
+                .is_none(),
+            "[{label}] a confirmation is not list mail"
+        );
+        assert_eq!(status(&hub, "ada@example.org").await, "pending");
+
+        // GET shows a button and changes nothing; POST confirms; again is harmless.
+        let confirm = confirmation.link(&base, "confirm");
+        let (code, page) = daemon.get(&confirm).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(page.contains("<form method=\"post\""), "{page}");
+        assert!(page.contains("ada@example.org"));
+        assert_eq!(
+            status(&hub, "ada@example.org").await,
+            "pending",
+            "[{label}]"
+        );
+        let (code, page) = daemon.post_form(&confirm, &[]).await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        assert!(page.contains("You are subscribed"), "{page}");
+        assert_eq!(status(&hub, "ada@example.org").await, "active", "[{label}]");
+        let (code, page) = daemon.post_form(&confirm, &[]).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(page.contains("already subscribed"), "{page}");
+        let shown = hub.ok(&["subscribers", "--show", "ada@example.org"]).await;
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.contains("confirmed") && l.contains("via web from 127.0.0.1")),
+            "[{label}] proof of consent: {shown}"
+        );
+
+        // The first briefing, with every link a reader needs.
+        let out = hub.ok(&["run-once", "--force"]).await;
+        assert!(out.contains("1 queued"), "[{label}] {out}");
+        let mail = wait_for_mail(&smtp, before + 2).await;
+        let briefing = &mail[before + 1];
+        assert!(
+            briefing
+                .parsed()
+                .body_html(0)
+                .unwrap()
+                .contains("Outlier Detection for Multi-Network Data")
+        );
+        let unsubscribe = briefing.link(&base, "unsubscribe");
+        assert_eq!(
+            briefing
+                .parsed()
+                .header_raw("List-Unsubscribe")
+                .map(str::trim),
+            Some(format!("<{unsubscribe}>").as_str())
+        );
+
+        // "More like this" on the paper.
+        let more = briefing.link(&base, "feedback");
+        let (code, page) = daemon.get(&more).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(page.contains("More papers like this?"), "{page}");
+        assert!(page.contains("Outlier Detection for Multi-Network Data"));
+        let (code, page) = daemon.post_form(&more, &[]).await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        let shown = hub.ok(&["subscribers", "--show", "ada@example.org"]).await;
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.starts_with("feedback:") && l.contains("\tmore\tarxiv:2205.06398\t")),
+            "[{label}] {shown}"
+        );
+
+        // Preferences: the outlier topic becomes a GNN topic, in a zone
+        // where it is already another day, so the next briefing can come now.
+        let preferences = briefing.link(&base, "preferences");
+        let (code, page) = daemon.get(&preferences).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(page.contains("value=\"Outliers\""), "{page}");
+        let token = form_token(&page);
+        let (code, page) = daemon
+            .post_form(
+                &preferences,
+                &[
+                    ("form_token", token.as_str()),
+                    ("t0_name", "Graph learning"),
+                    ("t0_keywords", "graph neural network"),
+                    ("t0_categories", ""),
+                    ("t0_exclude", ""),
+                    ("t1_name", ""),
+                    ("t1_keywords", ""),
+                    ("locale", "en"),
+                    ("timezone", zone_with_another_date()),
+                    ("send_hour", "0"),
+                    ("cadence", "daily"),
+                    ("weekday", "mon"),
+                    ("max_per_topic", "5"),
+                    ("paused_until", ""),
+                ],
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        assert!(page.contains("Saved."), "{page}");
+        let shown = hub.ok(&["subscribers", "--show", "ada@example.org"]).await;
+        assert!(
+            shown.contains("topic:     Graph learning: graph neural network")
+                && !shown.contains("Outliers"),
+            "[{label}] {shown}"
+        );
+        let out = hub.ok(&["run-once", "--force"]).await;
+        assert!(out.contains("1 queued"), "[{label}] {out}");
+        let mail = wait_for_mail(&smtp, before + 3).await;
+        let next = mail[before + 2].parsed().body_html(0).unwrap().into_owned();
+        assert!(
+            next.contains("A synthetic result on graph neural network pruning")
+                && next.contains("Graph learning")
+                && !next.contains("Outlier Detection"),
+            "[{label}] the next briefing follows the new radar"
+        );
+
+        // One click from the mail client: unsubscribed, no page to click.
+        let (code, body) = daemon
+            .post_form(&unsubscribe, &[("List-Unsubscribe", "One-Click")])
+            .await;
+        assert_eq!(
+            (code, body.as_str()),
+            (StatusCode::OK, "You are unsubscribed.")
+        );
+        assert_eq!(
+            status(&hub, "ada@example.org").await,
+            "unsubscribed",
+            "[{label}]"
+        );
+        // The page a person sees from the footer link offers "undo".
+        let (code, page) = daemon.post_form(&unsubscribe, &[]).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(page.contains("Undo"), "{page}");
+        let undo = format!("{}/undo", unsubscribe);
+        let (code, page) = daemon.post_form(&undo, &[]).await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        assert!(page.contains("Welcome back"));
+        assert_eq!(status(&hub, "ada@example.org").await, "active", "[{label}]");
+
+        // A subscription never confirmed expires.
+        let (code, _) = daemon
+            .post_json("/api/subscriptions", &ada_request("bob@example.org"))
+            .await;
+        assert_eq!(code, StatusCode::ACCEPTED);
+        wait_for_mail(&smtp, before + 4).await;
+        assert_eq!(status(&hub, "bob@example.org").await, "pending");
+        age_pending_subscriptions(&db.url, 8).await;
+        let out = hub.ok(&["run-once"]).await;
+        assert!(
+            out.contains("1 unconfirmed subscription(s) expired"),
+            "[{label}] {out}"
+        );
+        assert_eq!(listed(&hub, "bob@example.org").await, None, "[{label}]");
+        assert_eq!(status(&hub, "ada@example.org").await, "active");
+
+        let out = daemon.stop().await;
+        assert!(out.success, "{}", out.stderr);
+        assert!(out.stderr.contains("shutting down"), "{}", out.stderr);
+        db.drop_db().await;
+    }
+    smtp.stop().await;
+}
+
+/// Moves every pending subscription's last change `days` into the past,
+/// as if that long had passed.
+async fn age_pending_subscriptions(db_url: &str, days: i64) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
+    sqlx::query(
+        "UPDATE subscribers SET status_changed_at = status_changed_at - $1 WHERE status = 'pending'",
+    )
+    .bind(days * 24 * 3600)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_scanner_that_opens_every_link_changes_nothing() {
+    const TEST: &str = "a_link_scanner_that_opens_every_link_changes_nothing";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let (_feeds, urls) = feeds().await;
+    let port = free_port();
+    let hub = Hub::new(&web_config(&db.url, smtp.port, &urls, port));
+    let daemon = Daemon::start(&hub, port).await;
+    let base = daemon.base.clone();
+    let state = || async {
+        (
+            hub.ok(&["subscribers"]).await,
+            hub.ok(&["subscribers", "--show", "ada@example.org"]).await,
+        )
+    };
+
+    daemon
+        .post_json("/api/subscriptions", &ada_request("ada@example.org"))
+        .await;
+    let confirmation = wait_for_mail(&smtp, 1).await.remove(0);
+    let before = state().await;
+    let links = confirmation.links(&base);
+    assert!(!links.is_empty());
+    for link in &links {
+        let (code, _) = daemon.get(link).await;
+        assert_eq!(code, StatusCode::OK, "{link}");
+    }
+    assert_eq!(
+        state().await,
+        before,
+        "GETs of the confirmation mail's links"
+    );
+
+    let confirm = confirmation.link(&base, "confirm");
+    daemon.post_form(&confirm, &[]).await;
+    hub.ok(&["run-once", "--force"]).await;
+    let briefing = wait_for_mail(&smtp, 2).await.remove(1);
+    let parsed = briefing.parsed();
+    let html = parsed.body_html(0).unwrap();
+    let mut links = briefing.links(&base);
+    // The HTML part's links too, as a scanner reads them.
+    links.extend(
+        html.split("href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(|href| href.replace("&#x2f;", "/").replace("&amp;", "&"))
+            .filter(|href| href.starts_with(&base)),
+    );
+    assert!(
+        links.len() >= 5,
+        "unsubscribe, preferences, view, more, less: {links:?}"
+    );
+    let before = state().await;
+    for link in &links {
+        let (code, _) = daemon.get(link).await;
+        assert_eq!(code, StatusCode::OK, "{link}");
+        let (code, _) = daemon
+            .http
+            .head(link)
+            .send()
+            .await
+            .map(|r| (r.status(), ()))
+            .unwrap();
+        assert!(code.is_success() || code == StatusCode::METHOD_NOT_ALLOWED);
+    }
+    assert_eq!(state().await, before, "GETs of the briefing's links");
+    assert!(before.0.contains("\tactive\t"));
+
+    daemon.stop().await;
+    smtp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_requests_for_one_address_send_at_most_the_configured_mails_and_all_look_alike() {
+    const TEST: &str =
+        "twenty_requests_for_one_address_send_at_most_the_configured_mails_and_all_look_alike";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let hub = Hub::new(&format!(
+        "{}\n[subscriptions]\nconfirmations_per_address_per_day = 2\n",
+        web_config(&db.url, smtp.port, &[], port)
+    ));
+    hub.ok(&[
+        "subscribe",
+        "carol@example.org",
+        "--topic",
+        "T",
+        "--keywords",
+        "x",
+    ])
+    .await;
+    let daemon = Daemon::start(&hub, port).await;
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        answers.push(
+            daemon
+                .post_json("/api/subscriptions", &ada_request("victim@example.org"))
+                .await,
+        );
+    }
+    // An address that is already active gets the same answer too.
+    answers.push(
+        daemon
+            .post_json("/api/subscriptions", &ada_request("carol@example.org"))
+            .await,
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|a| *a == (StatusCode::ACCEPTED, ACCEPTED.to_owned())),
+        "{answers:?}"
+    );
+    wait_for_mail(&smtp, 3).await;
+    // Drain whatever is left in the outbox, then count.
+    hub.ok(&["run-once"]).await;
+    let to_victim = smtp
+        .messages()
+        .iter()
+        .filter(|m| m.to() == "victim@example.org")
+        .count();
+    assert_eq!(to_victim, 2);
+    daemon.stop().await;
+    smtp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_data() {
+    const TEST: &str = "forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_data";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let new_key = "a-rotated-link-secret-of-32-bytes-or-more";
+    let toml = web_config(&db.url, smtp.port, &[], port).replace(
+        &format!("secret = \"{LINK_SECRET}\""),
+        &format!("secret = [\"{new_key}\", \"{LINK_SECRET}\"]"),
+    );
+    let hub = Hub::new(&toml);
+    for who in ["ada@example.org", "bob@example.org"] {
+        hub.ok(&["subscribe", who, "--topic", "T", "--keywords", "x"])
+            .await;
+    }
+    let daemon = Daemon::start(&hub, port).await;
+    let base = daemon.base.clone();
+    // The ids and nonces are what a real link of each subscriber carries.
+    daemon
+        .post_json("/api/subscriptions", &ada_request("ada@example.org"))
+        .await;
+    let ada_mail = wait_for_mail(&smtp, 1).await.remove(0);
+    let ada_link = ada_mail.link(&base, "preferences");
+    let ada_token = ada_link.rsplit('/').next().unwrap();
+    let claims = decode_claims(ada_token);
+
+    let old_keys = keys(&[LINK_SECRET]);
+    let sign = |keys: &LinkKeys, c: LinkClaims| keys.sign(c);
+    let now = Utc::now().timestamp();
+    let (code, page) = daemon.get(&ada_link).await;
+    assert_eq!(code, StatusCode::OK, "the real link works: {page}");
+    let old_key_link = sign(
+        &old_keys,
+        LinkClaims {
+            issued_at: now,
+            ..claims
+        },
+    );
+    let (code, page) = daemon
+        .get(&format!("{base}/preferences/{old_key_link}"))
+        .await;
+    assert_eq!(code, StatusCode::OK, "signed with the retired key: {page}");
+
+    let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        (
+            "tampered",
+            format!("{}x", ada_token),
+            StatusCode::BAD_REQUEST,
+            "damaged",
+        ),
+        (
+            "signed with an unknown key",
+            sign(&keys(&["an-unknown-key-that-is-32-bytes-long!!"]), claims),
+            StatusCode::BAD_REQUEST,
+            "damaged",
+        ),
+        (
+            "expired",
+            sign(
+                &old_keys,
+                LinkClaims {
+                    action: LinkAction::Confirm,
+                    issued_at: now - (Duration::days(8)).num_seconds(),
+                    ..claims
+                },
+            ),
+            StatusCode::GONE,
+            "expired",
+        ),
+        (
+            "another subscriber's id with this one's nonce",
+            sign(
+                &old_keys,
+                LinkClaims {
+                    subscriber_id: claims.subscriber_id + 1,
+                    ..claims
+                },
+            ),
+            StatusCode::GONE,
+            "no longer exists",
+        ),
+    ];
+    for (what, token, status, says) in cases {
+        let path = if what == "expired" {
+            "confirm"
+        } else {
+            "preferences"
+        };
+        let (code, page) = daemon.get(&format!("{base}/{path}/{token}")).await;
+        assert_eq!(code, status, "{what}: {page}");
+        assert!(page.contains(says), "{what}: {page}");
+        assert!(
+            !page.contains("@example.org"),
+            "{what}: nobody's data on an error page"
+        );
+    }
+    // A genuine link for one action does not open another.
+    let (code, page) = daemon.get(&format!("{base}/unsubscribe/{ada_token}")).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("made for something else"), "{page}");
+    let (code, _) = daemon
+        .post_form(&format!("{base}/confirm/{ada_token}"), &[])
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    // A preferences form posted without its form token changes nothing.
+    let (code, page) = daemon
+        .post_form(
+            &ada_link,
+            &[
+                ("t0_name", "Hijacked"),
+                ("t0_keywords", "x"),
+                ("locale", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{page}");
+    assert!(
+        !hub.ok(&["subscribers"]).await.contains("Hijacked"),
+        "no change without the form token"
+    );
+    // Unknown paths are a page, not a stack trace.
+    let (code, page) = daemon.get(&format!("{base}/nothing/here")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(page.contains("<html"));
+
+    daemon.stop().await;
+    smtp.stop().await;
+}
+
+fn keys(secrets: &[&str]) -> LinkKeys {
+    LinkKeys::new(
+        secrets
+            .iter()
+            .map(|s| LinkSecret::new(s.as_bytes().to_vec()).unwrap())
+            .collect(),
+    )
+    .unwrap()
+}
+
+/// What a genuine token says (its payload is readable; only the MAC is secret).
+fn decode_claims(token: &str) -> LinkClaims {
+    keys(&["a-rotated-link-secret-of-32-bytes-or-more"])
+        .verify(token, LinkAction::Preferences, Utc::now().timestamp())
+        .expect("the daemon signs with the first key")
+}
