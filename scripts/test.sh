@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what the tests need, then runs every check CI runs:
 #   - a local venv (.venv) with aiosmtpd, the real SMTP server the tests talk to
-#   - headless Chromium (Debian package), for the test that renders a briefing
+#   - headless Chromium and ChromeDriver (Debian packages), for the tests that
+#     render a briefing and drive the reader's pages
 #   - PostgreSQL on 127.0.0.1:5432 (started if it is down), for the tests that
 #     run every storage story on PostgreSQL as well as SQLite
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets)
@@ -13,9 +14,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -c 'import aiosmtpd' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'aiosmtpd>=1.4,<2'
 
-# Headless Chromium checks the briefing as a reader's browser renders it.
-if ! command -v chromium >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+# Headless Chromium checks the briefing and the reader's pages as a browser
+# renders them; ChromeDriver lets the tests fill in forms and click.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
 fi
 
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"

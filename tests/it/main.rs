@@ -13,6 +13,7 @@ mod config;
 mod daemon;
 mod helpers;
 mod politeness;
+mod reader_pages;
 mod readers;
 mod run_once;
 mod schedule;

@@ -1,0 +1,335 @@
+//! The reader's pages in a real browser: headless Chromium driven through
+//! ChromeDriver (WebDriver), in English and Chinese, on a phone-sized and a
+//! desktop-sized window. Screenshots land in `target/tmp/screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{
+    Daemon, FeedServer, Hub, Route, SmtpServer, TestDb, fixture, free_port, skip, wait_for_mail,
+    web_config,
+};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const PHONE: u32 = 375;
+const DESKTOP: u32 = 1280;
+
+/// ChromeDriver in its own process group: dropping it kills the driver and
+/// every browser process it started, even when a test panics.
+struct Driver {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = free_port();
+        let child = tokio::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                s.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    .await
+                    .unwrap();
+                // ChromeDriver keeps the connection open: read one chunk only.
+                let mut buf = [0u8; 2048];
+                let n = tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf))
+                    .await
+                    .map_or(0, |r| r.unwrap_or(0));
+                if String::from_utf8_lossy(&buf[..n]).contains(r#""ready":true"#) {
+                    return driver;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver was not ready within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn session(&self, profile: &Path, lang: &str) -> Client {
+        let mut caps = Capabilities::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    format!("--lang={lang}"),
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+                "prefs": { "intl.accept_languages": lang },
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session")
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Screenshots the page at phone and desktop width, checking that the
+/// phone-sized page does not scroll sideways.
+async fn shoot(browser: &Client, name: &str) {
+    for width in [PHONE, DESKTOP] {
+        browser.set_window_size(width, 900).await.unwrap();
+        let inner = number(browser, "return window.innerWidth").await;
+        assert_eq!(
+            inner,
+            i64::from(width),
+            "{name}: a real {width} px viewport"
+        );
+        let scroll = number(browser, "return document.documentElement.scrollWidth").await;
+        assert!(
+            scroll <= inner,
+            "{name} at {width} px scrolls sideways: {scroll} px of content"
+        );
+        let png = browser.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        std::fs::write(screenshots().join(format!("{name}-{width}.png")), png).unwrap();
+    }
+    browser.set_window_size(PHONE, 900).await.unwrap();
+}
+
+async fn number(browser: &Client, script: &str) -> i64 {
+    browser
+        .execute(script, vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap_or_else(|| panic!("{script} is not a number"))
+}
+
+async fn fill(browser: &Client, css: &str, text: &str) {
+    let field = browser.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits for the next page's heading to say `text`.
+async fn heading_says(browser: &Client, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(h1) = browser.find(Locator::Css("h1")).await
+            && h1.text().await.is_ok_and(|t| t.contains(text))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no page headed {text:?}: {}",
+            browser.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct Words {
+    lang: &'static str,
+    email: &'static str,
+    topic: &'static str,
+    sent: &'static str,
+    confirm: &'static str,
+    confirmed: &'static str,
+    preferences: &'static str,
+    saved: &'static str,
+    unsubscribe: &'static str,
+    unsubscribed: &'static str,
+}
+
+const ENGLISH: Words = Words {
+    lang: "en",
+    email: "ada@example.org",
+    topic: "Graph learning",
+    sent: "Check your inbox",
+    confirm: "Confirm your subscription",
+    confirmed: "You are subscribed",
+    preferences: "Your briefing",
+    saved: "Saved.",
+    unsubscribe: "Unsubscribe",
+    unsubscribed: "You are unsubscribed",
+};
+
+const CHINESE: Words = Words {
+    lang: "zh",
+    email: "li@example.cn",
+    topic: "图神经网络",
+    sent: "请查收邮件",
+    confirm: "确认订阅",
+    confirmed: "订阅成功",
+    preferences: "您的简报",
+    saved: "已保存",
+    unsubscribe: "退订",
+    unsubscribed: "已退订",
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_both_languages() {
+    const TEST: &str =
+        "a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_both_languages";
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        return skip(
+            TEST,
+            "Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)",
+        );
+    }
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let feeds = FeedServer::start([(
+        "nature.rss",
+        Route::Feed(fixture("nature-rss1-synthetic-shape.xml")),
+    )])
+    .await;
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let hub = Hub::new(&web_config(
+        &db.url,
+        smtp.port,
+        &[feeds.url("nature.rss")],
+        port,
+    ));
+    let daemon = Daemon::start(&hub, port).await;
+    let base = daemon.base.clone();
+    let driver = Driver::start().await;
+
+    for (n, words) in [ENGLISH, CHINESE].iter().enumerate() {
+        let lang = words.lang;
+        let profile = tempfile::tempdir().unwrap();
+        let browser = driver.session(profile.path(), lang).await;
+        browser.set_window_size(PHONE, 900).await.unwrap();
+
+        // The subscribe page, in the browser's language, without help.
+        browser.goto(&format!("{base}/")).await.unwrap();
+        heading_says(
+            &browser,
+            if lang == "en" {
+                "Get your research briefing"
+            } else {
+                "订阅您的科研简报"
+            },
+        )
+        .await;
+        shoot(&browser, &format!("subscribe-{lang}")).await;
+        fill(&browser, "#email", words.email).await;
+        fill(&browser, "#t0_name", words.topic).await;
+        fill(&browser, "#t0_keywords", "graph neural network").await;
+        fill(&browser, "#timezone", "Asia/Shanghai").await;
+        browser
+            .find(Locator::Css("#send_hour"))
+            .await
+            .unwrap()
+            .select_by_value("0")
+            .await
+            .unwrap();
+        click(&browser, "#subscribe button[type=submit]").await;
+        heading_says(&browser, words.sent).await;
+        shoot(&browser, &format!("subscribed-{lang}")).await;
+
+        // The confirmation mail's link: a page with one button.
+        let mail = wait_for_mail(&smtp, 2 * n + 1).await;
+        let confirm = mail[2 * n].link(&base, "confirm");
+        browser.goto(&confirm).await.unwrap();
+        heading_says(&browser, words.confirm).await;
+        shoot(&browser, &format!("confirm-{lang}")).await;
+        click(&browser, "main form button").await;
+        heading_says(&browser, words.confirmed).await;
+
+        // The confirmed page links to the preferences.
+        click(&browser, "main p a").await;
+        heading_says(&browser, words.preferences).await;
+        shoot(&browser, &format!("preferences-{lang}")).await;
+        fill(&browser, "#t0_keywords", "graph neural network, hypergraph").await;
+        click(&browser, "#preferences button[type=submit]").await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !browser.source().await.unwrap().contains(words.saved) {
+            assert!(Instant::now() < deadline, "the preferences were not saved");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let shown = hub.ok(&["subscribers", "--show", words.email]).await;
+        assert!(
+            shown.contains("graph neural network, hypergraph"),
+            "{shown}"
+        );
+
+        // A briefing, seen in the browser through its "view" link.
+        hub.ok(&["run-once", "--force"]).await;
+        let mail = wait_for_mail(&smtp, 2 * n + 2).await;
+        let view = mail[2 * n + 1].link(&base, "b");
+        browser.goto(&view).await.unwrap();
+        let source = browser.source().await.unwrap();
+        assert!(
+            source.contains("A synthetic result on graph neural network pruning"),
+            "{source}"
+        );
+        shoot(&browser, &format!("briefing-{lang}")).await;
+
+        // Unsubscribe from the preferences page, with undo offered after.
+        browser
+            .goto(&mail[2 * n + 1].link(&base, "preferences"))
+            .await
+            .unwrap();
+        click(&browser, "section.data a[href*='/unsubscribe/']").await;
+        heading_says(&browser, words.unsubscribe).await;
+        click(&browser, "main form button").await;
+        heading_says(&browser, words.unsubscribed).await;
+        shoot(&browser, &format!("unsubscribed-{lang}")).await;
+        let listed = hub.ok(&["subscribers"]).await;
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(&format!("{}\tunsubscribed\t{lang}", words.email))),
+            "{listed}"
+        );
+        browser.close().await.unwrap();
+    }
+    drop(driver);
+    daemon.stop().await;
+    smtp.stop().await;
+}
