@@ -185,9 +185,13 @@ impl Store {
                 let id: i64 = row.try_get("id")?;
                 let was = parse_status(id, &row.try_get::<String, _>("status")?)?;
                 if was != SubscriptionStatus::Active {
+                    // Asking again while pending keeps the first request's
+                    // time: the links already mailed stay valid, and expiry
+                    // counts from the first request.
                     sqlx::query(
-                        "UPDATE subscribers SET status = $1, status_changed_at = $2, locale = $3,
-                             timezone = $4, send_hour = $5
+                        "UPDATE subscribers SET status = $1,
+                             status_changed_at = CASE WHEN status = $1 THEN status_changed_at ELSE $2 END,
+                             locale = $3, timezone = $4, send_hour = $5
                          WHERE id = $6",
                     )
                     .bind(SubscriptionStatus::Pending.as_str())

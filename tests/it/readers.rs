@@ -249,7 +249,7 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         assert_eq!(code, StatusCode::ACCEPTED);
         wait_for_mail(&smtp, before + 4).await;
         assert_eq!(status(&hub, "bob@example.org").await, "pending");
-        age_pending_subscriptions(&db.url, 8).await;
+        age_pending_subscriptions(&db.url, 8 * 24 * 3600).await;
         let out = hub.ok(&["run-once"]).await;
         assert!(
             out.contains("1 unconfirmed subscription(s) expired"),
@@ -257,6 +257,71 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         );
         assert_eq!(listed(&hub, "bob@example.org").await, None, "[{label}]");
         assert_eq!(status(&hub, "ada@example.org").await, "active");
+
+        // My data: everything about ada as JSON, then all of it deleted.
+        let (code, page) = daemon.get(&preferences).await;
+        assert_eq!(code, StatusCode::OK);
+        let r = daemon
+            .http
+            .get(format!("{preferences}/data"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers()[axum::http::header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment")
+        );
+        let data: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(data["email"], "ada@example.org", "[{label}] {data}");
+        assert_eq!(data["topics"][0]["name"], "Graph learning");
+        assert_eq!(data["feedback"][0]["verdict"], "more");
+        assert_eq!(data["briefings"].as_array().unwrap().len(), 2);
+        let kinds: Vec<&str> = data["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.starts_with(&["requested", "mailed:confirm", "confirmed"])
+                && kinds.contains(&"unsubscribed")
+                && kinds.contains(&"resubscribed"),
+            "[{label}] {kinds:?}"
+        );
+        let (code, page) = daemon
+            .post_form(
+                &format!("{preferences}/delete"),
+                &[
+                    ("form_token", form_token(&page).as_str()),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        assert!(page.contains("Your data is deleted"), "{page}");
+        assert_eq!(listed(&hub, "ada@example.org").await, None, "[{label}]");
+        let (code, _) = daemon.get(&preferences).await;
+        assert_eq!(code, StatusCode::GONE, "[{label}] links die with the data");
+        let refused = hub
+            .run(&[
+                "subscribe",
+                "ada@example.org",
+                "--topic",
+                "T",
+                "--keywords",
+                "x",
+            ])
+            .await;
+        assert!(
+            !refused.success
+                && refused
+                    .stderr
+                    .contains("asked for their data to be deleted"),
+            "[{label}] an operator cannot re-add a deleted reader: {}",
+            refused.stderr
+        );
 
         let out = daemon.stop().await;
         assert!(out.success, "{}", out.stderr);
@@ -266,15 +331,15 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
     smtp.stop().await;
 }
 
-/// Moves every pending subscription's last change `days` into the past,
+/// Moves every pending subscription's last change `secs` into the past,
 /// as if that long had passed.
-async fn age_pending_subscriptions(db_url: &str, days: i64) {
+async fn age_pending_subscriptions(db_url: &str, secs: i64) {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
     sqlx::query(
         "UPDATE subscribers SET status_changed_at = status_changed_at - $1 WHERE status = 'pending'",
     )
-    .bind(days * 24 * 3600)
+    .bind(secs)
     .execute(&pool)
     .await
     .unwrap();
@@ -413,6 +478,46 @@ async fn twenty_requests_for_one_address_send_at_most_the_configured_mails_and_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_again_while_pending_keeps_the_first_confirmation_link_working() {
+    const TEST: &str = "asking_again_while_pending_keeps_the_first_confirmation_link_working";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let hub = Hub::new(&web_config(&db.url, smtp.port, &[], port));
+    let daemon = Daemon::start(&hub, port).await;
+    daemon
+        .post_json("/api/subscriptions", &ada_request("ada@example.org"))
+        .await;
+    let first = wait_for_mail(&smtp, 1).await.remove(0);
+    // As if that request and its mail were two hours ago.
+    let two_hours = 2 * 3600;
+    age_pending_subscriptions(&db.url, two_hours).await;
+    let link = first.link(&daemon.base, "confirm");
+    let claims = decode_claims(
+        LINK_SECRET,
+        link.rsplit('/').next().unwrap(),
+        LinkAction::Confirm,
+    );
+    let mailed_then = keys(&[LINK_SECRET]).sign(LinkClaims {
+        issued_at: claims.issued_at - two_hours,
+        ..claims
+    });
+    daemon
+        .post_json("/api/subscriptions", &ada_request("ada@example.org"))
+        .await;
+    wait_for_mail(&smtp, 2).await;
+    let (code, page) = daemon
+        .post_form(&format!("{}/confirm/{mailed_then}", daemon.base), &[])
+        .await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(page.contains("You are subscribed"), "{page}");
+    daemon.stop().await;
+    smtp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_data() {
     const TEST: &str = "forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_data";
     let Some(smtp) = SmtpServer::start(TEST).await else {
@@ -439,7 +544,7 @@ async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_da
     let ada_mail = wait_for_mail(&smtp, 1).await.remove(0);
     let ada_link = ada_mail.link(&base, "preferences");
     let ada_token = ada_link.rsplit('/').next().unwrap();
-    let claims = decode_claims(ada_token);
+    let claims = decode_claims(new_key, ada_token, LinkAction::Preferences);
 
     let old_keys = keys(&[LINK_SECRET]);
     let sign = |keys: &LinkKeys, c: LinkClaims| keys.sign(c);
@@ -535,6 +640,23 @@ async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_da
         !hub.ok(&["subscribers"]).await.contains("Hijacked"),
         "no change without the form token"
     );
+    // Pages are not framed, leak no referrer and run only our own code.
+    let r = daemon.http.get(&ada_link).send().await.unwrap();
+    let h = r.headers();
+    let csp = h[axum::http::header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(h[axum::http::header::REFERRER_POLICY], "no-referrer");
+    assert_eq!(h[axum::http::header::X_FRAME_OPTIONS], "DENY");
+    // Oversized bodies are refused before anything reads them.
+    let (code, _) = daemon
+        .post_form(&ada_link, &[("t0_name", "x".repeat(100_000).as_str())])
+        .await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
     // Unknown paths are a page, not a stack trace.
     let (code, page) = daemon.get(&format!("{base}/nothing/here")).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
@@ -554,9 +676,9 @@ fn keys(secrets: &[&str]) -> LinkKeys {
     .unwrap()
 }
 
-/// What a genuine token says (its payload is readable; only the MAC is secret).
-fn decode_claims(token: &str) -> LinkClaims {
-    keys(&["a-rotated-link-secret-of-32-bytes-or-more"])
-        .verify(token, LinkAction::Preferences, Utc::now().timestamp())
-        .expect("the daemon signs with the first key")
+/// What a genuine token says, checked with the key the daemon signs with.
+fn decode_claims(key: &str, token: &str, action: LinkAction) -> LinkClaims {
+    keys(&[key])
+        .verify(token, action, Utc::now().timestamp())
+        .expect("the daemon signs with this key")
 }
