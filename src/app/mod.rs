@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use crate::briefing::Renderer;
 use crate::config::Settings;
 use crate::delivery::{DeliveryError, DeliveryReport, Mailer, RetryPolicy, drain_outbox};
-use crate::domain::{LinkAction, LinkClaims, LinkKeys, Subscriber};
+use crate::domain::{LinkAction, LinkClaims, LinkKeys, Subscriber, Verdict};
 use crate::sources::{CollectReport, Fetcher, collect};
 use crate::store::Store;
 
@@ -28,6 +28,18 @@ pub use readers::{
     MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, SubscribeRequest, TopicInput,
 };
 pub use round::PrepareReport;
+
+/// A link in our mail, with what it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderLink {
+    Confirm,
+    Unsubscribe,
+    Preferences,
+    /// "More / less like this" about a paper.
+    Feedback(i64, Verdict),
+    /// A briefing in the browser, by its edition.
+    View(NaiveDate),
+}
 
 pub struct Application {
     pub settings: Settings,
@@ -113,17 +125,20 @@ impl Application {
     pub fn link_url(
         &self,
         subscriber: &Subscriber,
-        action: LinkAction,
-        object: i64,
+        link: ReaderLink,
         now: DateTime<Utc>,
     ) -> String {
-        let path = match action {
-            LinkAction::Confirm => "confirm",
-            LinkAction::Unsubscribe => "unsubscribe",
-            LinkAction::Preferences => "preferences",
-            LinkAction::FeedbackMore | LinkAction::FeedbackLess => "feedback",
-            LinkAction::View => "b",
-            LinkAction::Form => unreachable!("form tokens travel in forms, not in links"),
+        let (action, object, path) = match link {
+            ReaderLink::Confirm => (LinkAction::Confirm, 0, "confirm"),
+            ReaderLink::Unsubscribe => (LinkAction::Unsubscribe, 0, "unsubscribe"),
+            ReaderLink::Preferences => (LinkAction::Preferences, 0, "preferences"),
+            ReaderLink::Feedback(paper_id, Verdict::More) => {
+                (LinkAction::FeedbackMore, paper_id, "feedback")
+            }
+            ReaderLink::Feedback(paper_id, Verdict::Less) => {
+                (LinkAction::FeedbackLess, paper_id, "feedback")
+            }
+            ReaderLink::View(edition) => (LinkAction::View, edition_object(edition), "b"),
         };
         let token = self.sign(subscriber, action, object, now);
         let base = self.settings.web.public_url.trim_end_matches('/');

@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::{Application, edition_from_object};
+use super::{Application, ReaderLink, edition_from_object};
 use crate::briefing::Notice;
 use crate::domain::{
     Cadence, EmailAddress, LinkAction, LinkClaims, LinkError, Locale, NewSubscriber, Preferences,
@@ -118,10 +118,8 @@ impl Application {
             Notice::Confirm
         };
         let url = match notice {
-            Notice::Confirm => self.link_url(&subscriber, LinkAction::Confirm, 0, now),
-            Notice::AlreadySubscribed => {
-                self.link_url(&subscriber, LinkAction::Preferences, 0, now)
-            }
+            Notice::Confirm => self.link_url(&subscriber, ReaderLink::Confirm, now),
+            Notice::AlreadySubscribed => self.link_url(&subscriber, ReaderLink::Preferences, now),
         };
         let mail = self
             .renderer

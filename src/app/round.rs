@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::{Application, edition_object};
+use super::{Application, ReaderLink};
 use crate::briefing::{BriefingLinks, compose};
-use crate::domain::{EmailAddress, LinkAction, Subscriber, Verdict};
+use crate::domain::{EmailAddress, Subscriber, Verdict};
 use crate::radar::{IndexedPaper, match_topics};
 use crate::store::{BriefingItem, NewBriefing, OutgoingMessage, StoredPaper};
 
@@ -99,16 +99,12 @@ impl Application {
         }
         let edition = subscriber.edition(now);
         let feedback = |paper_id: i64, verdict: Verdict| {
-            let action = match verdict {
-                Verdict::More => LinkAction::FeedbackMore,
-                Verdict::Less => LinkAction::FeedbackLess,
-            };
-            self.link_url(subscriber, action, paper_id, now)
+            self.link_url(subscriber, ReaderLink::Feedback(paper_id, verdict), now)
         };
         let links = BriefingLinks {
-            unsubscribe: self.link_url(subscriber, LinkAction::Unsubscribe, 0, now),
-            preferences: self.link_url(subscriber, LinkAction::Preferences, 0, now),
-            view: self.link_url(subscriber, LinkAction::View, edition_object(edition), now),
+            unsubscribe: self.link_url(subscriber, ReaderLink::Unsubscribe, now),
+            preferences: self.link_url(subscriber, ReaderLink::Preferences, now),
+            view: self.link_url(subscriber, ReaderLink::View(edition), now),
             feedback: &feedback,
         };
         let content = compose(&hits, &edition.to_string(), subscriber.locale, &links);

@@ -42,6 +42,22 @@ impl fmt::Display for Locale {
     }
 }
 
+/// The keys of a strings file (`a`, `a.b` one level down), sorted: both
+/// languages of a strings file must have the same.
+#[cfg(test)]
+pub(crate) fn string_keys(source: &str) -> Vec<String> {
+    let table: toml::Table = toml::from_str(source).expect("a TOML strings file");
+    let mut keys: Vec<String> = Vec::new();
+    for (k, v) in &table {
+        keys.push(k.clone());
+        if let Some(inner) = v.as_table() {
+            keys.extend(inner.keys().map(|i| format!("{k}.{i}")));
+        }
+    }
+    keys.sort();
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,8 @@ pub use announce::AnnounceType;
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use email::{EmailAddress, EmailAddressError};
 pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
+#[cfg(test)]
+pub(crate) use locale::string_keys;
 pub use locale::{Locale, LocaleError};
 pub use paper::Paper;
 pub use paper_key::PaperKey;

@@ -12,6 +12,7 @@ use chrono::Utc;
 
 use super::pages::{Button, MessagePage, PageLink, negotiate};
 use super::{Web, origin};
+use crate::app::ReaderLink;
 use crate::domain::{LinkAction, Locale, Subscriber, Verdict};
 use crate::store::ConfirmOutcome;
 
@@ -46,9 +47,22 @@ impl Web {
         };
         self.message(StatusCode::OK, locale, &page)
     }
+}
 
-    fn fallback_locale(headers: &HeaderMap) -> Locale {
-        negotiate(None, headers)
+/// The GET of a one-purpose link: a page with one button that POSTs back.
+async fn button_page(
+    web: &Web,
+    token: &str,
+    action: LinkAction,
+    section: &str,
+    headers: &HeaderMap,
+) -> Response {
+    match web.app.open_link(token, action, Utc::now()).await {
+        Ok((s, _)) => {
+            let here = web.local(&format!("/{section}/{token}"));
+            web.one_button(s.locale, section, &s, here)
+        }
+        Err(e) => web.error_page(negotiate(None, headers), e),
     }
 }
 
@@ -57,17 +71,7 @@ pub(super) async fn confirm_page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match web
-        .app
-        .open_link(&token, LinkAction::Confirm, Utc::now())
-        .await
-    {
-        Ok((s, _)) => {
-            let action = web.local(&format!("/confirm/{token}"));
-            web.one_button(s.locale, "confirm", &s, action)
-        }
-        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
-    }
+    button_page(&web, &token, LinkAction::Confirm, "confirm", &headers).await
 }
 
 pub(super) async fn confirm(
@@ -89,7 +93,7 @@ pub(super) async fn confirm(
             let mut links = Vec::new();
             if outcome != ConfirmOutcome::Stale {
                 links.push(PageLink {
-                    url: web.app.link_url(&s, LinkAction::Preferences, 0, now),
+                    url: web.app.link_url(&s, ReaderLink::Preferences, now),
                     label: web.text(locale, "confirm.preferences"),
                 });
             }
@@ -102,7 +106,7 @@ pub(super) async fn confirm(
             };
             web.message(StatusCode::OK, locale, &page)
         }
-        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+        Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }
 
@@ -111,17 +115,14 @@ pub(super) async fn unsubscribe_page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match web
-        .app
-        .open_link(&token, LinkAction::Unsubscribe, Utc::now())
-        .await
-    {
-        Ok((s, _)) => {
-            let action = web.local(&format!("/unsubscribe/{token}"));
-            web.one_button(s.locale, "unsubscribe", &s, action)
-        }
-        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
-    }
+    button_page(
+        &web,
+        &token,
+        LinkAction::Unsubscribe,
+        "unsubscribe",
+        &headers,
+    )
+    .await
 }
 
 /// The page's button, or a mail client's one-click POST (RFC 8058), which
@@ -158,7 +159,7 @@ pub(super) async fn unsubscribe(
             };
             web.message(StatusCode::OK, locale, &page)
         }
-        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+        Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }
 
@@ -179,7 +180,7 @@ pub(super) async fn undo_unsubscribe(
             };
             web.message(StatusCode::OK, s.locale, &page)
         }
-        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+        Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }
 
@@ -216,7 +217,7 @@ pub(super) async fn feedback_page(
             };
             web.message(StatusCode::OK, locale, &page)
         }
-        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+        Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }
 
@@ -234,7 +235,7 @@ pub(super) async fn feedback(
             };
             web.message(StatusCode::OK, s.locale, &page)
         }
-        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+        Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }
 
@@ -252,6 +253,6 @@ pub(super) async fn view_briefing(
             html,
         )
             .into_response(),
-        Err(e) => web.error_page(Web::fallback_locale(&headers), e),
+        Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }

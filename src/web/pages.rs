@@ -185,19 +185,10 @@ mod tests {
 
     #[test]
     fn both_languages_have_the_same_page_strings() {
-        let keys = |source: &str| {
-            let table: toml::Table = toml::from_str(source).unwrap();
-            let mut keys: Vec<String> = Vec::new();
-            for (k, v) in &table {
-                keys.push(k.clone());
-                if let Some(inner) = v.as_table() {
-                    keys.extend(inner.keys().map(|i| format!("{k}.{i}")));
-                }
-            }
-            keys.sort();
-            keys
-        };
-        assert_eq!(keys(STRINGS[0].1), keys(STRINGS[1].1));
+        assert_eq!(
+            crate::domain::string_keys(STRINGS[0].1),
+            crate::domain::string_keys(STRINGS[1].1)
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::pages::{MessagePage, negotiate};
 use super::subscribe::{TopicRow, fields, topic_rows};
 use super::{Web, origin};
-use crate::app::{MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError};
+use crate::app::{MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, ReaderLink};
 use crate::domain::{Cadence, LinkAction, Subscriber};
 
 /// Empty rows offered for new topics.
@@ -84,7 +84,7 @@ fn render(
         action => web.local(&format!("/preferences/{token}")),
         delete_action => web.local(&format!("/preferences/{token}/delete")),
         data_url => web.local(&format!("/preferences/{token}/data")),
-        unsubscribe_url => web.app.link_url(s, LinkAction::Unsubscribe, 0, now),
+        unsubscribe_url => web.app.link_url(s, ReaderLink::Unsubscribe, now),
         max_papers => MAX_PAPERS_PER_TOPIC,
     };
     web.html(

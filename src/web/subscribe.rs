@@ -143,7 +143,6 @@ pub(super) async fn form(
     if !web.may_subscribe(peer.ip()) {
         return web.too_many_requests(locale);
     }
-    let mut topics = topic_rows(&fields);
     let form = SubscribeForm {
         email: field("email"),
         locale: locale.to_string(),
@@ -151,14 +150,19 @@ pub(super) async fn form(
         send_hour: field("send_hour")
             .parse()
             .unwrap_or(web.app.settings.briefing.default_send_hour),
-        topics: topics.clone(),
+        topics: topic_rows(&fields),
     };
     let request = SubscribeRequest {
         email: form.email.clone(),
         locale: Some(form.locale.clone()),
         timezone: Some(form.timezone.clone()),
         send_hour: Some(form.send_hour),
-        topics: topics.drain(..).map(TopicRow::into_input).collect(),
+        topics: form
+            .topics
+            .iter()
+            .cloned()
+            .map(TopicRow::into_input)
+            .collect(),
     };
     let origin = origin("web", peer, &headers);
     match web
