@@ -188,6 +188,10 @@ pub struct WebSettings {
     pub listen: String,
     /// Subscribe requests one client IP may make per hour.
     pub subscribe_per_ip_per_hour: u32,
+    /// Behind a reverse proxy, the header it puts the client's address in
+    /// (`X-Forwarded-For`: its last entry; `X-Real-IP`). Unset: the address
+    /// of the connection, which behind a proxy is the proxy's own.
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for WebSettings {
@@ -196,6 +200,7 @@ impl Default for WebSettings {
             public_url: "http://localhost:8080".into(),
             listen: "127.0.0.1:8080".into(),
             subscribe_per_ip_per_hour: 20,
+            client_ip_header: None,
         }
     }
 }
@@ -419,6 +424,14 @@ impl Settings {
                     "{:?} is not an IP address and port such as 127.0.0.1:8080",
                     self.web.listen
                 ),
+            );
+        }
+        if let Some(name) = &self.web.client_ip_header
+            && axum::http::HeaderName::try_from(name.as_str()).is_err()
+        {
+            return invalid(
+                "web.client_ip_header",
+                format!("{name:?} is not an HTTP header name such as X-Forwarded-For"),
             );
         }
         if self.web.subscribe_per_ip_per_hour == 0 {

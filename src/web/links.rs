@@ -2,16 +2,14 @@
 //! "more / less like this", and a briefing in the browser. Each GET shows a
 //! page with one button; only the POST acts, and acting twice is harmless.
 
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::pages::{Button, MessagePage, PageLink, negotiate};
-use super::{Web, origin};
+use super::{ClientIp, Web, origin};
 use crate::app::ReaderLink;
 use crate::domain::{LinkAction, Locale, Subscriber, Verdict};
 use crate::store::ConfirmOutcome;
@@ -77,11 +75,11 @@ pub(super) async fn confirm_page(
 pub(super) async fn confirm(
     State(web): State<Web>,
     Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     headers: HeaderMap,
 ) -> Response {
     let now = Utc::now();
-    let origin = origin("web", peer, &headers);
+    let origin = origin("web", client, &headers);
     match web.app.confirm(&token, &origin, now).await {
         Ok((s, outcome)) => {
             let locale = s.locale;
@@ -130,12 +128,18 @@ pub(super) async fn unsubscribe_page(
 pub(super) async fn unsubscribe(
     State(web): State<Web>,
     Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let one_click = body.windows(ONE_CLICK.len()).any(|w| w == ONE_CLICK);
-    let origin = origin(if one_click { "one-click" } else { "web" }, peer, &headers);
+    let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    // Form-encoded, or the same field as multipart/form-data.
+    let one_click = has(ONE_CLICK) || (has(b"name=\"List-Unsubscribe\"") && has(b"One-Click"));
+    let origin = origin(
+        if one_click { "one-click" } else { "web" },
+        client,
+        &headers,
+    );
     match web.app.unsubscribe(&token, &origin, Utc::now()).await {
         Ok(s) if one_click => (
             StatusCode::OK,
@@ -166,10 +170,10 @@ pub(super) async fn unsubscribe(
 pub(super) async fn undo_unsubscribe(
     State(web): State<Web>,
     Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     headers: HeaderMap,
 ) -> Response {
-    let origin = origin("undo", peer, &headers);
+    let origin = origin("undo", client, &headers);
     match web.app.undo_unsubscribe(&token, &origin, Utc::now()).await {
         Ok(s) => {
             let page = MessagePage {

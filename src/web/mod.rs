@@ -25,7 +25,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -229,7 +230,7 @@ impl Web {
     }
 
     /// Whether this client may ask for another subscription now.
-    fn may_subscribe(&self, ip: IpAddr) -> bool {
+    fn may_subscribe(&self, ClientIp(ip): ClientIp) -> bool {
         // Forget idle clients now and then, so the table cannot grow without bound.
         if self.subscribe_limit.len() > 10_000 {
             self.subscribe_limit.retain_recent();
@@ -239,13 +240,63 @@ impl Web {
 }
 
 /// Who made a request: recorded with every change of a subscription.
-fn origin(source: &'static str, peer: SocketAddr, headers: &HeaderMap) -> EventOrigin {
+fn origin(source: &'static str, client: ClientIp, headers: &HeaderMap) -> EventOrigin {
     EventOrigin {
         source,
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client.0.to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(300).collect()),
+    }
+}
+
+/// The reader's address: from `web.client_ip_header` when a reverse proxy
+/// sets it, else the connection's peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ClientIp(IpAddr);
+
+impl FromRequestParts<Web> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = web
+            .app
+            .settings
+            .web
+            .client_ip_header
+            .as_deref()
+            .and_then(|name| parts.headers.get(name))
+            .and_then(|v| v.to_str().ok())
+            .and_then(last_address);
+        Ok(Self(
+            forwarded
+                .or(peer)
+                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        ))
+    }
+}
+
+/// The last address of a comma-separated list: the one our own proxy added.
+fn last_address(value: &str) -> Option<IpAddr> {
+    value.rsplit(',').next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_last_address_our_proxy_added() {
+        assert_eq!(
+            last_address("203.0.113.9, 10.0.0.2, 198.51.100.7"),
+            "198.51.100.7".parse().ok()
+        );
+        assert_eq!(last_address(" 2001:db8::1 "), "2001:db8::1".parse().ok());
+        assert_eq!(last_address("unknown"), None);
     }
 }

@@ -3,9 +3,7 @@
 //! deleting are POSTs that carry a form token issued with the page, so a
 //! form on another site cannot change anything even with the link.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Utc};
@@ -14,7 +12,7 @@ use serde::Serialize;
 
 use super::pages::{MessagePage, negotiate};
 use super::subscribe::{TopicRow, fields, topic_rows};
-use super::{Web, origin};
+use super::{ClientIp, Web, origin};
 use crate::app::{MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, ReaderLink};
 use crate::domain::{Cadence, LinkAction, Subscriber};
 
@@ -111,7 +109,7 @@ pub(super) async fn page(
 pub(super) async fn save(
     State(web): State<Web>,
     Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -128,7 +126,7 @@ pub(super) async fn save(
         paused_until: field("paused_until"),
         topics: topics.iter().cloned().map(TopicRow::into_input).collect(),
     };
-    let origin = origin("web", peer, &headers);
+    let origin = origin("web", client, &headers);
     let now = Utc::now();
     match web
         .app

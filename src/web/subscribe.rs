@@ -2,20 +2,18 @@
 //! same as JSON (`POST /api/subscriptions`). The answer never tells whether
 //! the address was new, pending or already subscribed.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use super::pages::{MessagePage, negotiate};
-use super::{Web, origin};
+use super::{ClientIp, Web, origin};
 use crate::app::{ReaderError, SubscribeRequest, TopicInput};
 use crate::domain::{Locale, Topic};
 
@@ -131,7 +129,7 @@ fn render_form(
 
 pub(super) async fn form(
     State(web): State<Web>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -140,7 +138,7 @@ pub(super) async fn form(
     let locale = field("locale")
         .parse()
         .unwrap_or_else(|_| negotiate(None, &headers));
-    if !web.may_subscribe(peer.ip()) {
+    if !web.may_subscribe(client) {
         return web.too_many_requests(locale);
     }
     let form = SubscribeForm {
@@ -164,7 +162,7 @@ pub(super) async fn form(
             .map(TopicRow::into_input)
             .collect(),
     };
-    let origin = origin("web", peer, &headers);
+    let origin = origin("web", client, &headers);
     match web
         .app
         .request_subscription(request, &origin, Utc::now())
@@ -191,14 +189,14 @@ pub(super) async fn form(
 
 pub(super) async fn api(
     State(web): State<Web>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     headers: HeaderMap,
     body: Result<Json<SubscribeRequest>, JsonRejection>,
 ) -> Response {
     let error = |status: StatusCode, message: String| {
         (status, Json(serde_json::json!({ "error": message }))).into_response()
     };
-    if !web.may_subscribe(peer.ip()) {
+    if !web.may_subscribe(client) {
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             "too many subscribe requests from this address; try again later".into(),
@@ -208,7 +206,7 @@ pub(super) async fn api(
         Ok(body) => body,
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
-    let origin = origin("api", peer, &headers);
+    let origin = origin("api", client, &headers);
     match web
         .app
         .request_subscription(request, &origin, Utc::now())

@@ -657,6 +657,34 @@ async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_da
         .post_form(&ada_link, &[("t0_name", "x".repeat(100_000).as_str())])
         .await;
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+    // One-click unsubscribe sent as multipart/form-data, as some mail
+    // clients do, is one click too.
+    let unsubscribe = keys(&[new_key]).sign(LinkClaims {
+        action: LinkAction::Unsubscribe,
+        issued_at: now,
+        ..claims
+    });
+    let boundary = "----academichub-test";
+    let r = daemon
+        .http
+        .post(format!("{base}/unsubscribe/{unsubscribe}"))
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--{boundary}--\r\n"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "You are unsubscribed.");
+    assert!(
+        hub.ok(&["subscribers"])
+            .await
+            .contains("ada@example.org\tunsubscribed")
+    );
     // Unknown paths are a page, not a stack trace.
     let (code, page) = daemon.get(&format!("{base}/nothing/here")).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
@@ -681,4 +709,62 @@ fn decode_claims(key: &str, token: &str, action: LinkAction) -> LinkClaims {
     keys(&[key])
         .verify(token, action, Utc::now().timestamp())
         .expect("the daemon signs with this key")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_limits_and_consent_see_the_readers_address() {
+    const TEST: &str = "behind_a_proxy_limits_and_consent_see_the_readers_address";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let hub = Hub::new(&web_config(&db.url, smtp.port, &[], port).replace(
+        "subscribe_per_ip_per_hour = 1000",
+        "subscribe_per_ip_per_hour = 2\nclient_ip_header = \"X-Forwarded-For\"",
+    ));
+    let daemon = Daemon::start(&hub, port).await;
+    let from = |client: &'static str, email: &'static str| {
+        daemon
+            .http
+            .post(format!("{}/api/subscriptions", daemon.base))
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .header("X-Forwarded-For", format!("203.0.113.50, {client}"))
+            .body(ada_request(email).to_string())
+            .send()
+    };
+    let statuses = [
+        from("198.51.100.7", "a@example.org")
+            .await
+            .unwrap()
+            .status(),
+        from("198.51.100.7", "b@example.org")
+            .await
+            .unwrap()
+            .status(),
+        from("198.51.100.7", "c@example.org")
+            .await
+            .unwrap()
+            .status(),
+        from("198.51.100.8", "d@example.org")
+            .await
+            .unwrap()
+            .status(),
+    ];
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::ACCEPTED,
+            StatusCode::ACCEPTED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::ACCEPTED
+        ]
+    );
+    let shown = hub.ok(&["subscribers", "--show", "d@example.org"]).await;
+    assert!(
+        shown.contains("requested\tvia api from 198.51.100.8"),
+        "{shown}"
+    );
+    daemon.stop().await;
+    smtp.stop().await;
 }
