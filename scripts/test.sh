@@ -32,5 +32,5 @@ export TEST_REQUIRE_SERVICES=1
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # Benchmarks run once each as smoke tests; the test binaries' summary comes last.
-cargo test --bench pipeline --locked
+cargo test --bench pipeline --bench readers --locked
 cargo test --lib --bins --tests --locked

@@ -14,7 +14,7 @@ ALTER TABLE subscribers ADD COLUMN max_per_topic BIGINT;
 -- Local date (YYYY-MM-DD) before which no briefing is made.
 ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
 UPDATE subscribers SET status_changed_at = created_at,
-    link_nonce = floor(random() * 9007199254740991)::BIGINT + 1;
+    link_nonce = floor(random() * 2147483647)::BIGINT + 1;
 CREATE INDEX subscribers_status ON subscribers (status, status_changed_at);
 
 -- Every change of a subscription, with where it came from: the proof of

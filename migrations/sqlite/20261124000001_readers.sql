@@ -13,7 +13,7 @@ ALTER TABLE subscribers ADD COLUMN cadence TEXT NOT NULL DEFAULT 'daily';
 ALTER TABLE subscribers ADD COLUMN max_per_topic INTEGER;
 -- Local date (YYYY-MM-DD) before which no briefing is made.
 ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
-UPDATE subscribers SET status_changed_at = created_at, link_nonce = abs(random() % 9007199254740991) + 1;
+UPDATE subscribers SET status_changed_at = created_at, link_nonce = abs(random() % 2147483647) + 1;
 CREATE INDEX subscribers_status ON subscribers (status, status_changed_at);
 
 -- Every change of a subscription, with where it came from: the proof of

@@ -630,7 +630,7 @@ async fn insert_subscriber(
     .bind(i64::from(subscriber.send_hour))
     .bind(status.as_str())
     .bind(now)
-    .bind(rand::random_range(1..i64::MAX))
+    .bind(rand::random_range(1..=i64::from(i32::MAX)))
     .fetch_one(&mut **tx)
     .await?
     .try_get("id")?)
