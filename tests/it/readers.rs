@@ -302,6 +302,25 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         assert_eq!(code, StatusCode::OK, "{page}");
         assert!(page.contains("Your data is deleted"), "{page}");
         assert_eq!(listed(&hub, "ada@example.org").await, None, "[{label}]");
+        assert_eq!(
+            count(
+                &db.url,
+                "SELECT COUNT(*) FROM outbox WHERE recipient = 'ada@example.org'"
+            )
+            .await,
+            0,
+            "[{label}] not even her mail is kept"
+        );
+        assert_eq!(
+            count(&db.url, "SELECT COUNT(*) FROM briefings").await,
+            0,
+            "[{label}]"
+        );
+        assert_eq!(
+            count(&db.url, "SELECT COUNT(*) FROM suppressions").await,
+            1,
+            "[{label}] only the hash stays"
+        );
         let (code, _) = daemon.get(&preferences).await;
         assert_eq!(code, StatusCode::GONE, "[{label}] links die with the data");
         let refused = hub
@@ -329,6 +348,14 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         db.drop_db().await;
     }
     smtp.stop().await;
+}
+
+async fn count(db_url: &str, sql: &'static str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
+    let n: i64 = sqlx::Row::get(&sqlx::query(sql).fetch_one(&pool).await.unwrap(), 0);
+    pool.close().await;
+    n
 }
 
 /// Moves every pending subscription's last change `secs` into the past,
