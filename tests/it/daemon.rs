@@ -67,7 +67,7 @@ async fn a_sigterm_during_a_tick_lets_the_tick_finish_then_stops() {
     .await;
     let db = TestDb::sqlite();
     let hub = Hub::new(&format!(
-        "[database]\nurl = \"{}\"\n[[collect.feeds]]\nurl = \"{}\"\n",
+        "[database]\nurl = \"{}\"\n[web]\nlisten = \"127.0.0.1:0\"\n[[collect.feeds]]\nurl = \"{}\"\n",
         db.url,
         feeds.url("slow.rss")
     ));

@@ -599,6 +599,7 @@ timeout_secs = 5
 
 [web]
 public_url = "https://hub.test/"
+listen = "127.0.0.1:0"
 "#
     );
     for url in feeds {
@@ -618,7 +619,7 @@ pub const LINK_SECRET: &str = "test-link-secret-of-at-least-32-bytes!!";
 /// that goes out within the test was sent because a request woke delivery).
 pub fn web_config(db_url: &str, smtp_port: u16, feeds: &[String], web_port: u16) -> String {
     let base = config(db_url, smtp_port, feeds).replace(
-        "[web]\npublic_url = \"https://hub.test/\"\n",
+        "[web]\npublic_url = \"https://hub.test/\"\nlisten = \"127.0.0.1:0\"\n",
         &format!(
             "[web]\npublic_url = \"http://127.0.0.1:{web_port}/\"\nlisten = \"127.0.0.1:{web_port}\"\nsubscribe_per_ip_per_hour = 1000\n"
         ),

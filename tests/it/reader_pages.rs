@@ -257,6 +257,17 @@ async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_bot
         )
         .await;
         shoot(&browser, &format!("subscribe-{lang}")).await;
+        let zone = browser
+            .find(Locator::Css("#timezone"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert!(
+            zone.is_some_and(|z| !z.is_empty()),
+            "our script (allowed by the CSP) prefilled the browser's time zone"
+        );
         fill(&browser, "#email", words.email).await;
         fill(&browser, "#t0_name", words.topic).await;
         fill(&browser, "#t0_keywords", "graph neural network").await;
