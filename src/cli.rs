@@ -268,12 +268,19 @@ async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
     }
     let delivered = app.deliver(true).await?;
     println!(
-        "delivery: {} sent, {} deferred, {} failed (via {})",
+        "delivery: {} sent, {} deferred, {} failed, {} expired (via {})",
         delivered.sent,
         delivered.deferred,
         delivered.failed,
+        delivered.expired,
         app.mailer().describe()
     );
+    if delivered.interrupted > 0 {
+        eprintln!(
+            "warning: {} message(s) were being sent when an earlier run stopped; they were sent again and may arrive twice",
+            delivered.interrupted
+        );
+    }
     Ok(())
 }
 

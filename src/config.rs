@@ -121,8 +121,12 @@ pub struct DeliverySettings {
     /// The From header, e.g. `AcademicHub <briefing@example.org>`.
     pub from: String,
     pub folder: PathBuf,
-    /// A message that failed this many times is given up and marked failed.
-    pub max_attempts: u32,
+    /// A message the server keeps deferring (4xx) is given up this many
+    /// hours after it was queued. Outages do not count against it.
+    pub give_up_after_hours: u32,
+    /// A briefing not sent within this many hours of being made is expired
+    /// rather than sent late.
+    pub briefing_expires_after_hours: u32,
     pub smtp: SmtpSettings,
 }
 
@@ -132,7 +136,8 @@ impl Default for DeliverySettings {
             transport: TransportKind::Folder,
             from: "AcademicHub <briefing@localhost>".into(),
             folder: PathBuf::from("var/mail"),
-            max_attempts: 8,
+            give_up_after_hours: 72,
+            briefing_expires_after_hours: 36,
             smtp: SmtpSettings::default(),
         }
     }
@@ -380,8 +385,14 @@ impl Settings {
                 ),
             );
         }
-        if self.delivery.max_attempts == 0 {
-            return invalid("delivery.max_attempts", "must be at least 1".into());
+        if self.delivery.give_up_after_hours == 0 {
+            return invalid("delivery.give_up_after_hours", "must be at least 1".into());
+        }
+        if self.delivery.briefing_expires_after_hours == 0 {
+            return invalid(
+                "delivery.briefing_expires_after_hours",
+                "must be at least 1".into(),
+            );
         }
         if self.delivery.transport == TransportKind::Smtp {
             if self.delivery.smtp.host.trim().is_empty() {

@@ -2,15 +2,51 @@
 storing every accepted message in a Maildir, optionally with STARTTLS or
 implicit TLS and required AUTH. Runs until killed.
 
+With --rules FILE, each RCPT is answered as FILE (JSON, read again at every
+RCPT so a test can change it between runs) says for that address, or for
+"*": a reply such as "550 5.1.1 No such user", or "stall" (never answer), or
+"drop" (close the connection). Addresses without a rule are accepted.
+
 usage: smtp_server.py PORT MAILDIR [--tls starttls|tls --cert PEM --key PEM] [--user U --password P]
+                      [--rules FILE]
 """
 import argparse
+import asyncio
+import json
 import signal
 import ssl
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult
+
+
+class RuledMailbox(Mailbox):
+    """A Maildir that answers RCPT as the rules file says."""
+
+    def __init__(self, maildir, rules):
+        super().__init__(maildir)
+        self.rules = rules
+
+    def rule_for(self, address):
+        try:
+            with open(self.rules) as f:
+                rules = json.load(f)
+        except FileNotFoundError:
+            return None
+        return rules.get(address.lower(), rules.get("*"))
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        rule = self.rule_for(address)
+        if rule == "stall":
+            await asyncio.sleep(3600)
+        if rule == "drop":
+            server.transport.close()
+            return "421 4.3.0 Closing"
+        if rule is None or rule.startswith("250"):
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+        return rule
 
 
 def main():
@@ -22,6 +58,7 @@ def main():
     p.add_argument("--key")
     p.add_argument("--user")
     p.add_argument("--password")
+    p.add_argument("--rules")
     args = p.parse_args()
 
     kwargs = {}
@@ -40,7 +77,8 @@ def main():
 
         kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=bool(args.tls))
 
-    controller = Controller(Mailbox(args.maildir), hostname="127.0.0.1", port=args.port, **kwargs)
+    handler = RuledMailbox(args.maildir, args.rules) if args.rules else Mailbox(args.maildir)
+    controller = Controller(handler, hostname="127.0.0.1", port=args.port, **kwargs)
     controller.start()
     signal.pause()
 

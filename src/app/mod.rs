@@ -102,8 +102,10 @@ impl Application {
         if retry_waiting {
             self.store.release_retries(Utc::now().timestamp()).await?;
         }
+        let delivery = &self.settings.delivery;
         let policy = RetryPolicy {
-            max_attempts: self.settings.delivery.max_attempts,
+            give_up_after_secs: i64::from(delivery.give_up_after_hours) * 3600,
+            briefing_expires_after_secs: i64::from(delivery.briefing_expires_after_hours) * 3600,
         };
         drain_outbox(&self.store, &self.mailer, &self.from, policy, || {
             Utc::now().timestamp()

@@ -135,9 +135,7 @@ impl Mailer {
                 deadline,
             } => match within(server, *deadline, transport.send(message)).await? {
                 Ok(_) => Ok(()),
-                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-                Err(e) if e.is_transient() => Err(SendError::Transient(e.to_string())),
-                Err(e) => Err(unavailable(server, e)),
+                Err(e) => Err(classify(server, e)),
             },
             Mailer::Folder { transport, folder } => transport
                 .send(message)
@@ -147,12 +145,37 @@ impl Mailer {
         }
     }
 
+    /// The longest one message's exchange may take; a claim's lease must
+    /// outlast it.
+    pub fn deadline(&self) -> Duration {
+        match self {
+            Mailer::Smtp { deadline, .. } => *deadline,
+            Mailer::Folder { .. } => Duration::from_secs(30),
+        }
+    }
+
     /// For logs and the CLI: where mail goes.
     pub fn describe(&self) -> String {
         match self {
             Mailer::Smtp { server, .. } => server.clone(),
             Mailer::Folder { folder, .. } => format!("folder {folder}"),
         }
+    }
+}
+
+/// What an SMTP failure means for the rest of the queue. The reply code
+/// decides: 5xx refuses this message (this recipient) for good, 4xx defers
+/// it, except 421, with which the server closes the channel for everyone.
+/// An error with no reply (connection refused or broken, TLS, timeout) is an
+/// outage; one our side raises before talking (an envelope lettre cannot
+/// put on the wire) concerns only this message.
+fn classify(server: &str, e: lettre::transport::smtp::Error) -> SendError {
+    match e.status().map(u16::from) {
+        Some(421) => unavailable(server, e),
+        Some(code) if code >= 500 => SendError::Permanent(e.to_string()),
+        Some(code) if code >= 400 => SendError::Transient(e.to_string()),
+        None if e.is_client() => SendError::Permanent(e.to_string()),
+        _ => unavailable(server, e),
     }
 }
 

@@ -29,7 +29,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 pub use briefings::{BriefingItem, NewBriefing};
-pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage};
+pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;
 pub use subscribers::{

@@ -1,15 +1,25 @@
 //! The outbox: every message is a row before it is an SMTP transaction.
 //!
-//! States: `queued` → `sending` (claimed, with a lease) → `sent`, or
-//! `retry` (a transient failure, due again at `next_attempt_at`) or `failed`
-//! (permanent, or out of attempts). A worker that dies mid-send leaves a
-//! `sending` row whose lease expires, so another worker picks it up: delivery
-//! is at least once, and exactly once unless a process dies between the SMTP
-//! server accepting a message and the row being marked sent.
+//! States: `queued` → `sending` (claimed, with a lease and its token) →
+//! `sent`; or `retry` (the server deferred this message: due again at
+//! `next_attempt_at`); or `failed` (refused for good, or deferred for longer
+//! than we keep trying); or `expired` (a briefing that waited longer than it
+//! is useful). A server outage puts the message back to `queued` without
+//! counting the attempt.
+//!
+//! Every outcome is recorded only for the row the worker still holds: the
+//! update matches the lease token, so a worker whose lease ran out (it
+//! stalled, the process was paused) cannot overwrite the row of the worker
+//! that took over. A worker that dies mid-send leaves a `sending` row whose
+//! lease expires, so another worker picks it up: delivery is at least once,
+//! and exactly once unless a process dies between the SMTP server accepting
+//! a message and the row being marked sent.
 
 use sqlx::Row;
 
-use super::{Backend, Result, Store};
+use super::subscribers::{record_event, set_status, stop_queued_mail};
+use super::{Backend, EventOrigin, Result, Store};
+use crate::domain::SubscriptionStatus;
 
 /// What goes on the wire, fixed when the briefing is made so that a retry
 /// sends exactly the same message (same Message-ID).
@@ -28,8 +38,11 @@ pub struct OutgoingMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedMessage {
     pub id: i64,
-    /// Including this one.
+    /// Proves the claim when the outcome is recorded.
+    pub lease: String,
+    /// Including this one; an outage does not count.
     pub attempts: i64,
+    pub created_at: i64,
     pub message: OutgoingMessage,
 }
 
@@ -40,6 +53,7 @@ pub struct OutboxCounts {
     pub sending: i64,
     pub sent: i64,
     pub failed: i64,
+    pub expired: i64,
 }
 
 impl OutboxCounts {
@@ -49,19 +63,31 @@ impl OutboxCounts {
     }
 }
 
+/// What the sweep before a drain did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepCounts {
+    /// Briefings that waited past their usefulness.
+    pub expired: u64,
+    /// Deferred messages tried for longer than we keep trying.
+    pub given_up: u64,
+    /// Messages a worker was sending when it stopped (its lease ran out):
+    /// they are sent again, and may arrive twice.
+    pub interrupted: u64,
+}
+
 const CLAIM_SQLITE: &str = "
-    UPDATE outbox SET status = 'sending', lease_until = $1, attempts = attempts + 1
+    UPDATE outbox SET status = 'sending', lease_until = $1, lease_token = $4, attempts = attempts + 1
     WHERE id = (
         SELECT id FROM outbox
         WHERE status = 'queued'
            OR (status = 'retry' AND next_attempt_at <= $2)
            OR (status = 'sending' AND lease_until < $3)
         ORDER BY priority DESC, id LIMIT 1)
-    RETURNING id, attempts, recipient, subject, html, text, message_id, unsubscribe_url";
+    RETURNING id, attempts, created_at, recipient, subject, html, text, message_id, unsubscribe_url";
 
 /// Same as SQLite's, but concurrent instances skip rows another holds.
 const CLAIM_POSTGRES: &str = "
-    UPDATE outbox SET status = 'sending', lease_until = $1, attempts = attempts + 1
+    UPDATE outbox SET status = 'sending', lease_until = $1, lease_token = $4, attempts = attempts + 1
     WHERE id = (
         SELECT id FROM outbox
         WHERE status = 'queued'
@@ -69,12 +95,12 @@ const CLAIM_POSTGRES: &str = "
            OR (status = 'sending' AND lease_until < $3)
         ORDER BY priority DESC, id LIMIT 1
         FOR UPDATE SKIP LOCKED)
-    RETURNING id, attempts, recipient, subject, html, text, message_id, unsubscribe_url";
+    RETURNING id, attempts, created_at, recipient, subject, html, text, message_id, unsubscribe_url";
 
 impl Store {
     /// Claims the next message to send, marking it `sending` until
-    /// `lease_until`. Messages waiting to be retried are due once
-    /// `next_attempt_at <= retry_due_by`.
+    /// `lease_until` under a fresh lease token. Messages waiting to be
+    /// retried are due once `next_attempt_at <= retry_due_by`.
     pub async fn claim_message(
         &self,
         now: i64,
@@ -85,16 +111,20 @@ impl Store {
             Backend::Sqlite => CLAIM_SQLITE,
             Backend::Postgres => CLAIM_POSTGRES,
         };
+        let lease = uuid::Uuid::new_v4().simple().to_string();
         let row = sqlx::query(sql)
             .bind(lease_until)
             .bind(retry_due_by)
             .bind(now)
+            .bind(&lease)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| {
             Ok(ClaimedMessage {
                 id: row.try_get("id")?,
+                lease: lease.clone(),
                 attempts: row.try_get("attempts")?,
+                created_at: row.try_get("created_at")?,
                 message: OutgoingMessage {
                     recipient: row.try_get("recipient")?,
                     subject: row.try_get("subject")?,
@@ -108,34 +138,148 @@ impl Store {
         .transpose()
     }
 
-    pub async fn mark_sent(&self, id: i64, now: i64) -> Result<()> {
-        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn mark_retry(&self, id: i64, error: &str, next_attempt_at: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'retry', next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3",
+    /// The server took the message. Returns `false` when the lease was lost
+    /// (another worker holds the row now) and nothing was recorded.
+    pub async fn mark_sent(&self, claim: &ClaimedMessage, now: i64) -> Result<bool> {
+        self.settle(
+            claim,
+            "UPDATE outbox SET status = 'sent', sent_at = $3, lease_until = NULL, last_error = NULL
+             WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
+            |q| q.bind(now),
         )
-        .bind(next_attempt_at)
-        .bind(error)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await
     }
 
-    pub async fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
-        sqlx::query("UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $1 WHERE id = $2")
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// The server deferred this message: try again at `next_attempt_at`.
+    pub async fn mark_retry(
+        &self,
+        claim: &ClaimedMessage,
+        error: &str,
+        next_attempt_at: i64,
+    ) -> Result<bool> {
+        self.settle(
+            claim,
+            "UPDATE outbox SET status = 'retry', next_attempt_at = $3, lease_until = NULL, last_error = $4
+             WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
+            |q| q.bind(next_attempt_at).bind(error),
+        )
+        .await
+    }
+
+    /// The server could not be used at all (down, TLS, AUTH, 421, timeout):
+    /// the message goes back to the queue and the attempt does not count.
+    pub async fn release_after_outage(&self, claim: &ClaimedMessage, error: &str) -> Result<bool> {
+        self.settle(
+            claim,
+            "UPDATE outbox SET status = 'queued', attempts = attempts - 1, lease_until = NULL,
+                 last_error = $3
+             WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
+            |q| q.bind(error),
+        )
+        .await
+    }
+
+    /// The message is given up (deferred for too long).
+    pub async fn mark_failed(&self, claim: &ClaimedMessage, error: &str) -> Result<bool> {
+        self.settle(
+            claim,
+            "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3
+             WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
+            |q| q.bind(error),
+        )
+        .await
+    }
+
+    /// The server refused this recipient for good: the message fails, the
+    /// subscriber is `suppressed` (not mailed again until they confirm
+    /// anew), and their other queued mail is stopped, in one transaction.
+    pub async fn mark_rejected(
+        &self,
+        claim: &ClaimedMessage,
+        error: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let subscriber: Option<Option<i64>> = sqlx::query(
+            "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3
+             WHERE id = $1 AND lease_token = $2 AND status = 'sending'
+             RETURNING subscriber_id",
+        )
+        .bind(claim.id)
+        .bind(&claim.lease)
+        .bind(error)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get("subscriber_id"))
+        .transpose()?;
+        let Some(subscriber) = subscriber else {
+            return Ok(false);
+        };
+        if let Some(id) = subscriber {
+            set_status(&mut tx, id, SubscriptionStatus::Suppressed, now).await?;
+            let origin = EventOrigin {
+                source: "delivery",
+                ip: None,
+                user_agent: None,
+            };
+            record_event(&mut tx, id, "suppressed", &origin, now).await?;
+            stop_queued_mail(&mut tx, id, "the address was refused by the mail server").await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn settle<'q>(
+        &self,
+        claim: &'q ClaimedMessage,
+        sql: &'static str,
+        bind: impl FnOnce(
+            sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<bool> {
+        let query = bind(sqlx::query(sql).bind(claim.id).bind(&claim.lease));
+        Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+    }
+
+    /// Before a drain: briefings queued before `expire_before` are expired
+    /// (not sent late), messages still deferred that were made before
+    /// `give_up_before` are given up, and messages whose sender stopped
+    /// mid-send (lease run out by `now`) are counted.
+    pub async fn sweep(
+        &self,
+        now: i64,
+        expire_before: i64,
+        give_up_before: i64,
+    ) -> Result<SweepCounts> {
+        let expired = sqlx::query(
+            "UPDATE outbox SET status = 'expired', last_error = 'waited longer than a briefing is useful'
+             WHERE kind = 'briefing' AND status IN ('queued', 'retry') AND created_at < $1",
+        )
+        .bind(expire_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let given_up = sqlx::query(
+            "UPDATE outbox SET status = 'failed',
+                 last_error = 'gave up: deferred for too long; last: ' || COALESCE(last_error, '')
+             WHERE status = 'retry' AND created_at < $1",
+        )
+        .bind(give_up_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let interrupted: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sending' AND lease_until < $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(SweepCounts {
+            expired,
+            given_up,
+            interrupted: interrupted as u64,
+        })
     }
 
     /// Makes every message waiting for a retry due now: an operator's
@@ -161,6 +305,7 @@ impl Store {
                 "sending" => counts.sending = n,
                 "sent" => counts.sent = n,
                 "failed" => counts.failed = n,
+                "expired" => counts.expired = n,
                 _ => {}
             }
         }

@@ -333,13 +333,7 @@ impl Store {
                 .await?;
                 record_event(&mut tx, subscriber_id, "unsubscribed", origin, now).await?;
                 // A queued briefing is not sent after the reader said stop.
-                sqlx::query(
-                    "UPDATE outbox SET status = 'failed', last_error = 'unsubscribed before sending'
-                     WHERE subscriber_id = $1 AND status IN ('queued', 'retry')",
-                )
-                .bind(subscriber_id)
-                .execute(&mut *tx)
-                .await?;
+                stop_queued_mail(&mut tx, subscriber_id, "unsubscribed before sending").await?;
                 true
             }
             _ => false,
@@ -610,7 +604,7 @@ impl Store {
     }
 }
 
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub(super) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 async fn insert_subscriber(
     tx: &mut Tx,
@@ -665,7 +659,7 @@ async fn replace_topics(tx: &mut Tx, subscriber_id: i64, topics: &[Topic], now: 
     Ok(())
 }
 
-async fn record_event(
+pub(super) async fn record_event(
     tx: &mut Tx,
     subscriber_id: i64,
     kind: &str,
@@ -706,7 +700,7 @@ async fn status_of(
     )))
 }
 
-async fn set_status(
+pub(super) async fn set_status(
     tx: &mut Tx,
     subscriber_id: i64,
     status: SubscriptionStatus,
@@ -718,6 +712,19 @@ async fn set_status(
         .bind(subscriber_id)
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Mail still waiting for this subscriber is not sent after all.
+pub(super) async fn stop_queued_mail(tx: &mut Tx, subscriber_id: i64, why: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'failed', last_error = $2
+         WHERE subscriber_id = $1 AND status IN ('queued', 'retry')",
+    )
+    .bind(subscriber_id)
+    .bind(why)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

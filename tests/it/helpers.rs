@@ -227,6 +227,7 @@ async fn serve_feed(
 pub struct SmtpServer {
     pub port: u16,
     maildir: PathBuf,
+    rules: PathBuf,
     child: Child,
     tls: Option<TestCa>,
     _dir: TempDir,
@@ -239,6 +240,8 @@ pub struct SmtpOptions {
     pub tls: Option<&'static str>,
     /// Required AUTH credentials.
     pub auth: Option<(&'static str, &'static str)>,
+    /// Answer RCPT as `SmtpServer::set_rules` says.
+    pub rules: bool,
 }
 
 pub struct Mail {
@@ -409,6 +412,10 @@ impl SmtpServer {
         if let Some((user, password)) = options.auth {
             command.args(["--user", user, "--password", password]);
         }
+        let rules = dir.path().join("rules.json");
+        if options.rules {
+            command.arg("--rules").arg(&rules);
+        }
         let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -435,10 +442,21 @@ impl SmtpServer {
         Some(Self {
             port,
             maildir,
+            rules,
             child,
             tls,
             _dir: dir,
         })
+    }
+
+    /// How RCPT is answered from now on: `(address or "*", reply)`, the
+    /// reply an SMTP reply line, `"stall"` or `"drop"`. Needs `rules: true`.
+    pub fn set_rules(&self, rules: &[(&str, &str)]) {
+        let map: serde_json::Map<String, serde_json::Value> = rules
+            .iter()
+            .map(|(who, reply)| ((*who).to_owned(), serde_json::Value::from(*reply)))
+            .collect();
+        std::fs::write(&self.rules, serde_json::Value::Object(map).to_string()).unwrap();
     }
 
     /// The test CA's certificate, when the server speaks TLS.
@@ -751,4 +769,32 @@ pub fn form_token(page: &str) -> String {
     let start = page.find(marker).expect("a form token") + marker.len();
     let end = start + page[start..].find('"').unwrap();
     page[start..end].to_owned()
+}
+
+/// One line of `academichub subscribers` for `email`.
+pub async fn listed(hub: &Hub, email: &str) -> Option<String> {
+    hub.ok(&["subscribers"])
+        .await
+        .lines()
+        .find(|l| l.starts_with(&format!("{email}\t")))
+        .map(str::to_owned)
+}
+
+pub async fn status(hub: &Hub, email: &str) -> String {
+    listed(hub, email)
+        .await
+        .unwrap_or_else(|| panic!("{email} is not listed"))
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_owned()
+}
+
+/// One number from the database, e.g. a `COUNT(*)`.
+pub async fn sql_count(db_url: &str, sql: &'static str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
+    let n: i64 = sqlx::Row::get(&sqlx::query(sql).fetch_one(&pool).await.unwrap(), 0);
+    pool.close().await;
+    n
 }

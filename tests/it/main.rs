@@ -11,6 +11,7 @@ mod bad_input;
 mod browser;
 mod config;
 mod daemon;
+mod delivery_faults;
 mod helpers;
 mod politeness;
 mod reader_pages;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::helpers::{
     Daemon, FeedServer, Hub, LINK_SECRET, Route, SmtpServer, TestDb, fixture, form_token,
-    free_port, wait_for_mail, web_config,
+    free_port, listed, sql_count as count, status, wait_for_mail, web_config,
 };
 
 const ACCEPTED: &str = r#"{"status":"accepted","message":"If this address can receive mail, a message is on its way. Nothing is sent until the link in it is confirmed."}"#;
@@ -40,25 +40,6 @@ fn ada_request(email: &str) -> serde_json::Value {
         "send_hour": 0,
         "topics": [{"name": "Outliers", "keywords": ["outlier detection"], "categories": [], "exclude": []}]
     })
-}
-
-/// One line of `academichub subscribers` for `email`.
-async fn listed(hub: &Hub, email: &str) -> Option<String> {
-    hub.ok(&["subscribers"])
-        .await
-        .lines()
-        .find(|l| l.starts_with(&format!("{email}\t")))
-        .map(str::to_owned)
-}
-
-async fn status(hub: &Hub, email: &str) -> String {
-    listed(hub, email)
-        .await
-        .unwrap_or_else(|| panic!("{email} is not listed"))
-        .split('\t')
-        .nth(1)
-        .unwrap()
-        .to_owned()
 }
 
 /// A time zone in which today is another date than in UTC, so that a
@@ -348,14 +329,6 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         db.drop_db().await;
     }
     smtp.stop().await;
-}
-
-async fn count(db_url: &str, sql: &'static str) -> i64 {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
-    let n: i64 = sqlx::Row::get(&sqlx::query(sql).fetch_one(&pool).await.unwrap(), 0);
-    pool.close().await;
-    n
 }
 
 /// Moves every pending subscription's last change `secs` into the past,

@@ -31,6 +31,7 @@ async fn starttls_with_auth_delivers_and_a_wrong_password_loses_nothing() {
     let options = SmtpOptions {
         tls: Some("starttls"),
         auth: Some(("hub", "s3cret")),
+        ..SmtpOptions::default()
     };
     let Some(smtp) = SmtpServer::start_with(TEST, options).await else {
         return;
@@ -80,7 +81,7 @@ async fn implicit_tls_delivers_and_an_untrusted_certificate_is_refused() {
         TEST,
         SmtpOptions {
             tls: Some("tls"),
-            auth: None,
+            ..SmtpOptions::default()
         },
     )
     .await

@@ -179,10 +179,12 @@ async fn story(db: &TestDb) {
             .is_none(),
         "[{label}] leased"
     );
-    store
-        .mark_retry(claimed.id, "421 try later", 3_000)
-        .await
-        .unwrap();
+    assert!(
+        store
+            .mark_retry(&claimed, "451 try later", 3_000)
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .claim_message(2_002, 2_602, 2_002)
@@ -198,6 +200,19 @@ async fn story(db: &TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!((again.id, again.attempts), (claimed.id, 2));
+    // An outage puts it back without counting the attempt.
+    assert!(
+        store
+            .release_after_outage(&again, "connection refused")
+            .await
+            .unwrap()
+    );
+    let again = store
+        .claim_message(2_004, 2_604, 2_004)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (claimed.id, 2), "[{label}]");
     // A worker that died holding the lease: the message is taken over after it expires.
     assert!(
         store
@@ -206,13 +221,23 @@ async fn story(db: &TestDb) {
             .unwrap()
             .is_none()
     );
+    assert_eq!(
+        store.sweep(2_700, 0, 0).await.unwrap().interrupted,
+        1,
+        "[{label}] the message in flight at the crash is counted"
+    );
     let taken_over = store
         .claim_message(2_700, 3_300, 2_700)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((taken_over.id, taken_over.attempts), (claimed.id, 3));
-    store.mark_sent(claimed.id, 2_701).await.unwrap();
+    // The worker that lost its lease cannot record over the one that took over.
+    assert!(
+        !store.mark_retry(&again, "late news", 9_999).await.unwrap(),
+        "[{label}] a lost lease records nothing"
+    );
+    assert!(store.mark_sent(&taken_over, 2_701).await.unwrap());
     let counts = store.outbox_counts().await.unwrap();
     assert_eq!((counts.sent, counts.pending()), (1, 0), "[{label}]");
 
@@ -302,7 +327,7 @@ async fn concurrent_workers_never_claim_the_same_message() {
                     let mut mine = Vec::new();
                     while let Some(m) = store.claim_message(10, 1_000, 10).await.unwrap() {
                         mine.push(m.id);
-                        store.mark_sent(m.id, 11).await.unwrap();
+                        assert!(store.mark_sent(&m, 11).await.unwrap());
                     }
                     mine
                 })
