@@ -11,6 +11,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 use crate::app::Application;
 use crate::config::Settings;
 use crate::domain::{EmailAddress, Locale, NewSubscriber, Topic};
+use crate::redact::redact_url;
 use crate::{daemon, sources};
 
 #[derive(Debug, Parser)]
@@ -130,10 +131,11 @@ async fn dispatch(
                     )
             };
             for f in app.store.source_states().await? {
+                let url = redact_url(&f.url);
                 println!(
                     "{}\t{}\tlast fetched {}\tnext check {}\t{}",
-                    f.name,
-                    f.url,
+                    if f.name == url { "" } else { f.name.as_str() },
+                    url,
                     when(f.last_fetched_at),
                     when(Some(f.next_check_at)),
                     match &f.last_error {

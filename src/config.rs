@@ -16,6 +16,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use crate::domain::LinkSecret;
+use crate::redact::redact_url;
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "academichub.toml";
@@ -275,10 +276,45 @@ impl Default for ScheduleSettings {
     }
 }
 
-/// A string that never prints.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
+/// A string that never prints. Taken from any scalar, so that an all-digit
+/// password given through the environment (which figment reads as a
+/// number) is a password, not a type error that echoes it.
+#[derive(Clone)]
 pub struct Secret(String);
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Scalar;
+        impl serde::de::Visitor<'_> for Scalar {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Scalar)
+    }
+}
 
 impl Secret {
     pub fn expose(&self) -> &str {
@@ -327,13 +363,25 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
         let db = &self.database.url;
-        if !(db.starts_with("sqlite:")
+        if db.starts_with("sqlite:") && !db.starts_with("sqlite://") {
+            return invalid(
+                "database.url",
+                format!(
+                    "{:?} needs two slashes: sqlite://PATH (relative) or sqlite:///PATH (absolute)",
+                    redact_url(db)
+                ),
+            );
+        }
+        if !(db.starts_with("sqlite://")
             || db.starts_with("postgres://")
             || db.starts_with("postgresql://"))
         {
             return invalid(
                 "database.url",
-                format!("{db:?} must start with sqlite:// or postgres://"),
+                format!(
+                    "{:?} must start with sqlite:// or postgres://",
+                    redact_url(db)
+                ),
             );
         }
         if self.database.max_connections == 0 {
@@ -345,7 +393,10 @@ impl Settings {
                 _ => {
                     return invalid(
                         "collect.feeds.url",
-                        format!("{:?} is not an http(s):// or file:/// URL", feed.url),
+                        format!(
+                            "{:?} is not an http(s):// or file:/// URL",
+                            redact_url(&feed.url)
+                        ),
                     );
                 }
             }
@@ -469,8 +520,18 @@ impl Settings {
             ("schedule.collect", &self.schedule.collect),
             ("schedule.deliver", &self.schedule.deliver),
         ] {
-            if let Err(e) = cron.parse(expr) {
-                return invalid(key, format!("{expr:?} is not a cron expression: {e}"));
+            match cron.parse(expr) {
+                Err(e) => return invalid(key, format!("{expr:?} is not a cron expression: {e}")),
+                // A valid expression for a day that does not exist (31 February)
+                // would start a daemon that never does anything.
+                Ok(schedule)
+                    if schedule
+                        .find_next_occurrence(&chrono::Utc::now(), false)
+                        .is_err() =>
+                {
+                    return invalid(key, format!("{expr:?} never fires"));
+                }
+                Ok(_) => {}
             }
         }
         Ok(())

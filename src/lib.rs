@@ -40,6 +40,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod domain;
 pub mod radar;
+pub mod redact;
 pub mod scheduler;
 pub mod sources;
 pub mod store;

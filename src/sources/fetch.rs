@@ -8,6 +8,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
 
+use crate::redact::redact_url;
+
 /// Feeds larger than this are refused rather than read into memory.
 const MAX_FEED_BYTES: usize = 32 * 1024 * 1024;
 
@@ -30,6 +32,8 @@ pub enum FetchError {
     },
     #[error("could not reach the feed server: {0}")]
     Network(#[source] reqwest::Error),
+    #[error("the feed server did not answer in full within {0} s (collect.timeout_secs)")]
+    TimedOut(u64),
     #[error("the feed is larger than {} MiB", MAX_FEED_BYTES / 1024 / 1024)]
     TooLarge,
     #[error("cannot read feed file {path}: {source}")]
@@ -38,7 +42,7 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0:?} is not a URL collection can fetch")]
+    #[error("{} is not a URL collection can fetch", redact_url(.0))]
     BadUrl(String),
 }
 
@@ -56,9 +60,21 @@ impl FetchError {
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    timeout: Duration,
 }
 
 impl Fetcher {
+    /// Says "timed out" when it did (reqwest says "error decoding response
+    /// body" for a body that stalls), and never the URL, which may carry
+    /// credentials.
+    fn network_error(&self, e: reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            FetchError::TimedOut(self.timeout.as_secs())
+        } else {
+            FetchError::Network(e.without_url())
+        }
+    }
+
     pub fn new(user_agent: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
@@ -66,7 +82,7 @@ impl Fetcher {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()?;
-        Ok(Self { client })
+        Ok(Self { client, timeout })
     }
 
     pub async fn fetch(
@@ -100,7 +116,7 @@ impl Fetcher {
         if let Some(since) = last_modified {
             request = request.header(IF_MODIFIED_SINCE, since);
         }
-        let mut response = request.send().await.map_err(FetchError::Network)?;
+        let mut response = request.send().await.map_err(|e| self.network_error(e))?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified);
@@ -132,7 +148,7 @@ impl Fetcher {
             return Err(FetchError::TooLarge);
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(FetchError::Network)? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.network_error(e))? {
             if body.len() + chunk.len() > MAX_FEED_BYTES {
                 return Err(FetchError::TooLarge);
             }

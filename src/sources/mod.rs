@@ -17,6 +17,7 @@ pub use fetch::{FetchError, FetchOutcome, Fetcher};
 pub use parse::{ParseError, parse_feed};
 
 use crate::config::CollectSettings;
+use crate::redact::redact_url;
 use crate::store::{Store, StoreError, UpsertCounts};
 
 /// What happened to one feed in one collection run.
@@ -79,7 +80,7 @@ pub async fn collect(
 ) -> Result<CollectReport, StoreError> {
     let mut report = CollectReport::default();
     for feed in &settings.feeds {
-        let name = feed.name.clone().unwrap_or_else(|| feed.url.clone());
+        let name = feed.name.clone().unwrap_or_else(|| redact_url(&feed.url));
         let source = store.ensure_source(&feed.url, &name, now).await?;
         if source.next_check_at > now {
             report.feeds.push(FeedReport {

@@ -28,6 +28,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
+use crate::redact::redact_url;
+
 pub use briefings::{BriefingItem, NewBriefing};
 pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
@@ -39,6 +41,9 @@ pub use subscribers::{
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long to wait for a connection before saying the database is down.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -54,6 +59,8 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("database.url {0} is neither sqlite://PATH nor postgres://… (postgresql:// works too)")]
+    UnknownUrl(String),
     #[error("cannot create the folder for SQLite database {path}: {source}")]
     CreateDir {
         path: String,
@@ -102,12 +109,14 @@ impl Store {
                 format!("{url}?mode=rwc")
             };
             (Backend::Sqlite, url)
-        } else {
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(StoreError::UnknownUrl(redact_url(url)));
         };
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(ACQUIRE_TIMEOUT);
         if backend == Backend::Sqlite {
             // `Any` URLs cannot carry the journal mode: readers never block the
             // writer in WAL, and NORMAL sync is safe with it.
@@ -131,13 +140,22 @@ impl Store {
                 })
             });
         }
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: redact_password(&url),
-                source,
-            })?;
+        let connect_error = |source| StoreError::Connect {
+            url: redact_url(&url),
+            source,
+        };
+        // One connection first: a pool that cannot connect only says "pool
+        // timed out"; a connection says why (refused, authentication,
+        // unknown database).
+        if backend == Backend::Postgres {
+            use sqlx::Connection;
+            let probe = tokio::time::timeout(ACQUIRE_TIMEOUT, sqlx::AnyConnection::connect(&url))
+                .await
+                .map_err(|_| connect_error(sqlx::Error::PoolTimedOut))?
+                .map_err(connect_error)?;
+            probe.close().await.map_err(connect_error)?;
+        }
+        let pool = options.connect(&url).await.map_err(connect_error)?;
         let store = Self { pool, backend };
         store.migrate().await?;
         Ok(store)
@@ -173,35 +191,10 @@ impl Store {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
-
 fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).expect("a list of strings always serialises")
 }
 
 fn from_json(text: &str) -> Result<Vec<String>> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("list {text:?}: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted_from_database_urls() {
-        assert_eq!(
-            redact_password("postgres://app:hunter2@db:5432/hub"),
-            "postgres://app:***@db:5432/hub"
-        );
-        assert_eq!(redact_password("sqlite://var/a.db"), "sqlite://var/a.db");
-    }
 }

@@ -1,8 +1,11 @@
 //! Bad input gets a clear error and loses nothing.
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use crate::helpers::{FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture, free_port};
+use crate::helpers::{
+    FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture, free_port, skip,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_feeds_are_reported_and_the_good_ones_still_delivered() {
@@ -256,4 +259,136 @@ async fn an_unreachable_database_is_a_clear_error_without_the_password() {
         out.stderr
     );
     assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}
+
+/// Runs `args` with `config` (and `env`), expecting failure, and checks that
+/// nothing printed shows the secret `hunter2` and that stderr says `says`.
+async fn fails_without_the_secret(config: &str, env: &[(&str, &str)], args: &[&str], says: &str) {
+    let hub = Hub::new(config);
+    let out = hub.run_with_env(args, env).await;
+    assert!(!out.success, "{config} {env:?}: {}", out.stdout);
+    assert!(
+        out.stderr.contains(says),
+        "{config} {env:?}: {}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"),
+        "{config} {env:?}: the secret leaked: {}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_is_explained_without_showing_a_secret() {
+    let db = TestDb::sqlite();
+    let port = free_port();
+    for (config, says) in [
+        (
+            "[database]\nurl = \"mysql://root:hunter2@db/hub\"\n".to_owned(),
+            "`database.url` \"mysql://root:***@db/hub\" must start with sqlite:// or postgres://",
+        ),
+        (
+            "[database]\nurl = \"postgress://app:hunter2@db/hub\"\n".to_owned(),
+            "\"postgress://app:***@db/hub\" must start with",
+        ),
+        (
+            "[database]\nurl = \"sqlite:c2.db\"\n".to_owned(),
+            "needs two slashes: sqlite://PATH",
+        ),
+        (
+            format!("[database]\nurl = \"postgres://127.0.0.1:{port}/hub?password=hunter2\"\n"),
+            "password=***",
+        ),
+        (
+            format!(
+                "[database]\nurl = \"{}\"\n[schedule]\ndeliver = \"0 0 0 31 2 *\"\n",
+                db.url
+            ),
+            "`schedule.deliver` \"0 0 0 31 2 *\" never fires",
+        ),
+        (
+            format!(
+                "[database]\nurl = \"{}\"\n[[collect.feeds]]\nurl = \"ftp://reader:hunter2@feeds.test/x\"\n",
+                db.url
+            ),
+            "\"ftp://reader:***@feeds.test/x\" is not an http(s)://",
+        ),
+    ] {
+        fails_without_the_secret(&config, &[], &["migrate"], says).await;
+    }
+    // figment reads an all-digit value from the environment as a number; a
+    // password is a password all the same, and a type error must not echo it.
+    let smtp = format!(
+        "[database]\nurl = \"{}\"\n[delivery]\ntransport = \"smtp\"\n[delivery.smtp]\nusername = \"hub\"\n",
+        db.url
+    );
+    let hub = Hub::new(&smtp);
+    let out = hub
+        .run_with_env(
+            &["migrate"],
+            &[("ACADEMICHUB_DELIVERY__SMTP__PASSWORD", "20261124")],
+        )
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    fails_without_the_secret(
+        &smtp,
+        &[("ACADEMICHUB_DELIVERY__SMTP__PASSWORD", "[\"hunter2\"]")],
+        &["migrate"],
+        "expected a string for key \"DELIVERY.SMTP.PASSWORD\"",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_is_there_but_refuses_says_why() {
+    let Ok(admin) = std::env::var("TEST_POSTGRES_URL") else {
+        return skip(
+            "a_database_that_is_there_but_refuses_says_why",
+            "TEST_POSTGRES_URL is not set",
+        );
+    };
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path("no_such_database_here");
+    let _ = url.set_password(Some("hunter2"));
+    fails_without_the_secret(
+        &format!("[database]\nurl = \"{url}\"\n"),
+        &[],
+        &["subscribers"],
+        "database \"no_such_database_here\" does not exist",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_credentials_stay_hidden_and_a_stalled_feed_is_a_timeout() {
+    let feeds = FeedServer::start([(
+        "slow.rss",
+        Route::Slow(
+            Duration::from_secs(3),
+            fixture("nature-rss1-synthetic-shape.xml"),
+        ),
+    )])
+    .await;
+    let db = TestDb::sqlite();
+    let slow = feeds
+        .url("slow.rss")
+        .replace("http://", "http://reader:hunter2@");
+    let dead = format!("http://reader:hunter2@127.0.0.1:{}/rss", free_port());
+    let hub = Hub::new(&format!(
+        "[database]\nurl = \"{}\"\n[collect]\ntimeout_secs = 1\n[[collect.feeds]]\nurl = \"{slow}\"\n[[collect.feeds]]\nurl = \"{dead}\"\n",
+        db.url
+    ));
+    let out = hub.run(&["collect"]).await;
+    assert!(
+        out.stderr.contains("did not answer in full within 1 s"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("reader:***@"), "{}", out.stderr);
+    let listed = hub.ok(&["feeds"]).await;
+    for output in [&out.stdout, &out.stderr, &listed] {
+        assert!(!output.contains("hunter2"), "{output}");
+    }
 }
