@@ -76,11 +76,12 @@ fn radar() -> Vec<Topic> {
 fn pipeline(c: &mut Criterion) {
     let feed = big_feed(1_000);
     c.bench_function("parse 1000-item arXiv RSS feed", |b| {
-        b.iter(|| parse_feed(black_box(feed.as_bytes())).unwrap())
+        b.iter(|| parse_feed(black_box(feed.as_bytes())).unwrap().papers)
     });
 
     let papers: Vec<StoredPaper> = parse_feed(feed.as_bytes())
         .unwrap()
+        .papers
         .into_iter()
         .enumerate()
         .map(|(i, paper)| StoredPaper {

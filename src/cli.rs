@@ -138,9 +138,10 @@ async fn dispatch(
                     url,
                     when(f.last_fetched_at),
                     when(Some(f.next_check_at)),
-                    match &f.last_error {
-                        Some(e) => format!("{} error(s) in a row, last: {e}", f.error_count),
-                        None => "ok".to_owned(),
+                    match (&f.last_error, &f.last_notes) {
+                        (Some(e), _) => format!("{} error(s) in a row, last: {e}", f.error_count),
+                        (None, Some(notes)) => format!("ok, but {notes}"),
+                        (None, None) => "ok".to_owned(),
                     }
                 );
             }

@@ -13,10 +13,13 @@ mod parse;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 pub use fetch::{FetchError, FetchOutcome, Fetcher};
-pub use parse::{ParseError, parse_feed};
+pub use parse::{MAX_ITEMS, ParseError, ParsedFeed, parse_feed};
 
 use crate::config::CollectSettings;
+use crate::domain::Paper;
 use crate::redact::redact_url;
 use crate::store::{Store, StoreError, UpsertCounts};
 
@@ -62,6 +65,53 @@ impl CollectReport {
                 _ => acc,
             })
     }
+}
+
+/// A date more than a day ahead is a mistake (a year 9999 would rank the
+/// paper first for ever): such a paper counts as published when fetched.
+fn clamp_future_dates(papers: &mut [Paper], now: i64) {
+    let Some(fetched) = DateTime::<Utc>::from_timestamp(now, 0) else {
+        return;
+    };
+    for paper in papers {
+        if paper
+            .published
+            .is_some_and(|p| p > fetched + chrono::Duration::days(1))
+        {
+            paper.published = Some(fetched);
+        }
+    }
+}
+
+/// "2 item(s) skipped (no title: 1, no http(s) link: 1); 12 item(s) beyond
+/// the 5000-item limit", or `None` when every item became a paper.
+fn notes(parsed: &ParsedFeed) -> Option<String> {
+    let mut parts = Vec::new();
+    if !parsed.skipped.is_empty() {
+        let mut reasons: Vec<(&str, usize)> = Vec::new();
+        for reason in &parsed.skipped {
+            match reasons.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, n)) => *n += 1,
+                None => reasons.push((reason, 1)),
+            }
+        }
+        let reasons: Vec<String> = reasons
+            .iter()
+            .map(|(reason, n)| format!("{reason}: {n}"))
+            .collect();
+        parts.push(format!(
+            "{} item(s) skipped ({})",
+            parsed.skipped.len(),
+            reasons.join(", ")
+        ));
+    }
+    if parsed.beyond_limit > 0 {
+        parts.push(format!(
+            "{} item(s) beyond the {MAX_ITEMS}-item limit not read",
+            parsed.beyond_limit
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// First retry after 5 minutes, doubling, at most a day apart.
@@ -117,8 +167,16 @@ pub async fn collect(
                 etag,
                 last_modified,
             }) => match parse_feed(&body) {
-                Ok(papers) => {
-                    let counts = store.upsert_papers(&papers, source.id, now).await?;
+                Ok(mut parsed) => {
+                    clamp_future_dates(&mut parsed.papers, now);
+                    let notes = notes(&parsed);
+                    if let Some(notes) = &notes {
+                        tracing::warn!(feed = %name, %notes, "feed items left out");
+                    }
+                    store
+                        .record_fetch_notes(source.id, notes.as_deref())
+                        .await?;
+                    let counts = store.upsert_papers(&parsed.papers, source.id, now).await?;
                     store
                         .record_fetch_success(
                             source.id,
@@ -171,6 +229,59 @@ pub async fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_far_in_the_future_become_the_fetch_time() {
+        let paper = |published: &str| Paper {
+            key: crate::domain::PaperKey::Url("https://j.test/1".into()),
+            arxiv: None,
+            doi: None,
+            title: "t".into(),
+            abstract_text: String::new(),
+            url: "https://j.test/1".into(),
+            authors: Vec::new(),
+            categories: Vec::new(),
+            venue: "J".into(),
+            announce_type: None,
+            published: Some(published.parse().unwrap()),
+        };
+        let now: DateTime<Utc> = "2026-11-24T12:00:00Z".parse().unwrap();
+        let mut papers = vec![
+            paper("9999-01-01T00:00:00Z"),
+            paper("2026-11-25T06:00:00Z"),
+            paper("2026-11-20T00:00:00Z"),
+        ];
+        clamp_future_dates(&mut papers, now.timestamp());
+        let dates: Vec<String> = papers
+            .iter()
+            .map(|p| p.published.unwrap().to_rfc3339())
+            .collect();
+        assert_eq!(
+            dates,
+            [
+                "2026-11-24T12:00:00+00:00",
+                "2026-11-25T06:00:00+00:00",
+                "2026-11-20T00:00:00+00:00"
+            ],
+            "a timezone's worth ahead is fine; the year 9999 is not"
+        );
+    }
+
+    #[test]
+    fn what_a_feed_left_out_is_said_in_one_line() {
+        let parsed = ParsedFeed {
+            papers: Vec::new(),
+            skipped: vec!["no title", "no http(s) link", "no title"],
+            beyond_limit: 12,
+        };
+        assert_eq!(
+            notes(&parsed).as_deref(),
+            Some(
+                "3 item(s) skipped (no title: 2, no http(s) link: 1); 12 item(s) beyond the 5000-item limit not read"
+            )
+        );
+        assert_eq!(notes(&ParsedFeed::default()), None);
+    }
 
     #[test]
     fn backoff_doubles_from_five_minutes_up_to_a_day() {

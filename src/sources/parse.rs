@@ -7,6 +7,9 @@
 //! arXiv's RSS also prints `arXiv:ID Announce Type: T Abstract:` in front of
 //! every abstract; that preamble is split off into fields.
 
+use std::borrow::Cow;
+
+use encoding_rs::Encoding;
 use feed_rs::model::Entry;
 use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
@@ -20,8 +23,28 @@ pub enum ParseError {
     NotAFeed(String),
 }
 
-/// Parses a feed into papers. Entries without a title are skipped.
-pub fn parse_feed(bytes: &[u8]) -> Result<Vec<Paper>, ParseError> {
+/// Items read from one feed at most: no real feed has more (a busy arXiv
+/// category announces about 1,500 a day), and the parsed model of a huge
+/// one would take hundreds of megabytes.
+pub const MAX_ITEMS: usize = 5_000;
+
+/// What a feed yielded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedFeed {
+    pub papers: Vec<Paper>,
+    /// Why each item that could not be a paper was skipped, in feed order.
+    pub skipped: Vec<&'static str>,
+    /// Items beyond [`MAX_ITEMS`], not read.
+    pub beyond_limit: usize,
+}
+
+/// Parses a feed into papers, reading at most [`MAX_ITEMS`] items. A feed
+/// whose bytes do not match its declared encoding (typically Latin-1
+/// labelled UTF-8) is read as Windows-1252 rather than refused.
+pub fn parse_feed(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
+    let bytes = as_utf8(bytes);
+    let (bytes, beyond_limit) = cap_items(&bytes, MAX_ITEMS);
+    let bytes: &[u8] = &bytes;
     let feed = feed_rs::parser::parse(bytes).map_err(|e| ParseError::NotAFeed(e.to_string()))?;
     let extras = ItemExtras::scan(bytes);
     // The extra pass is trusted only when it saw the same items feed-rs did.
@@ -38,12 +61,109 @@ pub fn parse_feed(bytes: &[u8]) -> Result<Vec<Paper>, ParseError> {
         .clone()
         .or_else(|| feed.title.as_ref().map(|t| clean_text(&t.content)))
         .unwrap_or_else(|| "Feed".to_owned());
-    Ok(feed
-        .entries
-        .iter()
-        .zip(&extras.items)
-        .filter_map(|(entry, extra)| paper_from_entry(entry, extra, &fallback_venue))
-        .collect())
+    let mut parsed = ParsedFeed {
+        beyond_limit,
+        ..ParsedFeed::default()
+    };
+    for (entry, extra) in feed.entries.iter().zip(&extras.items) {
+        match paper_from_entry(entry, extra, &fallback_venue) {
+            Ok(paper) => parsed.papers.push(paper),
+            Err(reason) => parsed.skipped.push(reason),
+        }
+    }
+    Ok(parsed)
+}
+
+/// The bytes as UTF-8: a declared non-UTF-8 encoding is decoded (and the
+/// declaration rewritten to match), a byte-order mark is honoured, and bytes
+/// that claim UTF-8 (or claim nothing) but are not valid UTF-8 are read as
+/// Windows-1252, the usual truth behind such a label.
+fn as_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let declared = declared_encoding(bytes).and_then(|l| Encoding::for_label(l.as_bytes()));
+    let encoding = match (Encoding::for_bom(bytes), declared) {
+        (Some((bom, _)), _) => bom,
+        (None, Some(declared)) => declared,
+        (None, None) => encoding_rs::UTF_8,
+    };
+    if encoding == encoding_rs::UTF_8 && std::str::from_utf8(bytes).is_ok() {
+        return Cow::Borrowed(bytes);
+    }
+    let encoding = if encoding == encoding_rs::UTF_8 {
+        encoding_rs::WINDOWS_1252
+    } else {
+        encoding
+    };
+    let (text, _, _) = encoding.decode(bytes);
+    Cow::Owned(relabel_as_utf8(&text).into_bytes())
+}
+
+/// The `encoding="…"` of an XML declaration at the start, if any.
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    let head = &bytes[..bytes.len().min(200)];
+    let head = String::from_utf8_lossy(head);
+    let declaration = head.trim_start().strip_prefix("<?xml")?;
+    let declaration = &declaration[..declaration.find("?>")?];
+    let after = &declaration[declaration.find("encoding")? + "encoding".len()..];
+    let after = after.trim_start().strip_prefix('=')?.trim_start();
+    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &after[1..];
+    Some(value[..value.find(quote)?].to_owned())
+}
+
+/// `text` with its XML declaration (if any) saying UTF-8.
+fn relabel_as_utf8(text: &str) -> String {
+    let Some(end) = text
+        .trim_start()
+        .starts_with("<?xml")
+        .then(|| text.find("?>"))
+        .flatten()
+    else {
+        return text.to_owned();
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{}",
+        &text[end + 2..]
+    )
+}
+
+/// The document cut after its `max`-th item (`<item>` or `<entry>`), the
+/// elements still open closed again, and how many items were left out. The
+/// scan is a streaming one and keeps nothing but the open elements' names.
+fn cap_items(bytes: &[u8], max: usize) -> (Cow<'_, [u8]>, usize) {
+    let mut reader = Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    let mut open: Vec<String> = Vec::new();
+    let mut items = 0;
+    let mut cut: Option<(usize, Vec<String>)> = None;
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => open.push(e.name().as_ref().to_owned()),
+            Ok(Event::End(e)) => {
+                open.pop();
+                if matches!(local(e.name().as_ref()), "item" | "entry") {
+                    items += 1;
+                    if items == max {
+                        cut = Some((reader.buffer_position() as usize, open.clone()));
+                    }
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    match cut {
+        Some((position, open)) if items > max => {
+            let mut capped = bytes[..position].to_vec();
+            for name in open.iter().rev() {
+                capped.extend_from_slice(b"</");
+                capped.extend_from_slice(name.as_bytes());
+                capped.push(b'>');
+            }
+            (Cow::Owned(capped), items - max)
+        }
+        _ => (Cow::Borrowed(bytes), 0),
+    }
 }
 
 /// An absolute `http://` or `https://` URL.
@@ -51,10 +171,22 @@ fn is_web_url(candidate: &str) -> bool {
     url::Url::parse(candidate.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
-fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Option<Paper> {
-    let title = clean_text(&entry.title.as_ref()?.content);
+/// Why an item is not a paper: it has no title, or nothing to link to.
+const NO_TITLE: &str = "no title";
+const NO_LINK: &str = "no http(s) link";
+
+fn paper_from_entry(
+    entry: &Entry,
+    extra: &Extra,
+    fallback_venue: &str,
+) -> Result<Paper, &'static str> {
+    let title = entry
+        .title
+        .as_ref()
+        .map(|t| clean_text(&t.content))
+        .unwrap_or_default();
     if title.is_empty() {
-        return None;
+        return Err(NO_TITLE);
     }
     // Only http(s) links are kept: a feed's `javascript:` or `data:` link
     // must never reach a reader's mail as a link.
@@ -92,7 +224,9 @@ fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Optio
     // An arXiv paper's link is its abstract page, whatever the feed says.
     let url = match &arxiv {
         Some((id, _)) => id.abs_url(),
-        None => url.or_else(|| is_web_url(&entry.id).then(|| entry.id.trim().to_owned()))?,
+        None => url
+            .or_else(|| is_web_url(&entry.id).then(|| entry.id.trim().to_owned()))
+            .ok_or(NO_LINK)?,
     };
     let key = match (&arxiv, &doi) {
         (Some((id, _)), _) => PaperKey::Arxiv(id.clone()),
@@ -112,7 +246,7 @@ fn paper_from_entry(entry: &Entry, extra: &Extra, fallback_venue: &str) -> Optio
             .clone()
             .unwrap_or_else(|| fallback_venue.to_owned())
     };
-    Some(Paper {
+    Ok(Paper {
         key,
         arxiv,
         doi,
@@ -339,7 +473,8 @@ mod tests {
         let papers = parse_feed(&fixture(
             "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
         ))
-        .unwrap();
+        .unwrap()
+        .papers;
         assert_eq!(papers.len(), 4);
         let odin = &papers[2];
         assert_eq!(odin.key.to_string(), "arxiv:2205.06398");
@@ -366,7 +501,9 @@ mod tests {
 
     #[test]
     fn arxiv_atom_entries_get_their_dc_creators_back() {
-        let papers = parse_feed(&fixture("arxiv-atom-cs.LG-2026-09-25.xml")).unwrap();
+        let papers = parse_feed(&fixture("arxiv-atom-cs.LG-2026-09-25.xml"))
+            .unwrap()
+            .papers;
         assert_eq!(papers.len(), 3);
         assert_eq!(papers[0].key.to_string(), "arxiv:2609.28553");
         assert_eq!(papers[0].authors.len(), 6);
@@ -381,7 +518,9 @@ mod tests {
 
     #[test]
     fn nature_style_rss1_items_are_keyed_by_doi_without_the_citation_line() {
-        let papers = parse_feed(&fixture("nature-rss1-synthetic-shape.xml")).unwrap();
+        let papers = parse_feed(&fixture("nature-rss1-synthetic-shape.xml"))
+            .unwrap()
+            .papers;
         assert_eq!(papers.len(), 2);
         let p = &papers[0];
         assert_eq!(p.key.to_string(), "doi:10.1038/s41586-000-00001-x");
@@ -396,7 +535,9 @@ mod tests {
 
     #[test]
     fn biorxiv_rss1_items_keep_surname_initial_authors_together() {
-        let papers = parse_feed(&fixture("biorxiv-rss1-genomics.xml")).unwrap();
+        let papers = parse_feed(&fixture("biorxiv-rss1-genomics.xml"))
+            .unwrap()
+            .papers;
         let p = &papers[0];
         assert!(p.title.starts_with("Complete genome of the Medicago"));
         assert!(!p.title.contains('\n'));
@@ -434,7 +575,7 @@ mod tests {
 <item><title>Script link, web guid</title><link>javascript:alert(1)</link><guid>https://journal.test/paper/2</guid></item>
 <item><title>Claims an arXiv paper</title><link>https://evil.test/phish</link><guid isPermaLink="false">oai:arXiv.org:2205.06398v9</guid></item>
 </channel></rss>"#;
-        let papers = parse_feed(feed).unwrap();
+        let papers = parse_feed(feed).unwrap().papers;
         let urls: Vec<&str> = papers.iter().map(|p| p.url.as_str()).collect();
         assert_eq!(
             urls,
@@ -444,6 +585,50 @@ mod tests {
             ],
             "an item with no web link at all is dropped"
         );
+    }
+
+    #[test]
+    fn items_that_cannot_be_papers_are_counted_with_their_reason() {
+        let feed = br#"<?xml version="1.0"?>
+<rss version="2.0"><channel><title>t</title><link>https://j.test/</link><description>x</description>
+<item><title>Fine</title><link>https://j.test/1</link></item>
+<item><link>https://j.test/2</link></item>
+<item><title>No link</title><guid isPermaLink="false">x</guid></item>
+</channel></rss>"#;
+        let parsed = parse_feed(feed).unwrap();
+        assert_eq!(parsed.papers.len(), 1);
+        assert_eq!(parsed.skipped, [NO_TITLE, NO_LINK]);
+        assert_eq!(parsed.beyond_limit, 0);
+    }
+
+    #[test]
+    fn a_latin1_feed_labelled_utf8_is_read_as_latin1_and_a_declared_encoding_is_honoured() {
+        let mislabelled = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title><link>https://j.test/</link><description>x</description><item><title>Caf\xe9 na\xefve</title><link>https://j.test/1</link></item></channel></rss>";
+        let parsed = parse_feed(mislabelled).unwrap();
+        assert_eq!(parsed.papers[0].title, "Café naïve");
+        let declared = b"<?xml version='1.0' encoding='ISO-8859-1'?><rss version=\"2.0\"><channel><title>t</title><link>https://j.test/</link><description>x</description><item><title>Gr\xfc\xdfe</title><link>https://j.test/1</link></item></channel></rss>";
+        assert_eq!(parse_feed(declared).unwrap().papers[0].title, "Grüße");
+        let utf8 = "<rss version=\"2.0\"><channel><title>t</title><link>https://j.test/</link><description>x</description><item><title>图神经网络</title><link>https://j.test/1</link></item></channel></rss>";
+        assert_eq!(
+            parse_feed(utf8.as_bytes()).unwrap().papers[0].title,
+            "图神经网络"
+        );
+    }
+
+    #[test]
+    fn a_feed_is_cut_after_its_last_allowed_item_and_still_parses() {
+        let items: String = (0..5)
+            .map(|n| format!("<entry><id>https://j.test/{n}</id><title>P{n}</title><link href=\"https://j.test/{n}\"/><updated>2026-11-24T00:00:00Z</updated></entry>"))
+            .collect();
+        let feed = format!(
+            "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><id>x</id><updated>2026-11-24T00:00:00Z</updated>{items}</feed>"
+        );
+        let (capped, left_out) = cap_items(feed.as_bytes(), 2);
+        assert_eq!(left_out, 3);
+        let parsed = feed_rs::parser::parse(&capped[..]).unwrap();
+        assert_eq!(parsed.entries.len(), 2);
+        let (whole, left_out) = cap_items(feed.as_bytes(), 5);
+        assert_eq!((whole.len(), left_out), (feed.len(), 0));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use super::{Result, Store};
 /// The columns of `SourceState`; a macro so queries stay literal strings.
 macro_rules! select_state {
     () => {
-        "SELECT id, name, url, last_fetched_at, etag, last_modified, next_check_at, error_count, last_error
+        "SELECT id, name, url, last_fetched_at, etag, last_modified, next_check_at, error_count, last_error,
+                last_notes
          FROM sources"
     };
 }
@@ -23,6 +24,7 @@ fn state_from_row(row: &AnyRow) -> Result<SourceState> {
         next_check_at: row.try_get("next_check_at")?,
         error_count: row.try_get("error_count")?,
         last_error: row.try_get("last_error")?,
+        last_notes: row.try_get("last_notes")?,
     })
 }
 
@@ -38,6 +40,8 @@ pub struct SourceState {
     pub next_check_at: i64,
     pub error_count: i64,
     pub last_error: Option<String>,
+    /// What the last fetched copy of the feed left out, and why.
+    pub last_notes: Option<String>,
 }
 
 impl Store {
@@ -89,6 +93,16 @@ impl Store {
         .bind(source_id)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// What the feed as last fetched left out (`None`: nothing).
+    pub async fn record_fetch_notes(&self, source_id: i64, notes: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE sources SET last_notes = $1 WHERE id = $2")
+            .bind(notes)
+            .bind(source_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -392,3 +392,30 @@ async fn feed_credentials_stay_hidden_and_a_stalled_feed_is_a_timeout() {
         assert!(!output.contains("hunter2"), "{output}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_a_feed_cannot_give_us_are_counted_and_shown_by_feeds() {
+    let feed = br#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Journal</title><link>https://j.test/</link><description>x</description>
+<item><title>Caf\xe9 physics</title><link>https://j.test/1</link><pubDate>Fri, 01 Jan 9999 00:00:00 GMT</pubDate></item>
+<item><link>https://j.test/2</link></item>
+<item><title>Script</title><link>javascript:alert(1)</link></item>
+</channel></rss>"#;
+    let feeds = FeedServer::start([("j.rss", Route::Feed(feed.to_vec()))]).await;
+    let db = TestDb::sqlite();
+    let hub = Hub::new(&format!(
+        "[database]\nurl = \"{}\"\n[[collect.feeds]]\nurl = \"{}\"\nname = \"Journal\"\n",
+        db.url,
+        feeds.url("j.rss")
+    ));
+    let out = hub.ok(&["collect"]).await;
+    assert!(
+        out.contains("1 new"),
+        "a Latin-1 feed labelled UTF-8 is read: {out}"
+    );
+    let listed = hub.ok(&["feeds"]).await;
+    assert!(
+        listed.contains("ok, but 2 item(s) skipped (no title: 1, no http(s) link: 1)"),
+        "{listed}"
+    );
+}

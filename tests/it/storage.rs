@@ -45,7 +45,8 @@ async fn story(db: &TestDb) {
     let papers = parse_feed(&fixture(
         "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
     ))
-    .unwrap();
+    .unwrap()
+    .papers;
     let cs_lg = store
         .ensure_source("https://rss.arxiv.org/rss/cs.LG", "cs.LG", 1)
         .await
