@@ -203,6 +203,63 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The UTC instant of a local wall-clock time in `zone`.
+    fn local(zone: Tz, wall: &str) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        let naive: chrono::NaiveDateTime = wall.parse().unwrap();
+        zone.from_local_datetime(&naive)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn seven_oclock_is_seven_oclock_on_both_sides_of_every_dst_change() {
+        for (zone, changes) in [
+            // Spring forward and fall back in 2026.
+            (chrono_tz::Europe::Berlin, ["2026-03-29", "2026-10-25"]),
+            (chrono_tz::America::New_York, ["2026-03-08", "2026-11-01"]),
+        ] {
+            let reader = Subscriber {
+                timezone: zone,
+                send_hour: 7,
+                ..subscriber(Cadence::Daily, None)
+            };
+            for change in changes {
+                let day: NaiveDate = change.parse().unwrap();
+                for date in [day.pred_opt().unwrap(), day, day.succ_opt().unwrap()] {
+                    let before = local(zone, &format!("{date}T06:59:00"));
+                    let at = local(zone, &format!("{date}T07:00:00"));
+                    assert!(!reader.is_due(before, false), "{zone} {date} 06:59");
+                    assert!(reader.is_due(at, false), "{zone} {date} 07:00");
+                    assert_eq!(reader.edition(at), date, "{zone} {date}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_weekly_reader_is_due_only_on_their_day_across_a_dst_change() {
+        let reader = Subscriber {
+            timezone: chrono_tz::Europe::Berlin,
+            send_hour: 7,
+            ..subscriber(Cadence::Weekly(Weekday::Sun), None)
+        };
+        let due: Vec<NaiveDate> = (20..=31)
+            .map(|d| format!("2026-03-{d}").parse::<NaiveDate>().unwrap())
+            .filter(|date| {
+                reader.is_due(
+                    local(chrono_tz::Europe::Berlin, &format!("{date}T07:30:00")),
+                    false,
+                )
+            })
+            .collect();
+        assert_eq!(
+            due,
+            ["2026-03-22", "2026-03-29"].map(|d| d.parse::<NaiveDate>().unwrap())
+        );
+    }
+
     #[test]
     fn cadences_round_trip_through_their_names() {
         for c in [Cadence::Daily, Cadence::Weekly(Weekday::Fri)] {
