@@ -5,7 +5,7 @@
 
 use crate::helpers::{
     FeedServer, Hub, Mail, Route, SmtpOptions, SmtpServer, TestDb, config, fixture, sql_count,
-    status,
+    sql_exec, status,
 };
 
 const EVERYONE: [&str; 3] = ["ada@example.org", "bob@example.org", "nat@example.org"];
@@ -247,7 +247,7 @@ async fn a_message_deferred_for_days_is_given_up_and_a_stale_briefing_expires() 
             "",
         ));
         let pending_before = smtp.messages().len();
-        sqlx_exec(&db.url, "DELETE FROM briefings").await;
+        sql_exec(&db.url, "DELETE FROM briefings").await;
         smtp.set_rules(&[("*", "421 4.3.2 Try later")]);
         hub.run(&["run-once", "--force"]).await;
         age_outbox(&db.url, 2 * 24 * 3600).await;
@@ -273,13 +273,6 @@ async fn age_outbox(db_url: &str, secs: i64) {
         .execute(&pool)
         .await
         .unwrap();
-    pool.close().await;
-}
-
-async fn sqlx_exec(db_url: &str, sql: &'static str) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
-    sqlx::query(sql).execute(&pool).await.unwrap();
     pool.close().await;
 }
 

@@ -565,7 +565,12 @@ impl Hub {
 
     /// `academichub serve` in the background, its stderr kept for `terminate`.
     pub fn spawn_daemon(&self) -> Child {
-        self.command(&["serve"])
+        self.spawn(&["serve"])
+    }
+
+    /// `academichub ARGS…` in the background, its stderr kept.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -797,4 +802,13 @@ pub async fn sql_count(db_url: &str, sql: &'static str) -> i64 {
     let n: i64 = sqlx::Row::get(&sqlx::query(sql).fetch_one(&pool).await.unwrap(), 0);
     pool.close().await;
     n
+}
+
+/// Runs one statement against the database, as if time or a crash had
+/// left it so.
+pub async fn sql_exec(db_url: &str, sql: &'static str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
 }

@@ -10,6 +10,7 @@
 mod bad_input;
 mod browser;
 mod config;
+mod crash;
 mod daemon;
 mod delivery_faults;
 mod helpers;
