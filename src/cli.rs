@@ -59,6 +59,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE.html")]
         out: PathBuf,
     },
+    /// Send one test message to EMAIL now (not through the outbox), to check
+    /// the mail set-up: server, TLS, login, sender.
+    SendTest { email: String },
     /// Apply database migrations and exit.
     Migrate,
 }
@@ -111,6 +114,15 @@ async fn dispatch(
 ) -> anyhow::Result<()> {
     match command {
         Command::Serve => daemon::serve(app.clone()).await,
+        Command::SendTest { email } => {
+            let email = EmailAddress::parse(&email)?;
+            app.send_test(&email).await?;
+            println!(
+                "test message to {email} accepted by {}",
+                app.mailer().describe()
+            );
+            Ok(())
+        }
         Command::Migrate => {
             app.store.migrate().await?;
             println!("database is up to date");

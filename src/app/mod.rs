@@ -113,6 +113,32 @@ impl Application {
         .await
     }
 
+    /// Sends one short message to `to` straight away, through the
+    /// configured transport, headers and sender as a briefing would have.
+    pub async fn send_test(&self, to: &crate::domain::EmailAddress) -> anyhow::Result<()> {
+        let base = &self.settings.web.public_url;
+        let text = format!(
+            "This is a test message from AcademicHub ({base}).\n\nIf you can read it, mail from {} reaches {to}.\n",
+            self.from
+        );
+        let outgoing = crate::store::OutgoingMessage {
+            recipient: to.to_string(),
+            subject: "AcademicHub test message".into(),
+            html: format!(
+                "<!doctype html><html><body><p>{}</p></body></html>",
+                html_escape::encode_text(&text).replace("\n\n", "</p><p>")
+            ),
+            text,
+            message_id: self.message_id(),
+            unsubscribe_url: None,
+        };
+        let message =
+            crate::delivery::build_message(&self.from, &outgoing).map_err(anyhow::Error::msg)?;
+        self.mailer.check().await?;
+        self.mailer.send(message).await?;
+        Ok(())
+    }
+
     /// Resolves when someone asked for mail to go out now (see
     /// `delivery_wanted`); a request made while nobody waits is kept.
     pub async fn delivery_requested(&self) {

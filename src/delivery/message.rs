@@ -46,6 +46,41 @@ impl Header for ListUnsubscribePost {
     }
 }
 
+/// A header whose value is fixed text.
+macro_rules! text_header {
+    ($(#[$doc:meta])* $type:ident, $name:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        struct $type(String);
+
+        impl Header for $type {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($name)
+            }
+
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Self(s.trim().to_owned()))
+            }
+
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+
+text_header!(
+    /// `List-Id: AcademicHub briefings <briefings.example.org>` (RFC 2919):
+    /// lets mail clients and filters recognise the list.
+    ListId,
+    "List-Id"
+);
+text_header!(
+    /// `Precedence: bulk`: no vacation auto-replies to a briefing.
+    Precedence,
+    "Precedence"
+);
+
 /// The MIME message for an outbox row: multipart/alternative (text, then
 /// HTML), with the Message-ID fixed at enqueue time so a retry is the same
 /// message to the receiving side.
@@ -62,6 +97,11 @@ pub fn build_message(from: &Mailbox, outgoing: &OutgoingMessage) -> Result<Messa
         .message_id(Some(outgoing.message_id.clone()));
     if let Some(url) = &outgoing.unsubscribe_url {
         builder = builder
+            .header(ListId(format!(
+                "AcademicHub briefings <briefings.{}>",
+                from.email.domain()
+            )))
+            .header(Precedence("bulk".into()))
             .header(ListUnsubscribe(url.clone()))
             .header(ListUnsubscribePost);
     }
@@ -95,6 +135,17 @@ mod tests {
         );
         assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
         assert!(raw.contains("Message-ID: <abc@academichub.test>"));
+        assert!(raw.contains("List-Id: AcademicHub briefings <briefings.hub.example>"));
+        assert!(raw.contains("Precedence: bulk"));
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        assert_eq!(
+            parsed.subject(),
+            Some(outgoing.subject.as_str()),
+            "the Chinese subject survives RFC 2047 encoding: {raw}"
+        );
+        assert!(raw.lines().all(|l| l.is_ascii() && l.len() <= 998));
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("text/plain") && raw.contains("text/html"));
 
@@ -105,7 +156,7 @@ mod tests {
         let raw =
             String::from_utf8(build_message(&from, &confirmation).unwrap().formatted()).unwrap();
         assert!(
-            !raw.contains("List-Unsubscribe"),
+            !raw.contains("List-Unsubscribe") && !raw.contains("Precedence"),
             "a confirmation request is not list mail"
         );
     }

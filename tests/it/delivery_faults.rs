@@ -283,3 +283,33 @@ async fn sql_text(db_url: &str, sql: &'static str) -> String {
     pool.close().await;
     text
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_test_checks_a_set_up_with_one_message() {
+    const TEST: &str = "send_test_checks_a_set_up_with_one_message";
+    let Some(smtp) = ruled_smtp(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let hub = Hub::new(&config(&db.url, smtp.port, &[]));
+    let out = hub.ok(&["send-test", "Ops@Example.org"]).await;
+    assert!(
+        out.contains(&format!(
+            "test message to ops@example.org accepted by SMTP server 127.0.0.1:{}",
+            smtp.port
+        )),
+        "{out}"
+    );
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].parsed().subject(), Some("AcademicHub test message"));
+    smtp.set_rules(&[("*", "550 5.7.1 Relaying denied")]);
+    let out = hub.run(&["send-test", "ops@example.org"]).await;
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains("rejected by the mail server") && out.stderr.contains("550"),
+        "{}",
+        out.stderr
+    );
+    smtp.stop().await;
+}
