@@ -10,7 +10,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 
 use crate::app::Application;
 use crate::config::Settings;
-use crate::domain::{EmailAddress, Locale, NewSubscriber, Topic};
+use crate::domain::{Locale, NewSubscriber, Topic};
 use crate::redact::redact_url;
 use crate::{daemon, sources};
 
@@ -115,7 +115,7 @@ async fn dispatch(
     match command {
         Command::Serve => daemon::serve(app.clone()).await,
         Command::SendTest { email } => {
-            let email = EmailAddress::parse(&email)?;
+            let email = app.parse_address(&email)?;
             app.send_test(&email).await?;
             println!(
                 "test message to {email} accepted by {}",
@@ -183,7 +183,7 @@ async fn dispatch(
         }
         Command::Subscribers { show: Some(email) } => show_subscriber(app, &email).await,
         Command::Preview { email, out } => {
-            let email = EmailAddress::parse(&email)?;
+            let email = app.parse_address(&email)?;
             match app.preview(&email, Utc::now()).await? {
                 Some(html) => {
                     std::fs::write(&out, html)
@@ -200,7 +200,7 @@ async fn dispatch(
 }
 
 async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
-    let email = EmailAddress::parse(email)?;
+    let email = app.parse_address(email)?;
     let s = app
         .store
         .find_subscriber(&email)
@@ -324,7 +324,7 @@ async fn subscribe(
     args: &SubscribeArgs,
     matches: &ArgMatches,
 ) -> anyhow::Result<()> {
-    let email = EmailAddress::parse(&args.email)?;
+    let email = app.parse_address(&args.email)?;
     let topics = group_topics(matches)?;
     let existing = app.store.find_subscriber(&email).await?;
     if existing.is_none() && topics.is_empty() {

@@ -165,6 +165,9 @@ pub struct SmtpSettings {
     /// PEM file of extra CA certificates to trust, for a relay whose
     /// certificate is issued by a private CA. Public CAs are always trusted.
     pub ca_file: Option<PathBuf>,
+    /// Whether the relay delivers internationalised addresses (`jöhn@…`,
+    /// RFC 6531). Off: such addresses are refused at subscribe time.
+    pub smtputf8: bool,
     /// Connections kept open to the server.
     pub pool_size: u32,
     pub timeout_secs: u64,
@@ -179,6 +182,7 @@ impl Default for SmtpSettings {
             username: None,
             password: None,
             ca_file: None,
+            smtputf8: false,
             pool_size: 4,
             timeout_secs: 30,
         }

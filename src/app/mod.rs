@@ -82,6 +82,19 @@ impl Application {
         })
     }
 
+    /// An address as this instance's relay can deliver it: ASCII, or any
+    /// script when `delivery.smtp.smtputf8` says the relay supports it.
+    pub fn parse_address(
+        &self,
+        input: &str,
+    ) -> Result<crate::domain::EmailAddress, crate::domain::EmailAddressError> {
+        if self.settings.delivery.smtp.smtputf8 {
+            crate::domain::EmailAddress::parse_international(input)
+        } else {
+            crate::domain::EmailAddress::parse(input)
+        }
+    }
+
     pub fn mailer(&self) -> &Mailer {
         &self.mailer
     }

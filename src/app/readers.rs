@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::{Application, ReaderLink, edition_from_object};
 use crate::briefing::Notice;
 use crate::domain::{
-    Cadence, EmailAddress, LinkAction, LinkClaims, LinkError, Locale, NewSubscriber, Preferences,
-    Subscriber, SubscriptionStatus, Topic, Verdict,
+    Cadence, LinkAction, LinkClaims, LinkError, Locale, NewSubscriber, Preferences, Subscriber,
+    SubscriptionStatus, Topic, Verdict,
 };
 use crate::store::{ConfirmOutcome, EventOrigin, OutgoingMessage, StoreError};
 
@@ -163,7 +163,9 @@ impl Application {
         request: SubscribeRequest,
     ) -> Result<(NewSubscriber, Vec<Topic>), ReaderError> {
         let invalid = |e: &dyn std::fmt::Display| ReaderError::Invalid(e.to_string());
-        let email = EmailAddress::parse(&request.email).map_err(|e| invalid(&e))?;
+        let email = self
+            .parse_address(&request.email)
+            .map_err(|e| invalid(&e))?;
         let locale = match request.locale.as_deref().map(str::trim) {
             None | Some("") => Locale::En,
             Some(l) => l.parse().map_err(|e| invalid(&e))?,

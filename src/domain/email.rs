@@ -26,7 +26,18 @@ pub struct EmailAddressError {
 const ATEXT_SYMBOLS: &str = "!#$%&'*+/=?^_`{|}~-";
 
 impl EmailAddress {
+    /// An address any relay takes: ASCII before the `@`.
     pub fn parse(input: &str) -> Result<Self, EmailAddressError> {
+        Self::parse_with(input, false)
+    }
+
+    /// Also allows letters of any script before the `@` (`jöhn@…`), which
+    /// only a relay with SMTPUTF8 delivers (`delivery.smtp.smtputf8`).
+    pub fn parse_international(input: &str) -> Result<Self, EmailAddressError> {
+        Self::parse_with(input, true)
+    }
+
+    fn parse_with(input: &str, international: bool) -> Result<Self, EmailAddressError> {
         let trimmed = input.trim();
         let fail = |reason: &str| EmailAddressError {
             input: input.to_owned(),
@@ -41,16 +52,18 @@ impl EmailAddress {
         if user.is_empty() || user.len() > 64 {
             return Err(fail("the part before @ must have 1 to 64 characters"));
         }
-        if !user.is_ascii() {
+        if !international && !user.is_ascii() {
             return Err(fail(
-                "the part before @ has non-ASCII characters, which many mail servers cannot deliver",
+                "the part before @ has non-ASCII characters, which this server's mail relay cannot deliver (delivery.smtp.smtputf8 is off)",
             ));
         }
         let atom_ok = |atom: &str| {
             !atom.is_empty()
-                && atom
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ATEXT_SYMBOLS.contains(c))
+                && atom.chars().all(|c| {
+                    c.is_ascii_alphanumeric()
+                        || ATEXT_SYMBOLS.contains(c)
+                        || (!c.is_ascii() && c.is_alphanumeric())
+                })
         };
         if !user.split('.').all(atom_ok) {
             return Err(fail(
@@ -58,8 +71,8 @@ impl EmailAddress {
             ));
         }
         let domain = normalise_domain(domain).map_err(fail)?;
-        let address = lettre::Address::new(user.to_ascii_lowercase(), domain)
-            .map_err(|e| fail(&e.to_string()))?;
+        let address =
+            lettre::Address::new(user.to_lowercase(), domain).map_err(|e| fail(&e.to_string()))?;
         Ok(Self(address))
     }
 
@@ -151,6 +164,20 @@ mod tests {
                 err.to_string().contains("not a valid email address"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn international_local_parts_only_when_asked_for() {
+        let a = EmailAddress::parse_international("Jöhn@Example.org").unwrap();
+        assert_eq!(a.as_str(), "jöhn@example.org");
+        assert!(EmailAddress::parse("jöhn@example.org").is_err());
+        for bad in [
+            "jö hn@example.org",
+            "\"jöhn\"@example.org",
+            "jöhn@[127.0.0.1]",
+        ] {
+            assert!(EmailAddress::parse_international(bad).is_err(), "{bad}");
         }
     }
 

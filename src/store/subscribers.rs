@@ -764,7 +764,8 @@ fn subscriber_from_row(row: &AnyRow) -> Result<Subscriber> {
     let paused_until: Option<String> = row.try_get("paused_until")?;
     Ok(Subscriber {
         id,
-        email: EmailAddress::parse(&email).map_err(|e| corrupt(e.to_string()))?,
+        // Checked against the policy of the day when it was stored.
+        email: EmailAddress::parse_international(&email).map_err(|e| corrupt(e.to_string()))?,
         status: parse_status(id, &row.try_get::<String, _>("status")?)?,
         locale: locale
             .parse()

@@ -313,3 +313,45 @@ async fn send_test_checks_a_set_up_with_one_message() {
     );
     smtp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_international_address_is_refused_unless_the_relay_takes_it_and_never_blocks_others() {
+    const TEST: &str =
+        "an_international_address_is_refused_unless_the_relay_takes_it_and_never_blocks_others";
+    let Some(smtp) = ruled_smtp(TEST).await else {
+        return;
+    };
+    let feed = outliers_feed().await;
+    let db = TestDb::sqlite();
+    let hub = hub_with_three_due(&db, &smtp, &feed.url("ok.rss"), "").await;
+    let jöhn = [
+        "subscribe",
+        "jöhn@example.org",
+        "--topic",
+        "T",
+        "--keywords",
+        "outlier detection",
+    ];
+    let refused = hub.run(&jöhn).await;
+    assert!(
+        !refused.success && refused.stderr.contains("delivery.smtp.smtputf8 is off"),
+        "{}",
+        refused.stderr
+    );
+    // An operator says the relay takes them, but it refuses this one: that
+    // address fails alone.
+    smtp.set_rules(&[(
+        "jöhn@example.org",
+        "553 5.6.7 Non-ASCII addresses are not supported",
+    )]);
+    hub.rewrite_config(
+        &std::fs::read_to_string(&hub.config)
+            .unwrap()
+            .replace("tls = \"none\"", "tls = \"none\"\nsmtputf8 = true"),
+    );
+    hub.ok(&jöhn).await;
+    let out = hub.ok(&["run-once", "--force"]).await;
+    assert!(out.contains("3 sent, 0 deferred, 1 failed"), "{out}");
+    assert_eq!(status(&hub, "jöhn@example.org").await, "suppressed");
+    smtp.stop().await;
+}
