@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --locked --quiet
-bin=target/debug/academichub
+# Where cargo put the binary (CARGO_TARGET_DIR may point anywhere).
+target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin="$target_dir/debug/academichub"
 demo=var/demo
 rm -rf "$demo"
 mkdir -p "$demo"
