@@ -21,6 +21,8 @@ use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey};
 pub enum ParseError {
     #[error("not a feed (RSS, Atom or JSON Feed expected): {0}")]
     NotAFeed(String),
+    #[error("the feed parser failed on this feed ({0}); it is skipped until it changes")]
+    Unreadable(String),
 }
 
 /// Items read from one feed at most: no real feed has more (a busy arXiv
@@ -45,7 +47,7 @@ pub fn parse_feed(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
     let bytes = as_utf8(bytes);
     let (bytes, beyond_limit) = cap_items(&bytes, MAX_ITEMS);
     let bytes: &[u8] = &bytes;
-    let feed = feed_rs::parser::parse(bytes).map_err(|e| ParseError::NotAFeed(e.to_string()))?;
+    let feed = parse_guarded(bytes)?;
     let extras = ItemExtras::scan(bytes);
     // The extra pass is trusted only when it saw the same items feed-rs did.
     let extras = if extras.items.len() == feed.entries.len() {
@@ -72,6 +74,26 @@ pub fn parse_feed(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
         }
     }
     Ok(parsed)
+}
+
+/// feed-rs, with its panics turned into an error: feed-rs 3.0.0 slices a
+/// person's name at a byte that may fall inside a character (found by
+/// fuzzing: `<managingEditor>x‹a@b.org</managingEditor>`), and one hostile
+/// feed must not take the daemon down.
+fn parse_guarded(bytes: &[u8]) -> Result<feed_rs::model::Feed, ParseError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        feed_rs::parser::parse(bytes)
+    })) {
+        Ok(parsed) => parsed.map_err(|e| ParseError::NotAFeed(e.to_string())),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            Err(ParseError::Unreadable(why.to_owned()))
+        }
+    }
 }
 
 /// The bytes as UTF-8: a declared non-UTF-8 encoding is decoded (and the
@@ -629,6 +651,17 @@ mod tests {
         assert_eq!(parsed.entries.len(), 2);
         let (whole, left_out) = cap_items(feed.as_bytes(), 5);
         assert_eq!((whole.len(), left_out), (feed.len(), 0));
+    }
+
+    #[test]
+    fn a_feed_that_makes_the_parser_panic_is_an_error_not_a_crash() {
+        let feed = "<rss version=\"2.0\"><channel><title>t</title><link>https://j.test/</link><description>x</description><managingEditor>rss-h\u{203a}\u{2039}p@arxiv.org</managingEditor><item><title>T</title><link>https://j.test/1</link></item></channel></rss>";
+        let err = parse_feed(feed.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the feed parser failed on this feed"),
+            "{err}"
+        );
     }
 
     #[test]
