@@ -4,21 +4,10 @@
 //! channel (421), stall or drop the connection. On SQLite and PostgreSQL.
 
 use crate::helpers::{
-    FeedServer, Hub, Mail, Route, SmtpOptions, SmtpServer, TestDb, config, fixture, sql_count,
-    sql_exec, status,
+    Hub, Mail, SmtpOptions, SmtpServer, TestDb, config, outliers_feed, sql_count, sql_exec, status,
 };
 
 const EVERYONE: [&str; 3] = ["ada@example.org", "bob@example.org", "nat@example.org"];
-
-async fn outliers_feed() -> FeedServer {
-    FeedServer::start([(
-        "ok.rss",
-        Route::Feed(fixture(
-            "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
-        )),
-    )])
-    .await
-}
 
 /// A hub whose three subscribers (bob first in the queue) each have a
 /// briefing due: the recorded feed has a paper on outlier detection.

@@ -220,6 +220,17 @@ async fn serve_feed(
     }
 }
 
+/// The recorded arXiv RSS feed at `ok.rss`: one paper on outlier detection.
+pub async fn outliers_feed() -> FeedServer {
+    FeedServer::start([(
+        "ok.rss",
+        Route::Feed(fixture(
+            "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
+        )),
+    )])
+    .await
+}
+
 // ---------------------------------------------------------------- SMTP
 
 /// aiosmtpd on loopback (driven by `tests/smtp_server.py`), storing every

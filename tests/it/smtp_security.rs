@@ -2,7 +2,7 @@
 //! certificate from a throw-away CA. A wrong password or an untrusted
 //! certificate is an outage, not a rejection: the briefing waits.
 
-use crate::helpers::{FeedServer, Hub, Route, SmtpOptions, SmtpServer, TestDb, config, fixture};
+use crate::helpers::{Hub, SmtpOptions, SmtpServer, TestDb, config, outliers_feed};
 
 /// `config` with the `[delivery.smtp]` security lines replaced.
 fn secured(db: &TestDb, smtp: &SmtpServer, feed: &str, security: &str) -> String {
@@ -13,16 +13,6 @@ async fn hub_with_one_due_briefing(toml: &str) -> Hub {
     let hub = Hub::new(toml);
     hub.subscribe_ada_to_outliers().await;
     hub
-}
-
-async fn outliers_feed() -> FeedServer {
-    FeedServer::start([(
-        "ok.rss",
-        Route::Feed(fixture(
-            "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
-        )),
-    )])
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
