@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what the tests need, then runs every check CI runs:
-#   - a local venv (.venv) with aiosmtpd, the real SMTP server the tests talk to
+#   - a local venv (.venv) with aiosmtpd, the real SMTP server the tests talk to,
+#     and dkimpy, which verifies our DKIM signatures offline
 #   - headless Chromium and ChromeDriver (Debian packages), for the tests that
 #     render a briefing and drive the reader's pages
 #   - PostgreSQL on 127.0.0.1:5432 (started if it is down), for the tests that
@@ -12,7 +13,8 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -c 'import aiosmtpd' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'aiosmtpd>=1.4,<2'
+.venv/bin/python -c 'import aiosmtpd, dkim' 2>/dev/null ||
+  .venv/bin/pip install --quiet --disable-pip-version-check 'aiosmtpd>=1.4,<2' 'dkimpy>=1.1,<2'
 
 # Headless Chromium checks the briefing and the reader's pages as a browser
 # renders them; ChromeDriver lets the tests fill in forms and click.

@@ -122,6 +122,8 @@ pub struct DeliverySettings {
     /// The From header, e.g. `AcademicHub <briefing@example.org>`.
     pub from: String,
     pub folder: PathBuf,
+    /// DKIM-sign every message (`[delivery.dkim]`); unset: no signature.
+    pub dkim: Option<DkimSettings>,
     /// A message the server keeps deferring (4xx) is given up this many
     /// hours after it was queued. Outages do not count against it.
     pub give_up_after_hours: u32,
@@ -137,11 +139,26 @@ impl Default for DeliverySettings {
             transport: TransportKind::Folder,
             from: "AcademicHub <briefing@localhost>".into(),
             folder: PathBuf::from("var/mail"),
+            dkim: None,
             give_up_after_hours: 72,
             briefing_expires_after_hours: 36,
             smtp: SmtpSettings::default(),
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// The signing domain (`d=`), normally the domain of `delivery.from`.
+    pub domain: String,
+    /// The selector (`s=`): the key is published at
+    /// `SELECTOR._domainkey.DOMAIN`.
+    pub selector: String,
+    /// An RSA key in PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`, e.g.
+    /// `openssl genrsa -traditional 2048`), or an Ed25519 key as the base64
+    /// of its 32-byte seed.
+    pub private_key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

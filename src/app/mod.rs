@@ -14,12 +14,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use lettre::message::Mailbox;
 use tokio::sync::Notify;
 
 use crate::briefing::Renderer;
 use crate::config::Settings;
-use crate::delivery::{DeliveryError, DeliveryReport, Mailer, RetryPolicy, drain_outbox};
+use crate::delivery::{DeliveryError, DeliveryReport, Mailer, RetryPolicy, Sender, drain_outbox};
 use crate::domain::{LinkAction, LinkClaims, LinkKeys, Subscriber, Verdict};
 use crate::sources::{CollectReport, Fetcher, collect};
 use crate::store::Store;
@@ -48,7 +47,8 @@ pub struct Application {
     mailer: Mailer,
     renderer: Renderer,
     link_keys: LinkKeys,
-    from: Mailbox,
+    /// The From mailbox and the DKIM signature.
+    sender: Sender,
     /// Rung when mail that should not wait for the next tick (a
     /// confirmation) is queued; the daemon's delivery loop listens.
     delivery_wanted: Arc<Notify>,
@@ -69,7 +69,7 @@ impl Application {
             keys.push(store.link_secret().await?);
         }
         let link_keys = LinkKeys::new(keys).expect("at least one key");
-        let from = settings.from_mailbox();
+        let sender = Sender::new(settings.from_mailbox(), settings.delivery.dkim.as_ref())?;
         Ok(Self {
             settings,
             store,
@@ -77,7 +77,7 @@ impl Application {
             mailer,
             renderer,
             link_keys,
-            from,
+            sender,
             delivery_wanted: Arc::new(Notify::new()),
         })
     }
@@ -120,7 +120,7 @@ impl Application {
             give_up_after_secs: i64::from(delivery.give_up_after_hours) * 3600,
             briefing_expires_after_secs: i64::from(delivery.briefing_expires_after_hours) * 3600,
         };
-        drain_outbox(&self.store, &self.mailer, &self.from, policy, || {
+        drain_outbox(&self.store, &self.mailer, &self.sender, policy, || {
             Utc::now().timestamp()
         })
         .await
@@ -132,7 +132,7 @@ impl Application {
         let base = &self.settings.web.public_url;
         let text = format!(
             "This is a test message from AcademicHub ({base}).\n\nIf you can read it, mail from {} reaches {to}.\n",
-            self.from
+            self.sender.from()
         );
         let outgoing = crate::store::OutgoingMessage {
             recipient: to.to_string(),
@@ -145,8 +145,7 @@ impl Application {
             message_id: self.message_id(),
             unsubscribe_url: None,
         };
-        let message =
-            crate::delivery::build_message(&self.from, &outgoing).map_err(anyhow::Error::msg)?;
+        let message = self.sender.message(&outgoing).map_err(anyhow::Error::msg)?;
         self.mailer.check().await?;
         self.mailer.send(message).await?;
         Ok(())

@@ -154,6 +154,10 @@ impl Application {
     }
 
     pub(super) fn message_id(&self) -> String {
-        format!("<{}@{}>", uuid::Uuid::new_v4(), self.from.email.domain())
+        format!(
+            "<{}@{}>",
+            uuid::Uuid::new_v4(),
+            self.sender.from().email.domain()
+        )
     }
 }

@@ -1,7 +1,6 @@
-use lettre::message::Mailbox;
 use rand::Rng;
 
-use super::{Mailer, SendError, build_message};
+use super::{Mailer, SendError, Sender};
 use crate::store::{ClaimedMessage, Store, StoreError};
 
 /// How long a claim outlasts the longest exchange a send may take: a worker
@@ -75,7 +74,7 @@ pub enum DeliveryError {
 pub async fn drain_outbox(
     store: &Store,
     mailer: &Mailer,
-    from: &Mailbox,
+    sender: &Sender,
     policy: RetryPolicy,
     now: impl Fn() -> i64,
 ) -> Result<DeliveryReport, DeliveryError> {
@@ -108,7 +107,9 @@ pub async fn drain_outbox(
                 mailer.check().await?;
                 connection_checked = true;
             }
-            let message = build_message(from, &claimed.message).map_err(SendError::Permanent)?;
+            let message = sender
+                .message(&claimed.message)
+                .map_err(SendError::Permanent)?;
             mailer.send(message).await
         }
         .await;

@@ -277,7 +277,7 @@ impl Mail {
     }
 }
 
-fn python() -> Option<PathBuf> {
+pub fn python() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("TEST_SMTP_PYTHON") {
         return Some(p.into());
     }

@@ -13,6 +13,7 @@ mod config;
 mod crash;
 mod daemon;
 mod delivery_faults;
+mod dkim;
 mod helpers;
 mod politeness;
 mod reader_pages;
