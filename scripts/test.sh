@@ -6,7 +6,8 @@
 #     render a briefing and drive the reader's pages
 #   - PostgreSQL on 127.0.0.1:5432 (started if it is down), for the tests that
 #     run every storage story on PostgreSQL as well as SQLite
-#   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets)
+#   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets),
+#     and a short fuzz of the feed parser (cargo-fuzz, installed into .tools/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,4 +36,19 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # Benchmarks run once each as smoke tests; the test binaries' summary comes last.
 cargo test --bench pipeline --bench readers --locked
+# A short fuzz of the feed parser (the 15-minute run is in BENCHMARKS.md).
+# cargo-fuzz is kept in .tools/, inside the checkout; RUSTC_BOOTSTRAP lets the
+# stable toolchain take the sanitizer flags.
+if [ ! -x .tools/bin/cargo-fuzz ]; then
+  cargo install --quiet --locked --root .tools cargo-fuzz
+fi
+mkdir -p target/fuzz-smoke-corpus
+if ! (cd fuzz && RUSTC_BOOTSTRAP=1 ../.tools/bin/cargo-fuzz run parse_feed \
+  ../target/fuzz-smoke-corpus ../tests/fixtures/feeds -- \
+  -runs=20000 -max_len=65536 -timeout=10) > target/fuzz-smoke.log 2>&1; then
+  cat target/fuzz-smoke.log
+  echo "the feed parser fuzz smoke failed (input saved under fuzz/artifacts/)" >&2
+  exit 1
+fi
+grep -E '^Done [0-9]+ runs' target/fuzz-smoke.log
 cargo test --lib --bins --tests --locked
