@@ -3,7 +3,7 @@
 #   - a local venv (.venv) with aiosmtpd, the real SMTP server the tests talk to,
 #     and dkimpy, which verifies our DKIM signatures offline
 #   - headless Chromium and ChromeDriver (Debian packages), for the tests that
-#     render a briefing and drive the reader's pages
+#     render a briefing and drive the reader's pages; SpamAssassin, which scores one
 #   - PostgreSQL on 127.0.0.1:5432 (started if it is down), for the tests that
 #     run every storage story on PostgreSQL as well as SQLite
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets),
@@ -19,8 +19,11 @@ fi
 
 # Headless Chromium checks the briefing and the reader's pages as a browser
 # renders them; ChromeDriver lets the tests fill in forms and click.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
+# SpamAssassin scores a realistic briefing (local tests only, no network).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null ||
+  ! command -v spamassassin >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    chromium chromium-driver fonts-noto-cjk spamassassin >/dev/null
 fi
 
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"

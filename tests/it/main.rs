@@ -21,4 +21,5 @@ mod readers;
 mod run_once;
 mod schedule;
 mod smtp_security;
+mod spam_score;
 mod storage;
