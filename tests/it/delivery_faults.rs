@@ -126,6 +126,21 @@ async fn a_deferred_address_waits_its_turn_without_holding_up_the_others() {
         );
         assert_eq!(status(&hub, "bob@example.org").await, "active");
 
+        // A relay deferring everyone, run after run, for longer than the old
+        // attempt limit (8) allowed: nothing is given up before its time.
+        for run in 0..10 {
+            smtp.set_rules(&[if run % 2 == 0 {
+                ("*", "451 4.3.0 Try again later")
+            } else {
+                ("bob@example.org", "450 4.2.1 Mailbox busy")
+            }]);
+            let out = hub.ok(&["run-once", "--force"]).await;
+            assert!(
+                out.contains("0 sent, 1 deferred, 0 failed"),
+                "[{label}] run {run}: {out}"
+            );
+        }
+
         smtp.set_rules(&[]);
         let out = hub.ok(&["run-once", "--force"]).await;
         assert!(out.contains("1 sent"), "[{label}] {out}");
