@@ -136,7 +136,7 @@ impl Store {
                 id
             }
             None => {
-                let id =
+                let (id, _) =
                     insert_subscriber(&mut tx, subscriber, SubscriptionStatus::Active, now).await?;
                 record_event(&mut tx, id, "subscribed", &EventOrigin::cli(), now).await?;
                 id
@@ -167,14 +167,10 @@ impl Store {
             .await?;
         let request = match row {
             None => {
-                let id = insert_subscriber(&mut tx, subscriber, SubscriptionStatus::Pending, now)
-                    .await?;
+                let (id, nonce) =
+                    insert_subscriber(&mut tx, subscriber, SubscriptionStatus::Pending, now)
+                        .await?;
                 replace_topics(&mut tx, id, topics, now).await?;
-                let nonce = sqlx::query("SELECT link_nonce FROM subscribers WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("link_nonce")?;
                 SubscriptionRequest {
                     subscriber_id: id,
                     link_nonce: nonce,
@@ -606,13 +602,15 @@ impl Store {
 
 pub(super) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
+/// Returns the new subscriber's id and link nonce.
 async fn insert_subscriber(
     tx: &mut Tx,
     subscriber: &NewSubscriber,
     status: SubscriptionStatus,
     now: i64,
-) -> Result<i64> {
-    Ok(sqlx::query(
+) -> Result<(i64, i64)> {
+    let nonce = rand::random_range(1..=i64::from(i32::MAX));
+    let id = sqlx::query(
         "INSERT INTO subscribers (email, locale, timezone, send_hour, status, created_at,
                                   status_changed_at, link_nonce)
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
@@ -624,10 +622,11 @@ async fn insert_subscriber(
     .bind(i64::from(subscriber.send_hour))
     .bind(status.as_str())
     .bind(now)
-    .bind(rand::random_range(1..=i64::from(i32::MAX)))
+    .bind(nonce)
     .fetch_one(&mut **tx)
     .await?
-    .try_get("id")?)
+    .try_get("id")?;
+    Ok((id, nonce))
 }
 
 async fn upsert_topic(tx: &mut Tx, subscriber_id: i64, topic: &Topic, now: i64) -> Result<()> {
