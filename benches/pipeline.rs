@@ -3,12 +3,11 @@
 //!
 //! `cargo bench --bench pipeline`
 
-use std::collections::HashSet;
 use std::hint::black_box;
 
-use academichub::briefing::{BriefingLinks, Renderer, compose};
-use academichub::domain::{Locale, Topic, Verdict};
-use academichub::radar::{IndexedPaper, match_topics};
+use academichub::briefing::{BriefingLinks, Pick, Renderer, Section, compose};
+use academichub::domain::{Locale, Paper, Topic, Verdict};
+use academichub::radar::{MatchOptions, RadarsBuilder, describe};
 use academichub::sources::parse_feed;
 use academichub::store::StoredPaper;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -90,18 +89,50 @@ fn pipeline(c: &mut Criterion) {
             paper,
         })
         .collect();
-    let indexed: Vec<IndexedPaper> = papers.iter().map(IndexedPaper::new).collect();
+    let pairs: Vec<(i64, &Paper)> = papers.iter().map(|p| (p.id, &p.paper)).collect();
     let topics = radar();
-    let none = HashSet::new();
-    c.bench_function("match 1000 papers against a 5-topic radar", |b| {
-        b.iter(|| match_topics(black_box(&topics), black_box(&indexed), &none, 10))
-    });
-    c.bench_function("index 1000 papers for matching", |b| {
-        b.iter(|| papers.iter().map(IndexedPaper::new).collect::<Vec<_>>())
+    let now = chrono::Utc::now();
+    let options = MatchOptions {
+        max_per_topic: 10,
+        ..MatchOptions::default()
+    };
+    c.bench_function(
+        "index 1000 papers and one 5-topic radar, and match it",
+        |b| {
+            b.iter(|| {
+                let mut builder = RadarsBuilder::new(black_box(&pairs), now);
+                let radar = builder.add(&topics);
+                builder.build().match_radar(radar, &options)
+            })
+        },
+    );
+    let mut builder = RadarsBuilder::new(&pairs, now);
+    let radar = builder.add(&topics);
+    let index = builder.build();
+    c.bench_function("match a 5-topic radar against 1000 indexed papers", |b| {
+        b.iter(|| index.match_radar(black_box(radar), &options))
     });
 
     let renderer = Renderer::new().unwrap();
-    let hits = match_topics(&topics, &indexed, &none, 10);
+    let picks = index.match_radar(radar, &options);
+    let hits: Vec<Section> = picks
+        .iter()
+        .map(|t| {
+            let topic = &topics[t.topic.unwrap()];
+            Section {
+                topic: Some(topic.name()),
+                picks: t
+                    .hits
+                    .iter()
+                    .map(|h| Pick {
+                        paper_id: papers[h.paper].id,
+                        paper: &papers[h.paper].paper,
+                        matched: describe(topic, &h.matched),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
     // Links as long as real signed ones.
     let feedback = |paper: i64, verdict: Verdict| {
         format!(

@@ -39,6 +39,8 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # Benchmarks run once each as smoke tests; the test binaries' summary comes last.
 cargo test --bench pipeline --bench readers --locked
+# The radar at scale, small (the million-radar figure is in BENCHMARKS.md).
+cargo test --bench radar_scale --locked -- --papers 1000 --radars 10000 --scan-radars 100
 # A short fuzz of the feed parser (the 15-minute run is in BENCHMARKS.md).
 # cargo-fuzz is kept in .tools/, inside the checkout; RUSTC_BOOTSTRAP lets the
 # stable toolchain take the sanitizer flags.

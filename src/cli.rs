@@ -10,7 +10,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 
 use crate::app::Application;
 use crate::config::Settings;
-use crate::domain::{Locale, NewSubscriber, Topic};
+use crate::domain::{Locale, NewSubscriber, Topic, Verdict};
 use crate::redact::redact_url;
 use crate::{daemon, sources};
 
@@ -44,8 +44,24 @@ pub enum Command {
     /// Show each feed's collection state: last fetch, next check, last error.
     Feeds,
     /// Add a subscriber, or add topics to one. Repeat --topic to add several;
-    /// --keywords, --category and --exclude belong to the --topic before them.
+    /// --query, or --keywords, --category and --exclude, belong to the
+    /// --topic before them.
     Subscribe(SubscribeArgs),
+    /// Record a subscriber's "more / less like this" on a paper, as the
+    /// links in a briefing do.
+    Feedback {
+        email: String,
+        /// arXiv id (2604.12345), DOI, link or stored id.
+        paper: String,
+        #[arg(value_parser = ["more", "less"])]
+        verdict: String,
+    },
+    /// Show how a subscriber's radar scores one paper, term by term.
+    Explain {
+        email: String,
+        /// arXiv id (2604.12345), DOI, link or stored id.
+        paper: String,
+    },
     /// List subscribers: status, language, schedule, topics.
     Subscribers {
         /// Show one subscriber in full: topics, the history of their
@@ -71,7 +87,11 @@ pub struct SubscribeArgs {
     pub email: String,
     #[arg(long, value_name = "NAME")]
     pub topic: Vec<String>,
-    /// Comma-separated keywords and phrases.
+    /// The topic in the text form: "a phrase" OR word -excluded cat:cs.LG
+    /// ~cat:stat.ML author:"Name" =exact weight:2 with:updates.
+    #[arg(long, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Comma-separated keywords and phrases (any of them).
     #[arg(long, value_name = "\"a, b c\"")]
     pub keywords: Vec<String>,
     /// arXiv categories the topic is confined to (comma-separated or repeated).
@@ -182,6 +202,27 @@ async fn dispatch(
             Ok(())
         }
         Command::Subscribers { show: Some(email) } => show_subscriber(app, &email).await,
+        Command::Feedback {
+            email,
+            paper,
+            verdict,
+        } => {
+            let email = app.parse_address(&email)?;
+            let verdict: Verdict = verdict.parse().map_err(anyhow::Error::msg)?;
+            let title = app
+                .record_feedback_for(&email, &paper, verdict, Utc::now())
+                .await?;
+            println!(
+                "{email}: {verdict} like this: {title}",
+                verdict = verdict.as_str()
+            );
+            Ok(())
+        }
+        Command::Explain { email, paper } => {
+            let email = app.parse_address(&email)?;
+            print!("{}", app.explain(&email, &paper, Utc::now()).await?);
+            Ok(())
+        }
         Command::Preview { email, out } => {
             let email = app.parse_address(&email)?;
             match app.preview(&email, Utc::now()).await? {
@@ -228,21 +269,7 @@ async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
         println!("per topic: {n} papers");
     }
     for t in &s.topics {
-        println!(
-            "topic:     {}: {}{}{}",
-            t.name(),
-            t.keywords().join(", "),
-            if t.categories().is_empty() {
-                String::new()
-            } else {
-                format!(" [in {}]", t.categories().join(", "))
-            },
-            if t.exclusions().is_empty() {
-                String::new()
-            } else {
-                format!(" [not {}]", t.exclusions().join(", "))
-            }
-        );
+        println!("topic:     {}: {}", t.name(), t.query());
     }
     for e in app.store.subscriber_events(s.id).await? {
         println!(
@@ -328,7 +355,9 @@ async fn subscribe(
     let topics = group_topics(matches)?;
     let existing = app.store.find_subscriber(&email).await?;
     if existing.is_none() && topics.is_empty() {
-        bail!("a new subscriber needs at least one --topic NAME --keywords \"a, b\"");
+        bail!(
+            "a new subscriber needs at least one --topic NAME --query \"a OR b\" (or --keywords \"a, b\")"
+        );
     }
     let defaults = &app.settings.briefing;
     let locale = match &args.locale {
@@ -372,8 +401,8 @@ async fn subscribe(
     Ok(())
 }
 
-/// Each `--keywords`, `--category` and `--exclude` belongs to the nearest
-/// `--topic` before it on the command line.
+/// Each `--query`, `--keywords`, `--category` and `--exclude` belongs to the
+/// nearest `--topic` before it on the command line.
 fn group_topics(matches: &ArgMatches) -> anyhow::Result<Vec<Topic>> {
     let positions = |id: &str| -> Vec<(usize, String)> {
         match (matches.indices_of(id), matches.get_many::<String>(id)) {
@@ -388,8 +417,11 @@ fn group_topics(matches: &ArgMatches) -> anyhow::Result<Vec<Topic>> {
             .rposition(|(t, _)| *t < index)
             .with_context(|| format!("--{flag} must come after the --topic it belongs to"))
     };
-    let mut grouped: Vec<[Vec<String>; 3]> = vec![Default::default(); topics.len()];
-    for (slot, flag) in ["keywords", "category", "exclude"].into_iter().enumerate() {
+    let mut grouped: Vec<[Vec<String>; 4]> = vec![Default::default(); topics.len()];
+    for (slot, flag) in ["query", "keywords", "category", "exclude"]
+        .into_iter()
+        .enumerate()
+    {
         for (index, value) in positions(flag) {
             grouped[owner(flag, index)?][slot].push(value);
         }
@@ -397,8 +429,16 @@ fn group_topics(matches: &ArgMatches) -> anyhow::Result<Vec<Topic>> {
     topics
         .iter()
         .zip(grouped)
-        .map(|((_, name), [keywords, categories, exclusions])| {
-            Ok(Topic::new(name, keywords, categories, exclusions)?)
+        .map(|((_, name), [query, keywords, categories, exclusions])| {
+            match query.as_slice() {
+                [] => Ok(Topic::new(name, keywords, categories, exclusions)?),
+                [query] if keywords.is_empty() && categories.is_empty() && exclusions.is_empty() => {
+                    Ok(Topic::parse(name, query)?)
+                }
+                _ => bail!(
+                    "topic {name:?}: give one --query, or --keywords with --category and --exclude, not both"
+                ),
+            }
         })
         .collect()
 }

@@ -7,6 +7,7 @@
 //! confirm, unsubscribe, preferences, feedback, their data). Both end in the
 //! store and the outbox; delivery sends what the outbox holds.
 
+mod explain;
 mod readers;
 mod round;
 

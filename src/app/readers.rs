@@ -31,11 +31,15 @@ pub struct SubscribeRequest {
     pub topics: Vec<TopicInput>,
 }
 
-/// One topic as typed by a reader: terms may be lists or comma-separated.
+/// One topic as typed by a reader: either `query` in the text form
+/// (`"a phrase" OR word -excluded cat:cs.LG`), or the simple lists, whose
+/// terms may be lists or comma-separated.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopicInput {
     pub name: String,
+    #[serde(default)]
+    pub query: Option<String>,
     #[serde(default)]
     pub keywords: Vec<String>,
     #[serde(default)]
@@ -358,9 +362,7 @@ impl Application {
             .map(|t| {
                 serde_json::json!({
                     "name": t.name(),
-                    "keywords": t.keywords(),
-                    "categories": t.categories(),
-                    "exclude": t.exclusions(),
+                    "query": t.query().to_string(),
                 })
             })
             .collect();
@@ -427,15 +429,31 @@ fn parse_timezone(tz: &str) -> Result<chrono_tz::Tz, ReaderError> {
     })
 }
 
-/// Topics as typed; rows without a name and keywords (an empty row of a
+/// Topics as typed; rows without a name and terms (an empty row of a
 /// form) are left out.
 fn topics_from_input(input: Vec<TopicInput>) -> Result<Vec<Topic>, ReaderError> {
+    let blank = |t: &TopicInput| {
+        t.name.trim().is_empty()
+            && t.query.as_deref().is_none_or(|q| q.trim().is_empty())
+            && t.keywords.iter().all(|k| k.trim().is_empty())
+    };
     let topics: Vec<Topic> = input
         .into_iter()
-        .filter(|t| !(t.name.trim().is_empty() && t.keywords.iter().all(|k| k.trim().is_empty())))
+        .filter(|t| !blank(t))
         .map(|t| {
-            Topic::new(&t.name, &t.keywords, &t.categories, &t.exclude)
-                .map_err(|e| ReaderError::Invalid(e.to_string()))
+            let lists = [&t.keywords, &t.categories, &t.exclude];
+            let invalid = |e: String| ReaderError::Invalid(e);
+            match &t.query {
+                Some(_) if lists.iter().any(|l| l.iter().any(|k| !k.trim().is_empty())) => {
+                    Err(invalid(format!(
+                        "topic {:?}: give either a query or keywords, categories and exclude, not both",
+                        t.name.trim()
+                    )))
+                }
+                Some(query) => Topic::parse(&t.name, query).map_err(|e| invalid(e.to_string())),
+                None => Topic::new(&t.name, &t.keywords, &t.categories, &t.exclude)
+                    .map_err(|e| invalid(e.to_string())),
+            }
         })
         .collect::<Result<_, _>>()?;
     if topics.len() > Topic::MAX_PER_SUBSCRIBER {

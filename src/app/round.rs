@@ -7,11 +7,16 @@ use std::collections::HashSet;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use rayon::prelude::*;
+
 use super::{Application, ReaderLink};
-use crate::briefing::{BriefingLinks, compose};
-use crate::domain::{EmailAddress, Subscriber, Verdict};
-use crate::radar::{IndexedPaper, match_topics};
+use crate::briefing::{BriefingLinks, Pick, Section, compose};
+use crate::domain::{EmailAddress, Paper, Subscriber, Verdict};
+use crate::radar::{MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
 use crate::store::{BriefingItem, NewBriefing, OutgoingMessage, StoredPaper};
+
+/// The topic recorded for papers that resemble liked ones but match no topic.
+const SIMILAR_TOPIC: &str = "(like papers you liked)";
 
 /// What building briefings did, subscriber by subscriber.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +37,69 @@ struct Draft {
     message: OutgoingMessage,
 }
 
+/// A subscriber whose briefing is being made, with what matching needs.
+pub(super) struct Due {
+    pub(super) subscriber: Subscriber,
+    pub(super) already_sent: HashSet<i64>,
+    /// Verdicts with the papers' text, for the feedback profile.
+    pub(super) feedback: Vec<(Verdict, StoredPaper)>,
+}
+
+/// Verdicts a profile is learned from: the latest ones weigh what the reader wants now.
+const FEEDBACK_PAPERS: i64 = 50;
+
+/// The index over `papers` for every due radar, in order, with each one's
+/// feedback profile.
+pub(super) fn index_due(
+    papers: &[StoredPaper],
+    due: &[Due],
+    now: DateTime<Utc>,
+) -> (RadarIndex, Vec<Option<Profile>>) {
+    let pairs: Vec<(i64, &Paper)> = papers.iter().map(|p| (p.id, &p.paper)).collect();
+    let mut builder = RadarsBuilder::new(&pairs, now);
+    for d in due {
+        builder.add(&d.subscriber.topics);
+    }
+    let index = builder.build();
+    let profiles = due
+        .iter()
+        .map(|d| {
+            let of = |verdict: Verdict| {
+                d.feedback
+                    .iter()
+                    .filter(move |(v, _)| *v == verdict)
+                    .map(|(_, p)| &p.paper)
+            };
+            (!d.feedback.is_empty()).then(|| index.profile(of(Verdict::More), of(Verdict::Less)))
+        })
+        .collect();
+    (index, profiles)
+}
+
+/// Every due radar's picks, matched on rayon's pool: CPU work that must not
+/// hold up the async runtime's threads.
+fn match_due(
+    papers: &[StoredPaper],
+    due: &[Due],
+    default_max_per_topic: usize,
+    now: DateTime<Utc>,
+) -> Vec<Vec<TopicPicks>> {
+    let (index, profiles) = index_due(papers, due, now);
+    let options: Vec<MatchOptions> = due
+        .iter()
+        .zip(&profiles)
+        .map(|(d, profile)| MatchOptions {
+            already_sent: Some(&d.already_sent),
+            max_per_topic: d
+                .subscriber
+                .max_per_topic
+                .map_or(default_max_per_topic, |n| n as usize),
+            profile: profile.as_ref(),
+        })
+        .collect();
+    index.match_all(options.into_par_iter())
+}
+
 impl Application {
     /// Builds and queues today's briefing for every subscriber who is due:
     /// their slot has come (or `force`, which ignores the send hour only),
@@ -43,8 +111,7 @@ impl Application {
         force: bool,
     ) -> anyhow::Result<PrepareReport> {
         let mut report = PrepareReport::default();
-        let papers = self.store.recent_papers(self.news_since(now)).await?;
-        let indexed: Vec<IndexedPaper> = papers.iter().map(IndexedPaper::new).collect();
+        let mut due = Vec::new();
         for subscriber in self.store.active_subscribers().await? {
             if !subscriber.is_due(now, force) {
                 report.not_due += 1;
@@ -55,13 +122,28 @@ impl Application {
                 report.already_done += 1;
                 continue;
             }
-            let Some(draft) = self.draft(&subscriber, &indexed, now).await? else {
+            due.push(self.due(subscriber, now).await?);
+        }
+        if due.is_empty() {
+            return Ok(report);
+        }
+        let papers = self.store.recent_papers(self.news_since(now)).await?;
+        let max = self.settings.briefing.max_per_topic;
+        let (papers, due, picks) = tokio::task::spawn_blocking(move || {
+            let picks = match_due(&papers, &due, max, now);
+            (papers, due, picks)
+        })
+        .await
+        .context("matching the radars failed")?;
+        for (d, picks) in due.iter().zip(picks) {
+            let subscriber = &d.subscriber;
+            let Some(draft) = self.draft(subscriber, &papers, &picks, now)? else {
                 report.nothing_new += 1;
                 continue;
             };
             let briefing = NewBriefing {
                 subscriber_id: subscriber.id,
-                edition,
+                edition: subscriber.edition(now).to_string(),
                 items: draft.items,
                 message: draft.message,
             };
@@ -79,24 +161,53 @@ impl Application {
         Ok(report)
     }
 
-    /// What `subscriber` would receive now, or `None` when nothing matches.
-    async fn draft(
+    pub(super) async fn due(
+        &self,
+        subscriber: Subscriber,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Due> {
+        Ok(Due {
+            already_sent: self
+                .store
+                .papers_already_sent(subscriber.id, self.news_since(now))
+                .await?,
+            feedback: self
+                .store
+                .feedback_papers(subscriber.id, FEEDBACK_PAPERS)
+                .await?,
+            subscriber,
+        })
+    }
+
+    /// What `subscriber` would receive for these picks, or `None` when there are none.
+    fn draft(
         &self,
         subscriber: &Subscriber,
-        papers: &[IndexedPaper<'_>],
+        papers: &[StoredPaper],
+        picks: &[TopicPicks],
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Draft>> {
-        let already_sent: HashSet<i64> = self
-            .store
-            .papers_already_sent(subscriber.id, self.news_since(now))
-            .await?;
-        let max_per_topic = subscriber
-            .max_per_topic
-            .map_or(self.settings.briefing.max_per_topic, |n| n as usize);
-        let hits = match_topics(&subscriber.topics, papers, &already_sent, max_per_topic);
-        if hits.is_empty() {
+        if picks.is_empty() {
             return Ok(None);
         }
+        let sections: Vec<Section> = picks
+            .iter()
+            .map(|t| {
+                let topic = t.topic.map(|i| &subscriber.topics[i]);
+                Section {
+                    topic: topic.map(|t| t.name()),
+                    picks: t
+                        .hits
+                        .iter()
+                        .map(|h| Pick {
+                            paper_id: papers[h.paper].id,
+                            paper: &papers[h.paper].paper,
+                            matched: topic.map(|t| describe(t, &h.matched)).unwrap_or_default(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
         let edition = subscriber.edition(now);
         let feedback = |paper_id: i64, verdict: Verdict| {
             self.link_url(subscriber, ReaderLink::Feedback(paper_id, verdict), now)
@@ -107,17 +218,18 @@ impl Application {
             view: self.link_url(subscriber, ReaderLink::View(edition), now),
             feedback: &feedback,
         };
-        let content = compose(&hits, &edition.to_string(), subscriber.locale, &links);
+        let content = compose(&sections, &edition.to_string(), subscriber.locale, &links);
         let rendered = self
             .renderer
             .render(&content, subscriber.locale)
             .with_context(|| format!("cannot render the briefing for {}", subscriber.email))?;
-        let items = hits
+        let items = sections
             .iter()
-            .flat_map(|t| {
-                t.hits.iter().map(|h| BriefingItem {
-                    paper_id: h.paper.id,
-                    topic: t.topic.to_owned(),
+            .flat_map(|s| {
+                let topic = s.topic.unwrap_or(SIMILAR_TOPIC);
+                s.picks.iter().map(move |p| BriefingItem {
+                    paper_id: p.paper_id,
+                    topic: topic.to_owned(),
                 })
             })
             .collect();
@@ -132,24 +244,36 @@ impl Application {
         Ok(Some(Draft { items, message }))
     }
 
+    /// The subscriber and today's papers, matched as the round would.
+    async fn match_one(
+        &self,
+        email: &EmailAddress,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(Subscriber, Vec<StoredPaper>, Vec<TopicPicks>)> {
+        let subscriber = self.store.find_subscriber(email).await?.with_context(|| {
+            format!("{email} is not subscribed (add them with `academichub subscribe`)")
+        })?;
+        let papers = self.store.recent_papers(self.news_since(now)).await?;
+        let due = [self.due(subscriber, now).await?];
+        let max = self.settings.briefing.max_per_topic;
+        let picks = match_due(&papers, &due, max, now).pop().unwrap_or_default();
+        let [Due { subscriber, .. }] = due;
+        Ok((subscriber, papers, picks))
+    }
+
     /// The HTML a subscriber would receive if a briefing were made now.
     pub async fn preview(
         &self,
         email: &EmailAddress,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<String>> {
-        let subscriber = self.store.find_subscriber(email).await?.with_context(|| {
-            format!("{email} is not subscribed (add them with `academichub subscribe`)")
-        })?;
-        let papers: Vec<StoredPaper> = self.store.recent_papers(self.news_since(now)).await?;
-        let indexed: Vec<IndexedPaper> = papers.iter().map(IndexedPaper::new).collect();
+        let (subscriber, papers, picks) = self.match_one(email, now).await?;
         Ok(self
-            .draft(&subscriber, &indexed, now)
-            .await?
+            .draft(&subscriber, &papers, &picks, now)?
             .map(|d| d.message.html))
     }
 
-    fn news_since(&self, now: DateTime<Utc>) -> i64 {
+    pub(super) fn news_since(&self, now: DateTime<Utc>) -> i64 {
         now.timestamp() - i64::from(self.settings.briefing.lookback_hours) * 3600
     }
 

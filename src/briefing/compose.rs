@@ -1,7 +1,23 @@
 use serde::Serialize;
 
-use crate::domain::{Locale, Verdict};
-use crate::radar::TopicHits;
+use crate::domain::{Locale, Paper, Verdict};
+
+/// One topic's papers as the radar ranked them, best first.
+#[derive(Debug, Clone)]
+pub struct Section<'a> {
+    /// The topic's name; `None` for papers like ones the reader liked,
+    /// which no topic picked.
+    pub topic: Option<&'a str>,
+    pub picks: Vec<Pick<'a>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pick<'a> {
+    pub paper_id: i64,
+    pub paper: &'a Paper,
+    /// The reader's own words that matched ("conformal prediction").
+    pub matched: Vec<String>,
+}
 
 /// Everything the templates show, already in the reader's language.
 #[derive(Debug, Clone, Serialize)]
@@ -55,7 +71,7 @@ const AUTHORS_SHOWN: usize = 3;
 const SUMMARY_CHARS: usize = 240;
 
 pub fn compose(
-    hits: &[TopicHits<'_>],
+    sections: &[Section<'_>],
     edition: &str,
     locale: Locale,
     links: &BriefingLinks<'_>,
@@ -64,15 +80,19 @@ pub fn compose(
         Locale::En => " et al.",
         Locale::Zh => " 等",
     };
-    let sections: Vec<SectionView> = hits
+    let similar = match locale {
+        Locale::En => "Like papers you liked",
+        Locale::Zh => "与您喜欢的论文相似",
+    };
+    let sections: Vec<SectionView> = sections
         .iter()
         .map(|t| SectionView {
-            topic: t.topic.to_owned(),
+            topic: t.topic.unwrap_or(similar).to_owned(),
             papers: t
-                .hits
+                .picks
                 .iter()
                 .map(|h| {
-                    let p = &h.paper.paper;
+                    let p = h.paper;
                     let mut authors = p
                         .authors
                         .iter()
@@ -86,8 +106,8 @@ pub fn compose(
                     PaperView {
                         title: p.title.clone(),
                         url: web_link(&p.url),
-                        more_url: (links.feedback)(h.paper.id, Verdict::More),
-                        less_url: (links.feedback)(h.paper.id, Verdict::Less),
+                        more_url: (links.feedback)(h.paper_id, Verdict::More),
+                        less_url: (links.feedback)(h.paper_id, Verdict::Less),
                         authors,
                         venue: p.venue.clone(),
                         category: p.categories.first().cloned(),

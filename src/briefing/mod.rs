@@ -11,5 +11,5 @@
 mod compose;
 mod render;
 
-pub use compose::{BriefingContent, BriefingLinks, PaperView, SectionView, compose};
+pub use compose::{BriefingContent, BriefingLinks, PaperView, Pick, Section, SectionView, compose};
 pub use render::{Notice, RenderError, RenderedMail, Renderer};

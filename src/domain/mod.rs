@@ -12,6 +12,7 @@ mod link_token;
 mod locale;
 mod paper;
 mod paper_key;
+mod query;
 mod subscriber;
 mod topic;
 
@@ -24,6 +25,7 @@ pub(crate) use locale::string_keys;
 pub use locale::{Locale, LocaleError};
 pub use paper::Paper;
 pub use paper_key::PaperKey;
+pub use query::{Facet, Query, QueryError, Term};
 pub use subscriber::{
     Cadence, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Verdict,
 };

@@ -1,126 +1,73 @@
-/// One interest on a subscriber's radar: a name, the keywords and phrases
-/// that signal it, optionally the arXiv categories it is confined to, and
-/// phrases that rule a paper out.
-///
-/// Terms are kept as the subscriber wrote them (trimmed, de-duplicated
-/// case-insensitively); how they are matched is the radar's business.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use super::query::{Query, QueryError};
+
+/// One interest on a subscriber's radar: a name and the [`Query`] that
+/// says which papers belong to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Topic {
     name: String,
-    keywords: Vec<String>,
-    categories: Vec<String>,
-    exclusions: Vec<String>,
+    query: Query,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TopicError {
     #[error("a topic needs a name")]
     EmptyName,
-    #[error("topic {0:?} needs at least one keyword or phrase (--keywords \"a, b\")")]
-    NoKeywords(String),
-    #[error("{0:?} is not an arXiv category (expected e.g. cs.LG, math.GT, hep-th)")]
-    BadCategory(String),
-    #[error("topic {name:?} has {count} {what}; at most {max} are allowed")]
-    TooMany {
-        name: String,
-        what: &'static str,
-        count: usize,
-        max: usize,
-    },
-    #[error("{0:?} is too long: a topic name or term may have at most {max} characters", max = Topic::MAX_CHARS)]
+    #[error("topic {name:?}: {error}")]
+    Query { name: String, error: QueryError },
+    #[error("{0:?} is too long: a topic name may have at most {max} characters", max = Topic::MAX_CHARS)]
     TooLong(String),
 }
 
 impl Topic {
     /// Topics one subscriber may have: one radar must not cost everyone.
     pub const MAX_PER_SUBSCRIBER: usize = 20;
-    /// Keywords, categories or exclusions in one topic.
-    pub const MAX_TERMS: usize = 50;
-    /// Characters in a name or a term.
+    /// Characters in a name.
     pub const MAX_CHARS: usize = 120;
 
+    /// The simple form: any one of `keywords` (comma-separated phrases), in
+    /// one of `categories` if given, never mentioning an exclusion.
     pub fn new(
         name: &str,
         keywords: impl IntoIterator<Item = impl AsRef<str>>,
         categories: impl IntoIterator<Item = impl AsRef<str>>,
         exclusions: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<Self, TopicError> {
-        let name = name.trim();
+        let name = Self::check_name(name)?;
+        let query =
+            Query::any_of(keywords, categories, exclusions).map_err(|error| TopicError::Query {
+                name: name.clone(),
+                error,
+            })?;
+        Ok(Self { name, query })
+    }
+
+    /// A topic typed in the text form (see [`Query`]).
+    pub fn parse(name: &str, query: &str) -> Result<Self, TopicError> {
+        let name = Self::check_name(name)?;
+        let query = Query::parse(query).map_err(|error| TopicError::Query {
+            name: name.clone(),
+            error,
+        })?;
+        Ok(Self { name, query })
+    }
+
+    fn check_name(name: &str) -> Result<String, TopicError> {
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
         if name.is_empty() {
             return Err(TopicError::EmptyName);
         }
-        let keywords = clean_terms(keywords);
-        if keywords.is_empty() {
-            return Err(TopicError::NoKeywords(name.to_owned()));
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(TopicError::TooLong(name));
         }
-        let categories = clean_terms(categories);
-        let exclusions = clean_terms(exclusions);
-        for (what, list) in [
-            ("keywords", &keywords),
-            ("categories", &categories),
-            ("exclusions", &exclusions),
-        ] {
-            if list.len() > Self::MAX_TERMS {
-                return Err(TopicError::TooMany {
-                    name: name.to_owned(),
-                    what,
-                    count: list.len(),
-                    max: Self::MAX_TERMS,
-                });
-            }
-        }
-        if let Some(long) = std::iter::once(name)
-            .chain(keywords.iter().chain(&exclusions).map(String::as_str))
-            .find(|t| t.chars().count() > Self::MAX_CHARS)
-        {
-            return Err(TopicError::TooLong(long.to_owned()));
-        }
-        if let Some(bad) = categories.iter().find(|c| !is_category(c)) {
-            return Err(TopicError::BadCategory(bad.clone()));
-        }
-        Ok(Self {
-            name: name.to_owned(),
-            keywords,
-            categories,
-            exclusions,
-        })
+        Ok(name)
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
-    pub fn keywords(&self) -> &[String] {
-        &self.keywords
+    pub fn query(&self) -> &Query {
+        &self.query
     }
-    pub fn categories(&self) -> &[String] {
-        &self.categories
-    }
-    pub fn exclusions(&self) -> &[String] {
-        &self.exclusions
-    }
-}
-
-/// Splits comma-separated lists, trims, drops empties and case-insensitive
-/// duplicates, keeping first-seen order.
-fn clean_terms(terms: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for term in terms {
-        for part in term.as_ref().split([',', '，']) {
-            let part = part.split_whitespace().collect::<Vec<_>>().join(" ");
-            if !part.is_empty() && !out.iter().any(|t| t.eq_ignore_ascii_case(&part)) {
-                out.push(part);
-            }
-        }
-    }
-    out
-}
-
-/// arXiv category names: `cs.LG`, `stat.ML`, `hep-th`, `q-bio.GN`, `quant-ph`.
-fn is_category(s: &str) -> bool {
-    let (archive, subject) = s.split_once('.').unwrap_or((s, ""));
-    !archive.is_empty()
-        && archive.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-        && subject.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
 }
 
 #[cfg(test)]
@@ -130,7 +77,7 @@ mod tests {
     const NONE: [&str; 0] = [];
 
     #[test]
-    fn keywords_are_split_trimmed_and_deduplicated() {
+    fn keywords_are_split_trimmed_and_deduplicated_into_one_any_of_group() {
         let t = Topic::new(
             " LLMs ",
             [
@@ -143,43 +90,36 @@ mod tests {
         .unwrap();
         assert_eq!(t.name(), "LLMs");
         assert_eq!(
-            t.keywords(),
-            ["large language model", "RLHF", "in-context learning"]
+            t.query().to_string(),
+            r#""large language model" OR RLHF OR "in-context learning" cat:cs.CL"#
         );
-        assert_eq!(t.categories(), ["cs.CL"]);
     }
 
     #[test]
     fn a_topic_without_keywords_or_with_a_bad_category_is_refused() {
-        assert_eq!(
-            Topic::new("x", [" , "], NONE, NONE),
-            Err(TopicError::NoKeywords("x".into()))
-        );
+        let err = Topic::new("x", [" , "], NONE, NONE).unwrap_err();
+        assert!(err.to_string().contains("at least one word"), "{err}");
         assert_eq!(
             Topic::new("", ["a"], NONE, NONE),
             Err(TopicError::EmptyName)
         );
-        assert!(matches!(
-            Topic::new("x", ["a"], ["CS LG"], NONE),
-            Err(TopicError::BadCategory(_))
-        ));
+        let err = Topic::new("x", ["a"], ["CS LG"], NONE).unwrap_err();
+        assert!(err.to_string().contains("not an arXiv category"), "{err}");
         assert!(Topic::new("x", ["a"], ["hep-th", "q-bio.GN", "quant-ph"], NONE).is_ok());
     }
 
     #[test]
     fn one_topic_cannot_grow_without_bound() {
-        let many: Vec<String> = (0..=Topic::MAX_TERMS).map(|n| format!("k{n}")).collect();
-        assert!(matches!(
-            Topic::new("x", &many, NONE, NONE),
-            Err(TopicError::TooMany {
-                what: "keywords",
-                ..
-            })
-        ));
-        let long = "w".repeat(Topic::MAX_CHARS + 1);
+        let many: Vec<String> = (0..=Query::MAX_TERMS).map(|n| format!("k{n}")).collect();
+        let err = Topic::new("x", &many, NONE, NONE).unwrap_err();
+        assert!(err.to_string().contains("at most 50"), "{err}");
+        let long = "w".repeat(Query::MAX_TERM_CHARS + 1);
+        let err = Topic::new("x", [long.as_str()], NONE, NONE).unwrap_err();
+        assert!(err.to_string().contains("at most 120"), "{err}");
+        let name = "n".repeat(Topic::MAX_CHARS + 1);
         assert_eq!(
-            Topic::new("x", [long.as_str()], NONE, NONE),
-            Err(TopicError::TooLong(long))
+            Topic::new(&name, ["a"], NONE, NONE),
+            Err(TopicError::TooLong(name))
         );
     }
 }

@@ -4,7 +4,55 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Result, Store, StoreError, from_json, to_json};
-use crate::domain::{AnnounceType, ArxivId, Paper};
+use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey, Verdict};
+
+/// The columns `paper_from_row` reads, of `papers p`.
+macro_rules! paper_columns {
+    () => {
+        "p.id, p.paper_key, p.arxiv_id, p.version, p.doi, p.title, p.abstract, p.url, p.authors, \
+         p.venue, p.announce_type, p.published_at, p.first_seen_at"
+    };
+}
+
+/// A paper from a row of `paper_columns!()`, without its categories.
+fn paper_from_row(row: &sqlx::any::AnyRow) -> Result<StoredPaper> {
+    let id: i64 = row.try_get("id")?;
+    let corrupt = |what: String| StoreError::Corrupt(format!("paper {id}: {what}"));
+    let arxiv = match row.try_get::<Option<String>, _>("arxiv_id")? {
+        Some(text) => {
+            let (arxiv_id, _) =
+                ArxivId::parse_with_version(&text).map_err(|e| corrupt(e.to_string()))?;
+            let version: Option<i64> = row.try_get("version")?;
+            Some((arxiv_id, version.and_then(|v| u32::try_from(v).ok())))
+        }
+        None => None,
+    };
+    let announce_type = row
+        .try_get::<Option<String>, _>("announce_type")?
+        .map(|t| t.parse::<AnnounceType>().map_err(corrupt))
+        .transpose()?;
+    let published = row
+        .try_get::<Option<i64>, _>("published_at")?
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+    let key: String = row.try_get("paper_key")?;
+    Ok(StoredPaper {
+        id,
+        first_seen_at: row.try_get("first_seen_at")?,
+        paper: Paper {
+            key: key.parse().map_err(corrupt)?,
+            arxiv,
+            doi: row.try_get("doi")?,
+            title: row.try_get("title")?,
+            abstract_text: row.try_get("abstract")?,
+            url: row.try_get("url")?,
+            authors: from_json(&row.try_get::<String, _>("authors")?)?,
+            categories: Vec::new(),
+            venue: row.try_get("venue")?,
+            announce_type,
+            published,
+        },
+    })
+}
 
 /// A paper as stored, with the id briefings refer to it by.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,56 +173,85 @@ impl Store {
                 .or_default()
                 .push(row.try_get("category")?);
         }
-
-        let rows = sqlx::query(
-            "SELECT id, paper_key, arxiv_id, version, doi, title, abstract, url, authors, venue,
-                    announce_type, published_at, first_seen_at
-             FROM papers WHERE first_seen_at >= $1
-             ORDER BY first_seen_at DESC, id",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            paper_columns!(),
+            " FROM papers p WHERE p.first_seen_at >= $1 ORDER BY p.first_seen_at DESC, p.id"
+        ))
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
+        rows.iter()
             .map(|row| {
-                let id: i64 = row.try_get("id")?;
-                let corrupt = |what: String| StoreError::Corrupt(format!("paper {id}: {what}"));
-                let arxiv = match row.try_get::<Option<String>, _>("arxiv_id")? {
-                    Some(text) => {
-                        let (arxiv_id, _) = ArxivId::parse_with_version(&text)
-                            .map_err(|e| corrupt(e.to_string()))?;
-                        let version: Option<i64> = row.try_get("version")?;
-                        Some((arxiv_id, version.and_then(|v| u32::try_from(v).ok())))
-                    }
-                    None => None,
-                };
-                let announce_type = row
-                    .try_get::<Option<String>, _>("announce_type")?
-                    .map(|t| t.parse::<AnnounceType>().map_err(corrupt))
-                    .transpose()?;
-                let published = row
-                    .try_get::<Option<i64>, _>("published_at")?
-                    .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
-                let key: String = row.try_get("paper_key")?;
-                Ok(StoredPaper {
-                    id,
-                    first_seen_at: row.try_get("first_seen_at")?,
-                    paper: Paper {
-                        key: key.parse().map_err(corrupt)?,
-                        arxiv,
-                        doi: row.try_get("doi")?,
-                        title: row.try_get("title")?,
-                        abstract_text: row.try_get("abstract")?,
-                        url: row.try_get("url")?,
-                        authors: from_json(&row.try_get::<String, _>("authors")?)?,
-                        categories: categories.remove(&id).unwrap_or_default(),
-                        venue: row.try_get("venue")?,
-                        announce_type,
-                        published,
-                    },
-                })
+                let mut paper = paper_from_row(row)?;
+                paper.paper.categories = categories.remove(&paper.id).unwrap_or_default();
+                Ok(paper)
             })
             .collect()
+    }
+
+    /// The papers a subscriber said "more / less like this" about, newest
+    /// verdict first, at most `limit`: the text their profile is learned from.
+    pub async fn feedback_papers(
+        &self,
+        subscriber_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(Verdict, StoredPaper)>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            paper_columns!(),
+            ", f.verdict FROM feedback f JOIN papers p ON p.id = f.paper_id
+             WHERE f.subscriber_id = $1 ORDER BY f.at DESC, p.id LIMIT $2"
+        ))
+        .bind(subscriber_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let verdict: String = row.try_get("verdict")?;
+                let verdict = verdict.parse().map_err(StoreError::Corrupt)?;
+                Ok((verdict, paper_from_row(row)?))
+            })
+            .collect()
+    }
+
+    /// A stored paper by its arXiv id (`2604.12345`, any version), DOI,
+    /// link, or stored id.
+    pub async fn find_paper(&self, reference: &str) -> Result<Option<StoredPaper>> {
+        let reference = reference.trim();
+        let key = match ArxivId::parse_with_version(
+            reference.strip_prefix("arXiv:").unwrap_or(reference),
+        ) {
+            Ok((id, _)) => PaperKey::Arxiv(id).to_string(),
+            Err(_) => match PaperKey::normalize_doi(reference) {
+                Some(doi) => PaperKey::Doi(doi).to_string(),
+                None => reference.to_owned(),
+            },
+        };
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            paper_columns!(),
+            " FROM papers p WHERE p.paper_key = $1 OR p.url = $2 OR CAST(p.id AS TEXT) = $2
+             ORDER BY p.id LIMIT 1"
+        ))
+        .bind(&key)
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut paper = paper_from_row(&row)?;
+        let rows = sqlx::query(
+            "SELECT category FROM paper_categories WHERE paper_id = $1 ORDER BY position, category",
+        )
+        .bind(paper.id)
+        .fetch_all(&self.pool)
+        .await?;
+        paper.paper.categories = rows
+            .iter()
+            .map(|r| r.try_get("category"))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Some(paper))
     }
 
     /// Which of the papers first seen since `since` this subscriber has

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{OutgoingMessage, Result, Store, StoreError, from_json, to_json};
+use super::{OutgoingMessage, Result, Store, StoreError};
 use crate::domain::{
     EmailAddress, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Topic, Verdict,
 };
@@ -576,7 +576,7 @@ impl Store {
 
     async fn topics_by_subscriber(&self, only: Option<i64>) -> Result<HashMap<i64, Vec<Topic>>> {
         let rows = sqlx::query(
-            "SELECT subscriber_id, name, keywords, categories, exclusions FROM topics
+            "SELECT subscriber_id, name, query FROM topics
              WHERE $1 < 0 OR subscriber_id = $1 ORDER BY subscriber_id, id",
         )
         .bind(only.unwrap_or(-1))
@@ -585,13 +585,8 @@ impl Store {
         let mut out: HashMap<i64, Vec<Topic>> = HashMap::new();
         for row in rows {
             let name: String = row.try_get("name")?;
-            let topic = Topic::new(
-                &name,
-                from_json(&row.try_get::<String, _>("keywords")?)?,
-                from_json(&row.try_get::<String, _>("categories")?)?,
-                from_json(&row.try_get::<String, _>("exclusions")?)?,
-            )
-            .map_err(|e| StoreError::Corrupt(format!("topic {name:?}: {e}")))?;
+            let topic = Topic::parse(&name, &row.try_get::<String, _>("query")?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             out.entry(row.try_get("subscriber_id")?)
                 .or_default()
                 .push(topic);
@@ -631,16 +626,12 @@ async fn insert_subscriber(
 
 async fn upsert_topic(tx: &mut Tx, subscriber_id: i64, topic: &Topic, now: i64) -> Result<()> {
     sqlx::query(
-        "INSERT INTO topics (subscriber_id, name, keywords, categories, exclusions, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (subscriber_id, name) DO UPDATE SET keywords = excluded.keywords,
-             categories = excluded.categories, exclusions = excluded.exclusions",
+        "INSERT INTO topics (subscriber_id, name, query, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (subscriber_id, name) DO UPDATE SET query = excluded.query",
     )
     .bind(subscriber_id)
     .bind(topic.name())
-    .bind(to_json(topic.keywords()))
-    .bind(to_json(topic.categories()))
-    .bind(to_json(topic.exclusions()))
+    .bind(topic.query().to_string())
     .bind(now)
     .execute(&mut **tx)
     .await?;

@@ -28,31 +28,26 @@ pub(super) struct LangQuery {
     lang: Option<String>,
 }
 
-/// One topic's fields as the forms show them (terms comma-separated).
+/// One topic's fields as the forms show them: a name and the query's text form.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(super) struct TopicRow {
     pub name: String,
-    pub keywords: String,
-    pub categories: String,
-    pub exclude: String,
+    pub query: String,
 }
 
 impl TopicRow {
     pub fn from_topic(topic: &Topic) -> Self {
         Self {
             name: topic.name().to_owned(),
-            keywords: topic.keywords().join(", "),
-            categories: topic.categories().join(", "),
-            exclude: topic.exclusions().join(", "),
+            query: topic.query().to_string(),
         }
     }
 
     pub fn into_input(self) -> TopicInput {
         TopicInput {
             name: self.name,
-            keywords: vec![self.keywords],
-            categories: vec![self.categories],
-            exclude: vec![self.exclude],
+            query: Some(self.query),
+            ..TopicInput::default()
         }
     }
 }
@@ -71,9 +66,7 @@ pub(super) fn topic_rows(fields: &HashMap<String, String>) -> Vec<TopicRow> {
             let name = get(i, "name")?;
             Some(TopicRow {
                 name,
-                keywords: get(i, "keywords").unwrap_or_default(),
-                categories: get(i, "categories").unwrap_or_default(),
-                exclude: get(i, "exclude").unwrap_or_default(),
+                query: get(i, "query").unwrap_or_default(),
             })
         })
         .collect()

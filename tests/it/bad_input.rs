@@ -181,7 +181,8 @@ async fn an_invalid_email_address_is_refused_and_nothing_is_stored() {
         .run(&["subscribe", "ada@example.org", "--topic", "x"])
         .await;
     assert!(
-        out.stderr.contains("needs at least one keyword"),
+        out.stderr
+            .contains("needs at least one word, phrase or author"),
         "{}",
         out.stderr
     );

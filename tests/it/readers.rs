@@ -166,11 +166,9 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
                 &[
                     ("form_token", token.as_str()),
                     ("t0_name", "Graph learning"),
-                    ("t0_keywords", "graph neural network"),
-                    ("t0_categories", ""),
-                    ("t0_exclude", ""),
+                    ("t0_query", "\"graph neural network\" -molecule"),
                     ("t1_name", ""),
-                    ("t1_keywords", ""),
+                    ("t1_query", ""),
                     ("locale", "en"),
                     ("timezone", zone_with_another_date()),
                     ("send_hour", "0"),
@@ -185,7 +183,7 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         assert!(page.contains("Saved."), "{page}");
         let shown = hub.ok(&["subscribers", "--show", "ada@example.org"]).await;
         assert!(
-            shown.contains("topic:     Graph learning: graph neural network")
+            shown.contains("topic:     Graph learning: \"graph neural network\" -molecule")
                 && !shown.contains("Outliers"),
             "[{label}] {shown}"
         );
@@ -628,11 +626,7 @@ async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_da
     let (code, page) = daemon
         .post_form(
             &ada_link,
-            &[
-                ("t0_name", "Hijacked"),
-                ("t0_keywords", "x"),
-                ("locale", "en"),
-            ],
+            &[("t0_name", "Hijacked"), ("t0_query", "x"), ("locale", "en")],
         )
         .await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{page}");

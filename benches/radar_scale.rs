@@ -1,0 +1,238 @@
+//! The radar at scale: a day's papers against a million radars.
+//!
+//! `cargo bench --bench radar_scale -- --papers 5000 --radars 1000000`
+//! prints `papers=P radars=R seconds=S peak_rss_mib=M` for tokenising the
+//! papers, compiling every radar into the index and producing every
+//! radar's ranked top 10 (on all cores), then the same radars' cost when
+//! each (topic, paper) pair is evaluated directly instead of through the
+//! index (`--scan-radars`, default 1000), for the ratio.
+//!
+//! The generator is seeded (`--seed`, default 7) and uses only real text:
+//! - papers: the recorded arXiv cs.CV day and cs.LG feeds; beyond their
+//!   ~500 papers, each synthetic paper takes a real title and an abstract
+//!   of 6 sentences drawn from real abstracts;
+//! - topics: 1 to 3 alternatives drawn from the phrases (1 to 3 words, no
+//!   stop words) that occur in 3 to 30 of 600 real titles and abstracts
+//!   (specific enough to be a research interest: "image" is not), with a
+//!   second required group (1 in 5), an exclusion (1 in 5) and a category
+//!   filter (1 in 10);
+//! - radars: 3 to 7 topics each, one in 3 from 2,000 popular topics and the
+//!   rest from a pool of up to 200,000 (one per 5 radars), as readers share
+//!   interests.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use academichub::domain::{Paper, Topic};
+use academichub::radar::{MatchOptions, RadarId, RadarsBuilder, text};
+use academichub::sources::parse_feed;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+const FEEDS: &[&str] = &[
+    "tests/fixtures/feeds/arxiv-rss2-cs.CV-2026-04-21-real-day.xml",
+    "tests/fixtures/feeds/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
+    "tests/fixtures/feeds/arxiv-atom-cs.LG-2026-09-25.xml",
+];
+
+const STOP: &[&str] = &[
+    "a", "an", "the", "of", "and", "or", "in", "on", "for", "to", "with", "by", "from", "as", "at",
+    "is", "are", "we", "our", "this", "that", "these", "its", "it", "be", "can", "which", "via",
+    "while", "than", "into", "such", "not", "but", "also", "both", "has", "have", "their", "they",
+    "however", "between", "each", "more", "most", "other", "using", "based", "new", "show",
+    "propose", "proposed", "results", "method", "methods", "paper", "approach", "existing", "work",
+];
+
+fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, |v| v.parse().expect("a number"))
+}
+
+fn peak_rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+fn real_papers() -> Vec<Paper> {
+    let mut out = Vec::new();
+    for feed in FEEDS {
+        let bytes = std::fs::read(format!("{}/{feed}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        out.extend(parse_feed(&bytes).unwrap().papers);
+    }
+    out
+}
+
+fn papers(n: usize, rng: &mut StdRng) -> Vec<Paper> {
+    let real = real_papers();
+    let sentences: Vec<&str> = real
+        .iter()
+        .flat_map(|p| p.abstract_text.split(". "))
+        .filter(|s| s.len() > 30)
+        .collect();
+    let mut out: Vec<Paper> = real.iter().take(n).cloned().collect();
+    while out.len() < n {
+        let mut p = real[rng.random_range(0..real.len())].clone();
+        p.abstract_text = (0..6)
+            .map(|_| sentences[rng.random_range(0..sentences.len())])
+            .collect::<Vec<_>>()
+            .join(". ");
+        out.push(p);
+    }
+    out
+}
+
+/// Phrases of 1 to 3 words without stop words, seen in at least 3 real texts.
+fn vocabulary(papers: &[Paper]) -> Vec<String> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for p in papers.iter().take(600) {
+        let words = text::words(&format!("{} {}", p.title, p.abstract_text));
+        let mut seen = std::collections::HashSet::new();
+        for len in 1..=3 {
+            for w in words.windows(len) {
+                if w.iter().any(|x| {
+                    STOP.contains(&x.as_str())
+                        || x.len() < 3
+                        || x.chars().all(|c| c.is_ascii_digit())
+                }) {
+                    continue;
+                }
+                let phrase = w.join(" ");
+                if seen.insert(phrase.clone()) {
+                    *counts.entry(phrase).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut vocab: Vec<String> = counts
+        .into_iter()
+        .filter(|(_, n)| *n >= 3)
+        .map(|(p, _)| p)
+        .collect();
+    vocab.sort();
+    vocab
+}
+
+fn topic_query(vocab: &[String], rng: &mut StdRng) -> String {
+    let pick = |rng: &mut StdRng| format!("\"{}\"", vocab[rng.random_range(0..vocab.len())]);
+    let n = rng.random_range(1..=3);
+    let alternatives = (0..n).map(|_| pick(rng)).collect::<Vec<_>>().join(" OR ");
+    let mut q = if rng.random_ratio(1, 5) {
+        format!("({alternatives}) {}", pick(rng))
+    } else {
+        alternatives
+    };
+    if rng.random_ratio(1, 5) {
+        q.push_str(&format!(" -{}", pick(rng)));
+    }
+    if rng.random_ratio(1, 10) {
+        q.push_str(" cat:cs.CV");
+    }
+    q
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n_papers = arg(&args, "--papers", 5000);
+    let n_radars = arg(&args, "--radars", 1_000_000);
+    let n_scan = arg(&args, "--scan-radars", 1000).min(n_radars);
+    let seed = arg(&args, "--seed", 7) as u64;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let papers = papers(n_papers, &mut rng);
+    let vocab = vocabulary(&papers);
+    let pool = |n: usize, rng: &mut StdRng| -> Vec<Topic> {
+        (0..n)
+            .map(|i| Topic::parse(&format!("topic {i}"), &topic_query(&vocab, rng)).unwrap())
+            .collect()
+    };
+    let popular = pool(2000, &mut rng);
+    let niche = pool((n_radars / 5).clamp(1, 200_000), &mut rng);
+    let pairs: Vec<(i64, &Paper)> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as i64, p))
+        .collect();
+    let now = chrono::Utc::now();
+
+    let start = Instant::now();
+    let mut builder = RadarsBuilder::new(&pairs, now);
+    let mut topics = Vec::new();
+    for _ in 0..n_radars {
+        topics.clear();
+        for _ in 0..rng.random_range(3..=7) {
+            let from = if rng.random_ratio(1, 3) {
+                &popular
+            } else {
+                &niche
+            };
+            topics.push(&from[rng.random_range(0..from.len())]);
+        }
+        builder.add_all(topics.iter().copied());
+    }
+    let compiled = start.elapsed();
+    let index = builder.build();
+    let built = start.elapsed();
+    let options: Vec<MatchOptions> = (0..n_radars)
+        .map(|_| MatchOptions {
+            max_per_topic: 10,
+            ..MatchOptions::default()
+        })
+        .collect();
+    let top10: Vec<usize> = options
+        .into_par_iter()
+        .enumerate()
+        .map(|(r, o)| {
+            let mut hits: Vec<f32> = index
+                .match_radar(RadarId(r), &o)
+                .into_iter()
+                .flat_map(|t| t.hits.into_iter().map(|h| h.score))
+                .collect();
+            hits.sort_by(|a, b| b.total_cmp(a));
+            hits.truncate(10);
+            hits.len()
+        })
+        .collect();
+    let seconds = start.elapsed().as_secs_f64();
+    let with_picks = top10.iter().filter(|n| **n > 0).count();
+    let mean = top10.iter().sum::<usize>() as f64 / n_radars as f64;
+    println!(
+        "papers={n_papers} radars={n_radars} seconds={seconds:.2} peak_rss_mib={}",
+        peak_rss_mib()
+    );
+    println!(
+        "  tokenise + compile radars {:.2} s, scan papers and score each distinct topic {:.2} s, match {:.2} s; {} distinct topics; {with_picks} radars with picks, {mean:.1} picks on average",
+        compiled.as_secs_f64(),
+        (built - compiled).as_secs_f64(),
+        seconds - built.as_secs_f64(),
+        index.distinct_topics(),
+    );
+
+    // The same radars evaluated pair by pair, without posting lists.
+    let start = Instant::now();
+    let found: usize = (0..n_scan)
+        .into_par_iter()
+        .map(|r| {
+            let mut n = 0;
+            for topic in 0..index.topics_in(RadarId(r)) {
+                for paper in 0..index.papers() {
+                    n += usize::from(index.evaluate(RadarId(r), topic, paper).score.is_some());
+                }
+            }
+            n
+        })
+        .sum();
+    let scan = start.elapsed().as_secs_f64();
+    let per_radar_index = (seconds - built.as_secs_f64()) / n_radars as f64;
+    println!(
+        "  direct scan of {n_scan} radars: {scan:.2} s ({:.3} ms per radar, {found} matches) against {:.4} ms per radar through the index: {:.0}x",
+        scan * 1000.0 / n_scan as f64,
+        per_radar_index * 1000.0,
+        scan / n_scan as f64 / per_radar_index
+    );
+}

@@ -1,0 +1,150 @@
+//! Operator tools for the radar: record a verdict as a reader's link would,
+//! and show how one subscriber's radar scores one paper.
+
+use std::fmt::Write;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use super::Application;
+use super::round::index_due;
+use crate::domain::{EmailAddress, Verdict};
+use crate::radar::{self, Matched, RadarId, Rejection};
+use crate::store::StoredPaper;
+
+impl Application {
+    async fn paper(&self, reference: &str) -> anyhow::Result<StoredPaper> {
+        self.store.find_paper(reference).await?.with_context(|| {
+            format!("no stored paper is {reference:?} (give an arXiv id such as 2604.12345, a DOI, its link or its id)")
+        })
+    }
+
+    /// Stores `verdict` on a paper for a subscriber; returns the paper's title.
+    pub async fn record_feedback_for(
+        &self,
+        email: &EmailAddress,
+        paper: &str,
+        verdict: Verdict,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let subscriber = self.store.find_subscriber(email).await?.with_context(|| {
+            format!("{email} is not subscribed (add them with `academichub subscribe`)")
+        })?;
+        let paper = self.paper(paper).await?;
+        self.store
+            .record_feedback(subscriber.id, paper.id, verdict, now.timestamp())
+            .await?;
+        Ok(paper.paper.title)
+    }
+
+    /// A report of how `email`'s radar scores `paper` now: each topic's
+    /// matched terms and their weights, filters, boosts and feedback.
+    pub async fn explain(
+        &self,
+        email: &EmailAddress,
+        paper: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let subscriber = self.store.find_subscriber(email).await?.with_context(|| {
+            format!("{email} is not subscribed (add them with `academichub subscribe`)")
+        })?;
+        let target = self.paper(paper).await?;
+        let mut papers = self.store.recent_papers(self.news_since(now)).await?;
+        let recent = papers.iter().any(|p| p.id == target.id);
+        if !recent {
+            papers.push(target.clone());
+        }
+        let due = [self.due(subscriber, now).await?];
+        let (index, profiles) = index_due(&papers, &due, now);
+        let position = index
+            .position(target.id)
+            .context("the paper is in the index")?;
+        let d = &due[0];
+        let p = &target.paper;
+        let mut out = String::new();
+        writeln!(out, "paper:   {} ({})", p.title, p.key)?;
+        writeln!(
+            out,
+            "         {}{}{}",
+            p.venue,
+            p.categories
+                .first()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default(),
+            p.announce_type
+                .map(|a| format!(", {a}"))
+                .unwrap_or_default()
+        )?;
+        if !recent {
+            writeln!(
+                out,
+                "         not among the papers of the last {} hours: no briefing would include it",
+                self.settings.briefing.lookback_hours
+            )?;
+        }
+        if d.already_sent.contains(&target.id) {
+            writeln!(
+                out,
+                "         already sent to {}: never sent again",
+                d.subscriber.email
+            )?;
+        }
+        for (i, topic) in d.subscriber.topics.iter().enumerate() {
+            let e = index.evaluate(RadarId(0), i, position);
+            writeln!(out, "topic:   {}: {}", topic.name(), topic.query())?;
+            for (matched, weight) in &e.matched {
+                let what = match matched {
+                    Matched::Term(_) => "term",
+                    Matched::Author(_) => "author",
+                };
+                let text = radar::describe(topic, std::slice::from_ref(matched)).join("");
+                writeln!(out, "         {what} {text:?}: {weight:.2}")?;
+            }
+            match (e.score, e.rejected) {
+                (Some(score), _) => writeln!(
+                    out,
+                    "         score {score:.2} (× weight {}, × preferred places {:.2}, × announce and freshness {:.2})",
+                    topic.query().weight(),
+                    e.boost,
+                    e.prior
+                )?,
+                (None, Some(why)) => {
+                    writeln!(out, "         not matched: {}", rejection(topic, why))?
+                }
+                (None, None) => writeln!(out, "         not matched")?,
+            }
+        }
+        match &profiles[0] {
+            Some(profile) => {
+                let (like, unlike, factor) = index.feedback(profile, position);
+                writeln!(
+                    out,
+                    "feedback: like liked papers {like:.2}, like disliked papers {unlike:.2}: scores × {factor:.2}"
+                )?;
+            }
+            None => writeln!(out, "feedback: none yet")?,
+        }
+        Ok(out)
+    }
+}
+
+fn rejection(topic: &crate::domain::Topic, why: Rejection) -> String {
+    match why {
+        Rejection::MissingGroup(g) => {
+            let group = topic.query().groups().get(usize::from(g));
+            let words: Vec<String> = group
+                .map(|g| g.iter().map(ToString::to_string).collect())
+                .unwrap_or_default();
+            format!("none of {} appears", words.join(" OR "))
+        }
+        Rejection::Excluded(pos) => format!(
+            "it mentions the excluded {:?}",
+            radar::term_text(topic, pos).unwrap_or("?")
+        ),
+        Rejection::OutsideCategories => "it is in none of the topic's categories".into(),
+        Rejection::OutsideVenues => "it is from none of the topic's venues".into(),
+        Rejection::Replacement => {
+            "it is a replaced version, and the topic does not say with:updates".into()
+        }
+    }
+}

@@ -1,0 +1,310 @@
+use std::collections::HashSet;
+
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+
+use super::*;
+use crate::domain::{AnnounceType, Paper, PaperKey, Topic};
+
+fn paper(title: &str, abstract_text: &str, categories: &[&str]) -> Paper {
+    Paper {
+        key: PaperKey::Url(format!("https://example.org/{title}")),
+        arxiv: None,
+        doi: None,
+        title: title.into(),
+        abstract_text: abstract_text.into(),
+        url: "https://example.org/".into(),
+        authors: vec![],
+        categories: categories.iter().map(|c| c.to_string()).collect(),
+        venue: "arXiv".into(),
+        announce_type: Some(AnnounceType::New),
+        published: None,
+    }
+}
+
+fn topic(query: &str) -> Topic {
+    Topic::parse("t", query).unwrap()
+}
+
+/// Paper ids (1-based positions) each topic picks, in rank order.
+fn run(topics: &[Topic], papers: &[Paper]) -> Vec<(Option<usize>, Vec<i64>)> {
+    run_with(topics, papers, &HashSet::new())
+}
+
+fn run_with(
+    topics: &[Topic],
+    papers: &[Paper],
+    sent: &HashSet<i64>,
+) -> Vec<(Option<usize>, Vec<i64>)> {
+    let pairs: Vec<(i64, &Paper)> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as i64 + 1, p))
+        .collect();
+    let mut builder =
+        RadarsBuilder::new(&pairs, Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap());
+    let radar = builder.add(topics);
+    let index = builder.build();
+    let options = MatchOptions {
+        already_sent: Some(sent),
+        max_per_topic: 10,
+        profile: None,
+    };
+    index
+        .match_radar(radar, &options)
+        .into_iter()
+        .map(|t| (t.topic, t.hits.iter().map(|h| h.paper as i64 + 1).collect()))
+        .collect()
+}
+
+fn ids(topics: &[Topic], papers: &[Paper]) -> Vec<i64> {
+    run(topics, papers)
+        .into_iter()
+        .flat_map(|(_, ids)| ids)
+        .collect()
+}
+
+#[test]
+fn keywords_match_whole_words_in_any_form() {
+    let papers = [
+        paper("Offline RL for drones", "", &[]),
+        paper("A URL shortener", "", &[]),
+        paper("x", "we study reinforcement-learning agents", &[]),
+        paper("Learning World Models from video", "", &[]),
+    ];
+    assert_eq!(ids(&[topic("RL")], &papers), [1, 3]);
+    assert_eq!(ids(&[topic("\"world model\"")], &papers), [4]);
+}
+
+#[test]
+fn phrases_match_across_line_breaks_hyphens_and_latex_but_only_in_order() {
+    let papers = [
+        paper("Large-Language-Model agents", "", &[]),
+        paper("Model of large language", "", &[]),
+        paper("x", "we use a large\n  language\tmodel here", &[]),
+        paper(
+            "x",
+            r"an \emph{large language model} in $\mathcal{O}(n)$ time",
+            &[],
+        ),
+    ];
+    assert_eq!(
+        ids(&[topic("\"large language model\"")], &papers),
+        [1, 3, 4]
+    );
+    assert_eq!(ids(&[topic("\"O(n) time\"")], &papers), [4]);
+}
+
+#[test]
+fn exact_terms_skip_stemming_and_abbreviations() {
+    let papers = [
+        paper("World models", "", &[]),
+        paper("A world model", "", &[]),
+        paper("LLMs reason", "", &[]),
+        paper("Large language models reason", "", &[]),
+    ];
+    assert_eq!(ids(&[topic("=\"world model\"")], &papers), [2]);
+    assert_eq!(ids(&[topic("=LLMs")], &papers), [3]);
+    assert_eq!(ids(&[topic("LLM")], &papers), [3, 4]);
+}
+
+#[test]
+fn groups_must_all_match_and_exclusions_and_categories_rule_out() {
+    let papers = [
+        paper("Graph neural networks", "for proteins", &["cs.LG"]),
+        paper("Graph neural networks", "for proteins", &["q-bio.BM"]),
+        paper(
+            "Graph neural networks for molecules",
+            "proteins",
+            &["cs.LG"],
+        ),
+        paper("Graph neural networks", "for images", &["cs.LG"]),
+    ];
+    let t = topic("GNN (protein OR enzyme) -molecule cat:cs.LG");
+    assert_eq!(ids(&[t], &papers), [1]);
+}
+
+#[test]
+fn preferred_categories_rank_higher_without_leaving_others_out() {
+    let papers = [
+        paper("Conformal prediction", "", &["cs.LG"]),
+        paper("Conformal prediction", "", &["stat.ML"]),
+    ];
+    assert_eq!(
+        ids(&[topic("\"conformal prediction\" ~cat:stat.ML")], &papers),
+        [2, 1]
+    );
+}
+
+#[test]
+fn a_followed_author_brings_their_papers_whatever_the_words() {
+    let mut theirs = paper("Something else entirely", "", &[]);
+    theirs.authors = vec!["Anastasios N. Angelopoulos".into()];
+    let papers = [paper("Conformal prediction", "", &[]), theirs];
+    let found = run(
+        &[topic("\"conformal prediction\" author:Angelopoulos")],
+        &papers,
+    );
+    assert_eq!(found, [(Some(0), vec![2, 1])]);
+}
+
+#[test]
+fn replacements_show_only_when_asked_and_below_new_papers() {
+    let mut replaced = paper("Diffusion models", "", &[]);
+    replaced.announce_type = Some(AnnounceType::Replace);
+    let papers = [replaced, paper("Diffusion models", "", &[])];
+    assert_eq!(ids(&[topic("diffusion")], &papers), [2]);
+    assert_eq!(ids(&[topic("diffusion with:updates")], &papers), [2, 1]);
+}
+
+#[test]
+fn a_paper_is_listed_once_under_its_best_topic_and_title_hits_rank_first() {
+    let papers = [
+        paper("Diffusion", "about transformers", &[]),
+        paper("Transformers", "", &[]),
+    ];
+    let topics = [topic("transformers"), topic("diffusion")];
+    assert_eq!(
+        run(&topics, &papers),
+        [(Some(0), vec![2]), (Some(1), vec![1])]
+    );
+}
+
+#[test]
+fn already_sent_papers_and_empty_topics_are_left_out() {
+    let papers = [paper("Transformers", "", &[])];
+    assert!(run_with(&[topic("transformers")], &papers, &HashSet::from([1])).is_empty());
+    assert!(run(&[topic("diffusion")], &papers).is_empty());
+}
+
+#[test]
+fn matched_terms_are_reported_as_the_reader_typed_them() {
+    let papers = [paper("World Models for robots", "using LLMs", &[])];
+    let t = topic("\"world model\" OR LLM OR diffusion");
+    let pairs: Vec<(i64, &Paper)> = vec![(1, &papers[0])];
+    let mut builder = RadarsBuilder::new(&pairs, Utc::now());
+    let radar = builder.add(std::slice::from_ref(&t));
+    let index = builder.build();
+    let picks = index.match_radar(
+        radar,
+        &MatchOptions {
+            max_per_topic: 5,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        describe(&t, &picks[0].hits[0].matched),
+        ["world model", "LLM"]
+    );
+}
+
+#[test]
+fn identical_topics_are_compiled_once() {
+    let papers = [paper("x", "", &[])];
+    let pairs: Vec<(i64, &Paper)> = vec![(1, &papers[0])];
+    let mut builder = RadarsBuilder::new(&pairs, Utc::now());
+    for _ in 0..100 {
+        builder.add(&[topic("\"world model\" OR LLM"), topic("diffusion -medical")]);
+    }
+    let index = builder.build();
+    assert_eq!((index.radars(), index.distinct_topics()), (100, 2));
+}
+
+const WORDS: &[&str] = &[
+    "graph",
+    "neural",
+    "networks",
+    "diffusion",
+    "model",
+    "models",
+    "medical",
+    "image",
+    "segmentation",
+    "protein",
+    "LLM",
+    "large",
+    "language",
+    "robot",
+    "world",
+    "conformal",
+];
+
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(WORDS), 0..12).prop_map(|w| w.join(" "))
+}
+
+fn query() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(
+            prop::collection::vec(prop::sample::select(WORDS), 1..3),
+            1..3,
+        ),
+        prop::collection::vec(prop::sample::select(WORDS), 0..2),
+        prop::option::of(prop::sample::select(&["cs.LG", "~cat:stat.ML"][..])),
+    )
+        .prop_map(|(groups, exclusions, cat)| {
+            let mut q: Vec<String> = groups
+                .iter()
+                .map(|g| {
+                    format!(
+                        "({})",
+                        g.iter()
+                            .map(|w| format!("\"{w}\""))
+                            .collect::<Vec<_>>()
+                            .join(" OR ")
+                    )
+                })
+                .collect();
+            q.extend(exclusions.iter().map(|e| format!("-{e}")));
+            if let Some(cat) = cat {
+                q.push(if cat.starts_with('~') {
+                    cat.to_owned()
+                } else {
+                    format!("cat:{cat}")
+                });
+            }
+            q.join(" ")
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The posting-list walk and the direct evaluation agree, and no pick
+    /// ever mentions one of its topic's exclusions.
+    #[test]
+    fn the_index_agrees_with_direct_evaluation_and_exclusions_always_hold(
+        queries in prop::collection::vec(query(), 1..4),
+        docs in prop::collection::vec((text(), text(), any::<bool>()), 1..12),
+    ) {
+        let topics: Vec<Topic> = queries.iter().map(|q| Topic::parse("t", q).unwrap()).collect();
+        let papers: Vec<Paper> = docs
+            .iter()
+            .map(|(t, a, ml)| paper(t, a, if *ml { &["stat.ML"] } else { &["cs.LG"] }))
+            .collect();
+        let pairs: Vec<(i64, &Paper)> = papers.iter().enumerate().map(|(i, p)| (i as i64, p)).collect();
+        let mut builder = RadarsBuilder::new(&pairs, Utc::now());
+        let radar = builder.add(&topics);
+        let index = builder.build();
+        let picks = index.match_radar(radar, &MatchOptions { max_per_topic: 100, ..Default::default() });
+        let picked: HashSet<usize> = picks.iter().flat_map(|t| t.hits.iter().map(|h| h.paper)).collect();
+        for p in 0..papers.len() {
+            let best = (0..topics.len())
+                .filter_map(|t| index.evaluate(radar, t, p).score)
+                .fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))));
+            prop_assert_eq!(best.is_some(), picked.contains(&p), "paper {}", p);
+        }
+        for t in &picks {
+            let topic = &topics[t.topic.unwrap()];
+            for hit in &t.hits {
+                let words = text::tokens(&format!("{} {}", papers[hit.paper].title, papers[hit.paper].abstract_text)).stems;
+                for e in topic.query().exclusions() {
+                    let excluded = text::tokens(e.text()).stems;
+                    prop_assert!(!words.windows(excluded.len()).any(|w| w == excluded.as_slice()));
+                }
+                let direct = index.evaluate(radar, t.topic.unwrap(), hit.paper).score.unwrap();
+                prop_assert!(direct <= hit.score + 1e-4);
+            }
+        }
+    }
+}
