@@ -1104,10 +1104,6 @@ impl RadarIndex {
 }
 
 impl Profile {
-    pub fn is_empty(&self) -> bool {
-        self.liked_weights.is_empty() && self.disliked_weights.is_empty()
-    }
-
     /// Cosine similarity of a paper vector to the liked and disliked centroids.
     fn similarity(&self, vector: &[(u32, f32)]) -> (f32, f32) {
         let dot = |weights: &HashMap<u32, f32>| -> f32 {
