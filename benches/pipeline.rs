@@ -127,7 +127,7 @@ fn pipeline(c: &mut Criterion) {
                     .map(|h| Pick {
                         paper_id: papers[h.paper].id,
                         paper: &papers[h.paper].paper,
-                        matched: describe(topic, &h.matched),
+                        matched: describe(topic, h.matched.reasons()),
                     })
                     .collect(),
             }

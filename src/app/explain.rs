@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::Application;
 use super::round::index_due;
 use crate::domain::{EmailAddress, Verdict};
-use crate::radar::{self, Matched, RadarId, Rejection};
+use crate::radar::{self, RadarId, Rejection, Why};
 use crate::store::StoredPaper;
 
 impl Application {
@@ -94,10 +94,10 @@ impl Application {
             writeln!(out, "topic:   {}: {}", topic.name(), topic.query())?;
             for (matched, weight) in &e.matched {
                 let what = match matched {
-                    Matched::Term(_) => "term",
-                    Matched::Author(_) => "author",
+                    Why::Term(_) => "term",
+                    Why::Author(_) => "author",
                 };
-                let text = radar::describe(topic, std::slice::from_ref(matched)).join("");
+                let text = radar::describe(topic, [*matched]).join("");
                 writeln!(out, "         {what} {text:?}: {weight:.2}")?;
             }
             match (e.score, e.rejected) {

@@ -202,7 +202,9 @@ impl Application {
                         .map(|h| Pick {
                             paper_id: papers[h.paper].id,
                             paper: &papers[h.paper].paper,
-                            matched: topic.map(|t| describe(t, &h.matched)).unwrap_or_default(),
+                            matched: topic
+                                .map(|t| describe(t, h.matched.reasons()))
+                                .unwrap_or_default(),
                         })
                         .collect(),
                 }

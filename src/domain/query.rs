@@ -72,6 +72,10 @@ pub struct Query {
     /// In hundredths: 100 is the default weight of 1.
     weight_percent: u16,
     updates: bool,
+    /// A 128-bit hash of everything above, computed once: the radar index
+    /// meets the same query in many radars and knows it by this alone (two
+    /// different queries share one with odds of about 2^-128 per pair).
+    fingerprint: u128,
 }
 
 /// Where a query stops making sense, and why. `at` counts characters from 1.
@@ -139,6 +143,7 @@ impl Query {
             authors: vec![],
             weight_percent: 100,
             updates: false,
+            fingerprint: 0,
         };
         let text = query.to_string();
         query.validate(&text)
@@ -175,6 +180,7 @@ impl Query {
             authors: vec![],
             weight_percent: 100,
             updates: false,
+            fingerprint: 0,
         }
     }
 
@@ -237,7 +243,35 @@ impl Query {
                 ),
             ));
         }
-        Ok(self)
+        Ok(self.sealed())
+    }
+
+    /// The query with its fingerprint set.
+    fn sealed(mut self) -> Self {
+        use std::hash::{Hash, Hasher};
+        let content = (
+            &self.groups,
+            &self.exclusions,
+            &self.categories,
+            &self.venues,
+            &self.authors,
+            self.weight_percent,
+            self.updates,
+        );
+        // Two independent 64-bit halves: the same content under two seeds.
+        let half = |seed: u8| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            seed.hash(&mut h);
+            content.hash(&mut h);
+            h.finish()
+        };
+        self.fingerprint = (u128::from(half(1)) << 64) | u128::from(half(2));
+        self
+    }
+
+    /// A hash of the query, the same for equal queries.
+    pub fn fingerprint(&self) -> u128 {
+        self.fingerprint
     }
 
     pub fn groups(&self) -> &[Vec<Term>] {
@@ -799,7 +833,9 @@ mod tests {
                 authors,
                 weight_percent,
                 updates,
+                fingerprint: 0,
             }
+            .sealed()
         }
     }
 

@@ -130,8 +130,8 @@ pub struct RadarsBuilder {
     entries: Vec<Entry>,
     topics: Vec<CompiledTopic>,
     topic_by_hash: HashMap<u64, u32>,
-    /// Queries already compiled, by hash, with the query to compare.
-    by_query: HashMap<u64, (Query, u32)>,
+    /// Queries already compiled, by fingerprint.
+    by_query: HashMap<u128, u32>,
     radar_topics: Vec<u32>,
     radar_offsets: Vec<u32>,
 }
@@ -142,16 +142,43 @@ pub struct Hit {
     /// Index into the papers the index was built from.
     pub paper: usize,
     pub score: f32,
-    /// Why: the terms and authors of the topic that matched, by position.
-    pub matched: Vec<Matched>,
+    /// Why: the terms and authors of the topic that matched.
+    pub matched: Matched,
 }
 
-/// What made a paper match, pointing into the topic's query.
+/// One thing that made a paper match, pointing into the topic's query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Matched {
+pub enum Why {
     /// The n-th term of the query (groups in order, then exclusions).
     Term(u8),
     Author(u8),
+}
+
+/// Everything that made a paper match, as sets of query positions (a query
+/// has at most [`Query::MAX_TERMS`] of each, fewer than 64).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Matched {
+    terms: u64,
+    authors: u64,
+}
+
+const _: () = assert!(Query::MAX_TERMS < 64);
+
+impl Matched {
+    fn add(&mut self, why: Why) {
+        match why {
+            Why::Term(i) => self.terms |= 1 << i,
+            Why::Author(i) => self.authors |= 1 << i,
+        }
+    }
+
+    /// Terms first, then authors, each in query order.
+    pub fn reasons(self) -> impl Iterator<Item = Why> {
+        let bits = |set: u64| (0..64u8).filter(move |i| set & (1 << i) != 0);
+        bits(self.terms)
+            .map(Why::Term)
+            .chain(bits(self.authors).map(Why::Author))
+    }
 }
 
 /// A radar's picks for one of its topics, or (`topic: None`) papers that
@@ -183,7 +210,7 @@ pub struct Profile {
 
 /// Papers kept per distinct topic: enough for the largest `max_per_topic`
 /// after already-sent papers and papers shown under another topic are taken out.
-const TOPIC_HITS_KEPT: usize = 200;
+const TOPIC_HITS_KEPT: usize = 150;
 
 /// A radar looks at each topic's best `max_per_topic` × this papers: a
 /// paper several topics pick goes under the best-scoring of those where it
@@ -209,11 +236,19 @@ pub struct RadarIndex {
     postings: Vec<Vec<(u32, f32)>>,
     /// Per distinct topic: its best papers and scores, best first, computed
     /// once however many radars share the topic.
-    topic_hits: Vec<Vec<(u32, f32)>>,
+    topic_hits: Vec<Vec<TopicHit>>,
     /// Per stem: (paper index, normalised TF-IDF), for feedback.
     stem_postings: Vec<Vec<(u32, f32)>>,
     stems: Interner,
     stem_df: Vec<u32>,
+}
+
+/// A paper a topic picks up, scored, with what matched.
+#[derive(Debug, Clone, Copy)]
+struct TopicHit {
+    paper: u32,
+    score: f32,
+    matched: Matched,
 }
 
 /// A radar added to the builder: its index in the built index.
@@ -309,14 +344,11 @@ impl RadarsBuilder {
     pub fn add_all<'t>(&mut self, topics: impl IntoIterator<Item = &'t Topic>) -> RadarId {
         for topic in topics {
             let query = topic.query();
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            query.hash(&mut hasher);
-            let hash = hasher.finish();
-            let compiled = match self.by_query.get(&hash) {
-                Some((known, id)) if known == query => *id,
-                _ => {
+            let compiled = match self.by_query.get(&query.fingerprint()) {
+                Some(&id) => id,
+                None => {
                     let id = self.compile(query);
-                    self.by_query.insert(hash, (query.clone(), id));
+                    self.by_query.insert(query.fingerprint(), id);
                     id
                 }
             };
@@ -605,9 +637,18 @@ impl RadarsBuilder {
                 || Scratch::new(index.papers.len()),
                 |scratch, topic| {
                     let mut hits = Vec::new();
-                    index.score_topic(scratch, topic, |p, score| hits.push((p, score)));
-                    hits.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                    index.score_topic(scratch, topic, |paper, score, matched| {
+                        hits.push(TopicHit {
+                            paper,
+                            score,
+                            matched,
+                        });
+                    });
+                    hits.sort_unstable_by(|a, b| {
+                        b.score.total_cmp(&a.score).then(a.paper.cmp(&b.paper))
+                    });
                     hits.truncate(TOPIC_HITS_KEPT);
+                    hits.shrink_to_fit();
                     hits
                 },
             )
@@ -643,12 +684,51 @@ fn prior(paper: &Paper, now: DateTime<Utc>) -> f32 {
     announce * (1.0 - FRESHNESS_SPAN + FRESHNESS_SPAN * (-age_days / 7.0).exp())
 }
 
+thread_local! {
+    static BEST: std::cell::RefCell<Best> = std::cell::RefCell::new(Best::default());
+}
+
+/// Per-thread: which candidate is each paper's best, for one radar at a time.
+#[derive(Default)]
+struct Best {
+    generation: u32,
+    stamp: Vec<u32>,
+    winner: Vec<u32>,
+}
+
+impl Best {
+    /// The index of each paper's best candidate (by score; the first of
+    /// equals), valid for the papers among `candidates`.
+    fn mark(&mut self, papers: usize, candidates: &[(u32, u16, u16, f32)]) -> &[u32] {
+        if self.stamp.len() < papers {
+            self.stamp.resize(papers, 0);
+            self.winner.resize(papers, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamp.fill(0);
+            self.generation = 1;
+        }
+        for (i, c) in candidates.iter().enumerate() {
+            let p = c.0 as usize;
+            if self.stamp[p] != self.generation {
+                self.stamp[p] = self.generation;
+                self.winner[p] = i as u32;
+            } else if c.3 > candidates[self.winner[p] as usize].3 {
+                self.winner[p] = i as u32;
+            }
+        }
+        &self.winner
+    }
+}
+
 /// Per-thread scratch for matching: one slot per paper, reset by generation.
 struct Scratch {
     generation: u32,
     seen: Vec<u32>,
     score: Vec<f32>,
     mask: Vec<u64>,
+    matched: Vec<Matched>,
     flags: Vec<u8>,
     touched: Vec<u32>,
 }
@@ -663,6 +743,7 @@ impl Scratch {
             seen: vec![0; papers],
             score: vec![0.0; papers],
             mask: vec![0; papers],
+            matched: vec![Matched::default(); papers],
             flags: vec![0; papers],
             touched: Vec::new(),
         }
@@ -679,6 +760,7 @@ impl Scratch {
             self.seen[i] = self.generation;
             self.score[i] = 0.0;
             self.mask[i] = 0;
+            self.matched[i] = Matched::default();
             self.flags[i] = 0;
             self.touched.push(p);
         }
@@ -692,7 +774,7 @@ pub struct Evaluation {
     /// `None` when the paper does not belong to the topic.
     pub score: Option<f32>,
     /// What matched, with each one's BM25 (or author) score in this paper.
-    pub matched: Vec<(Matched, f32)>,
+    pub matched: Vec<(Why, f32)>,
     /// Why the paper is out, when it is.
     pub rejected: Option<Rejection>,
     /// The paper's announce type and freshness factor.
@@ -755,54 +837,70 @@ impl RadarIndex {
     /// Matches one radar.
     pub fn match_radar(&self, radar: RadarId, options: &MatchOptions<'_>) -> Vec<TopicPicks> {
         let topics = self.topics_of(radar);
-        // (paper, topic position, score): each paper goes to its best topic.
-        let mut candidates: Vec<(u32, usize, f32)> = Vec::new();
+        // (paper, topic position, place in the topic's list, score): each
+        // paper goes to its best topic.
+        let mut candidates: Vec<(u32, u16, u16, f32)> = Vec::new();
         // Enough of each topic's best to fill it after others take their share.
         let depth = options.max_per_topic.saturating_mul(CANDIDATE_DEPTH);
         for (position, &topic) in topics.iter().enumerate() {
             candidates.extend(
                 self.topic_hits[topic as usize]
                     .iter()
-                    .filter(|(p, _)| {
+                    .enumerate()
+                    .filter(|(_, h)| {
                         !options
                             .already_sent
-                            .is_some_and(|sent| sent.contains(&self.papers[*p as usize].id))
+                            .is_some_and(|sent| sent.contains(&self.papers[h.paper as usize].id))
                     })
                     .take(depth)
-                    .map(|&(p, score)| (p, position, score)),
+                    .map(|(place, h)| (h.paper, position as u16, place as u16, h.score)),
             );
         }
-        candidates
-            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.2.total_cmp(&a.2)).then(a.1.cmp(&b.1)));
-        candidates.dedup_by_key(|c| c.0);
-        let mut per_topic: Vec<Vec<Hit>> = vec![Vec::new(); topics.len()];
-        for (paper, position, score) in candidates {
-            per_topic[position].push(Hit {
-                paper: paper as usize,
-                score,
-                matched: Vec::new(),
+        // Keep each paper's best candidate (the first of equals): candidates
+        // stay grouped by topic and, within a topic, best first.
+        BEST.with(|best| {
+            let mut best = best.borrow_mut();
+            let winners = best.mark(self.papers.len(), &candidates);
+            let mut at = 0;
+            candidates.retain(|c| {
+                let keep = winners[c.0 as usize] as usize == at;
+                at += 1;
+                keep
             });
+        });
+        if let Some(profile) = options.profile {
+            for c in &mut candidates {
+                c.3 *= profile.factor(&self.papers[c.0 as usize].vector);
+            }
+            for group in candidates.chunk_by_mut(|a, b| a.1 == b.1) {
+                group.sort_by(|a, b| {
+                    b.3.total_cmp(&a.3).then(
+                        self.papers[a.0 as usize]
+                            .id
+                            .cmp(&self.papers[b.0 as usize].id),
+                    )
+                });
+            }
         }
-        let mut out = Vec::new();
-        for (position, mut hits) in per_topic.into_iter().enumerate() {
-            if let Some(profile) = options.profile {
-                for hit in &mut hits {
-                    hit.score *= profile.factor(&self.papers[hit.paper].vector);
-                }
-            }
-            sort_hits(&mut hits, &self.papers);
-            hits.truncate(options.max_per_topic);
-            if hits.is_empty() {
-                continue;
-            }
-            for hit in &mut hits {
-                hit.matched = self.matched(topics[position], hit.paper);
-            }
+        let mut out: Vec<TopicPicks> = Vec::new();
+        for group in candidates.chunk_by(|a, b| a.1 == b.1) {
+            let position = usize::from(group[0].1);
+            let list = &self.topic_hits[topics[position] as usize];
+            let hits = group
+                .iter()
+                .take(options.max_per_topic)
+                .map(|&(paper, _, place, score)| Hit {
+                    paper: paper as usize,
+                    score,
+                    matched: list[usize::from(place)].matched,
+                })
+                .collect();
             out.push(TopicPicks {
                 topic: Some(position),
                 hits,
             });
         }
+        out.retain(|t| !t.hits.is_empty());
         if let Some(profile) = options.profile {
             let similar = self.similar(profile, topics, &out, options);
             if !similar.is_empty() {
@@ -815,8 +913,8 @@ impl RadarIndex {
         out
     }
 
-    /// Calls `found(paper, score)` for every paper the topic picks up.
-    fn score_topic(&self, s: &mut Scratch, topic: u32, mut found: impl FnMut(u32, f32)) {
+    /// Calls `found(paper, score, matched)` for every paper the topic picks up.
+    fn score_topic(&self, s: &mut Scratch, topic: u32, mut found: impl FnMut(u32, f32, Matched)) {
         let t = self.topics[topic as usize];
         let entries = self.entries_of(topic);
         s.reset();
@@ -827,6 +925,7 @@ impl RadarIndex {
                         let i = s.touch(p);
                         s.score[i] += w;
                         s.mask[i] |= 1 << e.group;
+                        s.matched[i].add(Why::Term(e.pos));
                     }
                 }
                 Kind::Author => {
@@ -834,6 +933,7 @@ impl RadarIndex {
                         let i = s.touch(p);
                         s.score[i] += w;
                         s.flags[i] |= AUTHOR_FLAG;
+                        s.matched[i].add(Why::Author(e.pos));
                     }
                 }
                 _ => {}
@@ -858,7 +958,7 @@ impl RadarIndex {
             let Some(boost) = self.facets(&t, entries, paper) else {
                 continue;
             };
-            found(p, s.score[i] * t.weight * boost * paper.prior);
+            found(p, s.score[i] * t.weight * boost * paper.prior, s.matched[i]);
         }
     }
 
@@ -903,19 +1003,6 @@ impl RadarIndex {
             .binary_search_by_key(&id, |&(t, _)| t)
             .ok()
             .map(|i| paper.terms[i].1)
-    }
-
-    fn matched(&self, topic: u32, paper: usize) -> Vec<Matched> {
-        let paper = &self.papers[paper];
-        self.entries_of(topic)
-            .iter()
-            .filter(|e| Self::has_term(paper, e.id).is_some())
-            .filter_map(|e| match e.kind {
-                Kind::Include => Some(Matched::Term(e.pos)),
-                Kind::Author => Some(Matched::Author(e.pos)),
-                _ => None,
-            })
-            .collect()
     }
 
     /// One topic of a radar against one paper, without the index's posting
@@ -975,8 +1062,8 @@ impl RadarIndex {
             .filter_map(|e| {
                 let w = Self::has_term(p, e.id)?;
                 match e.kind {
-                    Kind::Include => Some((Matched::Term(e.pos), w)),
-                    Kind::Author => Some((Matched::Author(e.pos), w)),
+                    Kind::Include => Some((Why::Term(e.pos), w)),
+                    Kind::Author => Some((Why::Author(e.pos), w)),
                     _ => None,
                 }
             })
@@ -1048,7 +1135,7 @@ impl RadarIndex {
             .map(|(p, score)| Hit {
                 paper: p as usize,
                 score: score * self.papers[p as usize].prior,
-                matched: Vec::new(),
+                matched: Matched::default(),
             })
             .collect();
         sort_hits(&mut hits, &self.papers);

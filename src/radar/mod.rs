@@ -25,12 +25,12 @@ pub mod text;
 
 pub use index::{
     Evaluation, Hit, MatchOptions, Matched, Profile, RadarId, RadarIndex, RadarsBuilder, Rejection,
-    TopicPicks,
+    TopicPicks, Why,
 };
 
 use crate::domain::{Term, Topic};
 
-/// The query terms in the order [`Matched::Term`] counts them: each
+/// The query terms in the order [`Why::Term`] counts them: each
 /// group's alternatives, then exclusions.
 fn terms_of(topic: &Topic) -> impl Iterator<Item = &Term> {
     let q = topic.query();
@@ -38,13 +38,13 @@ fn terms_of(topic: &Topic) -> impl Iterator<Item = &Term> {
 }
 
 /// The words a reader sees after "matched:", as they typed them.
-pub fn describe(topic: &Topic, matched: &[Matched]) -> Vec<String> {
+pub fn describe(topic: &Topic, matched: impl IntoIterator<Item = Why>) -> Vec<String> {
     let terms: Vec<&Term> = terms_of(topic).collect();
     matched
-        .iter()
-        .filter_map(|m| match *m {
-            Matched::Term(i) => terms.get(usize::from(i)).map(|t| t.text().to_owned()),
-            Matched::Author(i) => topic
+        .into_iter()
+        .filter_map(|m| match m {
+            Why::Term(i) => terms.get(usize::from(i)).map(|t| t.text().to_owned()),
+            Why::Author(i) => topic
                 .query()
                 .authors()
                 .get(usize::from(i))
@@ -53,7 +53,7 @@ pub fn describe(topic: &Topic, matched: &[Matched]) -> Vec<String> {
         .collect()
 }
 
-/// The n-th query term (as [`Matched::Term`] and [`Rejection::Excluded`] count).
+/// The n-th query term (as [`Why::Term`] and [`Rejection::Excluded`] count).
 pub fn term_text(topic: &Topic, position: u8) -> Option<&str> {
     terms_of(topic).nth(usize::from(position)).map(Term::text)
 }

@@ -193,7 +193,7 @@ fn matched_terms_are_reported_as_the_reader_typed_them() {
         },
     );
     assert_eq!(
-        describe(&t, &picks[0].hits[0].matched),
+        describe(&t, picks[0].hits[0].matched.reasons()),
         ["world model", "LLM"]
     );
 }
