@@ -231,6 +231,7 @@ impl Application {
                 let topic = s.topic.unwrap_or(SIMILAR_TOPIC);
                 s.picks.iter().map(move |p| BriefingItem {
                     paper_id: p.paper_id,
+                    version: p.paper.arxiv.as_ref().and_then(|(_, v)| *v),
                     topic: topic.to_owned(),
                 })
             })

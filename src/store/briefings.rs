@@ -6,6 +6,8 @@ use super::{OutgoingMessage, Result, Store};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BriefingItem {
     pub paper_id: i64,
+    /// The paper's version (arXiv `vN`) as the briefing showed it.
+    pub version: Option<u32>,
     pub topic: String,
 }
 
@@ -57,10 +59,12 @@ impl Store {
         };
         for (position, item) in briefing.items.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO briefing_items (briefing_id, paper_id, topic, position) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO briefing_items (briefing_id, paper_id, version, topic, position)
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id)
             .bind(item.paper_id)
+            .bind(item.version.map(i64::from))
             .bind(&item.topic)
             .bind(position as i64)
             .execute(&mut *tx)

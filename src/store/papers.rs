@@ -97,12 +97,14 @@ impl Store {
             let id: i64 = sqlx::query(
                 "INSERT INTO papers (paper_key, arxiv_id, version, doi, title, abstract, url, authors,
                                      venue, announce_type, published_at, first_seen_at, updated_at,
-                                     source_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
+                                     version_seen_at, source_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13)
                  ON CONFLICT (paper_key) DO UPDATE SET
                      announce_type = CASE
                          WHEN excluded.version > papers.version OR papers.announce_type IS NULL
                          THEN excluded.announce_type ELSE papers.announce_type END,
+                     version_seen_at = CASE WHEN excluded.version > papers.version
+                         THEN excluded.version_seen_at ELSE papers.version_seen_at END,
                      version = COALESCE(excluded.version, papers.version),
                      doi = COALESCE(papers.doi, excluded.doi),
                      title = CASE WHEN papers.source_id = excluded.source_id
@@ -155,13 +157,14 @@ impl Store {
         Ok(counts)
     }
 
-    /// Papers first seen at or after `since`, newest first.
+    /// Papers first seen, or seen in a new version, at or after `since`,
+    /// newest first.
     pub async fn recent_papers(&self, since: i64) -> Result<Vec<StoredPaper>> {
         let mut categories: HashMap<i64, Vec<String>> = HashMap::new();
         let rows = sqlx::query(
             "SELECT c.paper_id, c.category FROM paper_categories c
              JOIN papers p ON p.id = c.paper_id
-             WHERE p.first_seen_at >= $1
+             WHERE p.version_seen_at >= $1
              ORDER BY c.paper_id, c.position, c.category",
         )
         .bind(since)
@@ -176,7 +179,7 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             paper_columns!(),
-            " FROM papers p WHERE p.first_seen_at >= $1 ORDER BY p.first_seen_at DESC, p.id"
+            " FROM papers p WHERE p.version_seen_at >= $1 ORDER BY p.version_seen_at DESC, p.id"
         ))
         .bind(since)
         .fetch_all(&self.pool)
@@ -254,8 +257,9 @@ impl Store {
         Ok(Some(paper))
     }
 
-    /// Which of the papers first seen since `since` this subscriber has
-    /// already received in a briefing.
+    /// Which of the papers recent since `since` this subscriber has already
+    /// received in a briefing, in their current version: a paper sent at an
+    /// older version is not among them (a topic may ask `with:updates`).
     pub async fn papers_already_sent(
         &self,
         subscriber_id: i64,
@@ -265,7 +269,8 @@ impl Store {
             "SELECT bi.paper_id FROM briefing_items bi
              JOIN briefings b ON b.id = bi.briefing_id
              JOIN papers p ON p.id = bi.paper_id
-             WHERE b.subscriber_id = $1 AND p.first_seen_at >= $2",
+             WHERE b.subscriber_id = $1 AND p.version_seen_at >= $2
+               AND (bi.version IS NULL OR p.version IS NULL OR bi.version >= p.version)",
         )
         .bind(subscriber_id)
         .bind(since)

@@ -137,6 +137,7 @@ async fn story(db: &TestDb) {
         edition: "2026-11-23".into(),
         items: vec![BriefingItem {
             paper_id: odin.id,
+            version: odin.paper.arxiv.as_ref().and_then(|(_, v)| *v),
             topic: "Outliers".into(),
         }],
         message: message("ada@example.org"),
@@ -295,6 +296,42 @@ async fn story(db: &TestDb) {
     assert_eq!(
         sign(store.link_secret().await.unwrap()),
         sign(store.link_secret().await.unwrap())
+    );
+
+    // A new version of a paper ada received is news again (for topics that
+    // ask `with:updates`): recent, and not "already sent" at this version.
+    let mut v3 = papers[2].clone();
+    let (arxiv_id, _) = v3.arxiv.clone().unwrap();
+    v3.arxiv = Some((arxiv_id, Some(3)));
+    v3.announce_type = Some(academichub::domain::AnnounceType::Replace);
+    store
+        .upsert_papers(&[v3.clone()], cs_lg.id, 3_000)
+        .await
+        .unwrap();
+    let recent = store.recent_papers(2_500).await.unwrap();
+    assert_eq!(recent.len(), 1, "[{label}]");
+    assert_eq!(
+        (
+            recent[0].id,
+            recent[0].paper.arxiv.as_ref().unwrap().1,
+            recent[0].paper.announce_type
+        ),
+        (
+            odin.id,
+            Some(3),
+            Some(academichub::domain::AnnounceType::Replace)
+        ),
+        "[{label}]"
+    );
+    assert!(
+        store.papers_already_sent(id, 900).await.unwrap().is_empty(),
+        "[{label}]"
+    );
+    // Seeing the same version again is not news.
+    store.upsert_papers(&[v3], cs_lg.id, 3_100).await.unwrap();
+    assert!(
+        store.recent_papers(3_050).await.unwrap().is_empty(),
+        "[{label}]"
     );
     store.close().await;
 }
