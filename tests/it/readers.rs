@@ -634,6 +634,33 @@ async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_da
         !hub.ok(&["subscribers"]).await.contains("Hijacked"),
         "no change without the form token"
     );
+    // A query that does not parse is refused with where and why, and
+    // changes nothing.
+    let (_, page) = daemon.get(&ada_link).await;
+    let token = form_token(&page);
+    let (code, page) = daemon
+        .post_form(
+            &ada_link,
+            &[
+                ("form_token", token.as_str()),
+                ("t0_name", "Broken"),
+                ("t0_query", "\"conformal prediction OR coverage"),
+                ("locale", "en"),
+                ("timezone", "UTC"),
+                ("send_hour", "0"),
+                ("cadence", "daily"),
+                ("weekday", "mon"),
+                ("max_per_topic", ""),
+                ("paused_until", ""),
+            ],
+        )
+        .await;
+    assert!(code.is_client_error(), "{code}: {page}");
+    assert!(
+        page.contains("this quote is never closed (at character 1:"),
+        "{page}"
+    );
+    assert!(!hub.ok(&["subscribers"]).await.contains("Broken"));
     // Pages are not framed, leak no referrer and run only our own code.
     let r = daemon.http.get(&ada_link).send().await.unwrap();
     let h = r.headers();
