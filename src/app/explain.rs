@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::Application;
 use super::round::index_due;
-use crate::domain::{EmailAddress, Verdict};
+use crate::domain::{EmailAddress, Subscriber, Verdict};
 use crate::radar::{self, RadarId, Rejection, Why};
 use crate::store::StoredPaper;
 
@@ -16,6 +16,13 @@ impl Application {
     async fn paper(&self, reference: &str) -> anyhow::Result<StoredPaper> {
         self.store.find_paper(reference).await?.with_context(|| {
             format!("no stored paper is {reference:?} (give an arXiv id such as 2604.12345, a DOI, its link or its id)")
+        })
+    }
+
+    /// The subscriber with this address, or an error that says how to add one.
+    pub(super) async fn subscriber(&self, email: &EmailAddress) -> anyhow::Result<Subscriber> {
+        self.store.find_subscriber(email).await?.with_context(|| {
+            format!("{email} is not subscribed (add them with `academichub subscribe`)")
         })
     }
 
@@ -27,9 +34,7 @@ impl Application {
         verdict: Verdict,
         now: DateTime<Utc>,
     ) -> anyhow::Result<String> {
-        let subscriber = self.store.find_subscriber(email).await?.with_context(|| {
-            format!("{email} is not subscribed (add them with `academichub subscribe`)")
-        })?;
+        let subscriber = self.subscriber(email).await?;
         let paper = self.paper(paper).await?;
         self.store
             .record_feedback(subscriber.id, paper.id, verdict, now.timestamp())
@@ -45,9 +50,7 @@ impl Application {
         paper: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<String> {
-        let subscriber = self.store.find_subscriber(email).await?.with_context(|| {
-            format!("{email} is not subscribed (add them with `academichub subscribe`)")
-        })?;
+        let subscriber = self.subscriber(email).await?;
         let target = self.paper(paper).await?;
         let mut papers = self.store.recent_papers(self.news_since(now)).await?;
         let recent = papers.iter().any(|p| p.id == target.id);

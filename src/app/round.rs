@@ -253,9 +253,7 @@ impl Application {
         email: &EmailAddress,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(Subscriber, Vec<StoredPaper>, Vec<TopicPicks>)> {
-        let subscriber = self.store.find_subscriber(email).await?.with_context(|| {
-            format!("{email} is not subscribed (add them with `academichub subscribe`)")
-        })?;
+        let subscriber = self.subscriber(email).await?;
         let papers = self.store.recent_papers(self.news_since(now)).await?;
         let due = [self.due(subscriber, now).await?];
         let max = self.settings.briefing.max_per_topic;
