@@ -130,6 +130,19 @@ pub struct DeliverySettings {
     /// A briefing not sent within this many hours of being made is expired
     /// rather than sent late.
     pub briefing_expires_after_hours: u32,
+    /// Messages in flight at once: each sending worker has its own SMTP
+    /// connection.
+    pub concurrency: u32,
+    /// At most this many messages per second in all; 0: no limit.
+    pub max_per_second: u32,
+    /// Per recipient domain, at most this many messages per second, e.g.
+    /// `{ "gmail.com" = 20 }`: big mailbox providers throttle senders that
+    /// burst.
+    pub domain_max_per_second: std::collections::BTreeMap<String, u32>,
+    /// The HTML and text of a message are dropped this many days after it
+    /// was made; the briefing's list of papers stays (for "already sent" and
+    /// the web view, which renders it again). 0: kept for ever.
+    pub keep_messages_days: u32,
     pub smtp: SmtpSettings,
 }
 
@@ -142,6 +155,10 @@ impl Default for DeliverySettings {
             dkim: None,
             give_up_after_hours: 72,
             briefing_expires_after_hours: 36,
+            concurrency: 8,
+            max_per_second: 0,
+            domain_max_per_second: std::collections::BTreeMap::new(),
+            keep_messages_days: 30,
             smtp: SmtpSettings::default(),
         }
     }
@@ -185,8 +202,6 @@ pub struct SmtpSettings {
     /// Whether the relay delivers internationalised addresses (`jöhn@…`,
     /// RFC 6531). Off: such addresses are refused at subscribe time.
     pub smtputf8: bool,
-    /// Connections kept open to the server.
-    pub pool_size: u32,
     pub timeout_secs: u64,
 }
 
@@ -200,7 +215,6 @@ impl Default for SmtpSettings {
             password: None,
             ca_file: None,
             smtputf8: false,
-            pool_size: 4,
             timeout_secs: 30,
         }
     }
@@ -470,8 +484,8 @@ impl Settings {
             if self.delivery.smtp.host.trim().is_empty() {
                 return invalid("delivery.smtp.host", "must name the SMTP server".into());
             }
-            if self.delivery.smtp.pool_size == 0 {
-                return invalid("delivery.smtp.pool_size", "must be at least 1".into());
+            if self.delivery.concurrency == 0 {
+                return invalid("delivery.concurrency", "must be at least 1".into());
             }
             if let Some(ca) = &self.delivery.smtp.ca_file
                 && !ca.is_file()

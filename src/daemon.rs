@@ -1,6 +1,7 @@
 //! `academichub serve`: the scheduler's ticks and the web server for
 //! readers' links, side by side in one process, both stopped by SIGTERM or
-//! SIGINT after finishing what they are doing.
+//! SIGINT after finishing what is in flight (well within the systemd unit's
+//! `TimeoutStopSec`: one message's exchange at most).
 
 use std::sync::Arc;
 
@@ -22,7 +23,19 @@ pub async fn serve(app: Arc<Application>) -> anyhow::Result<()> {
     let web = tokio::spawn(web::serve(app.clone(), listener, async {
         let _ = web_stopping.await;
     }));
-    let ticks = scheduler::run(&app, shutdown.recv()).await;
+    // The signal reaches the work in progress: collection stops between
+    // feeds, the round between batches, delivery after the messages in
+    // flight; then the scheduler loop ends.
+    let on_signal = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            shutdown.recv().await;
+            tracing::info!("stop requested; finishing what is in flight");
+            app.stop();
+        })
+    };
+    let ticks = scheduler::run(&app, app.stopped()).await;
+    on_signal.abort();
     let _ = stop_web.send(());
     let served = web.await.context("the web server panicked")?;
     ticks.and(served)

@@ -16,10 +16,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::briefing::Renderer;
 use crate::config::Settings;
-use crate::delivery::{DeliveryError, DeliveryReport, Mailer, RetryPolicy, Sender, drain_outbox};
+use crate::delivery::{
+    DeliveryError, DeliveryReport, Mailer, Outbox, Pace, RetryPolicy, Sender, drain_outbox,
+};
 use crate::domain::{LinkAction, LinkClaims, LinkKeys, Subscriber, Verdict};
 use crate::sources::{CollectReport, Fetcher, collect};
 use crate::store::Store;
@@ -46,10 +49,14 @@ pub struct Application {
     pub store: Store,
     fetcher: Fetcher,
     mailer: Mailer,
-    renderer: Renderer,
-    link_keys: LinkKeys,
+    renderer: Arc<Renderer>,
+    links: Arc<Links>,
     /// The From mailbox and the DKIM signature.
-    sender: Sender,
+    sender: Arc<Sender>,
+    pace: Arc<Pace>,
+    /// Cancelled at shutdown: collection, the round and delivery finish
+    /// what is in flight and stop.
+    stopping: CancellationToken,
     /// Rung when mail that should not wait for the next tick (a
     /// confirmation) is queued; the daemon's delivery loop listens.
     delivery_wanted: Arc<Notify>,
@@ -69,16 +76,25 @@ impl Application {
         if keys.is_empty() {
             keys.push(store.link_secret().await?);
         }
-        let link_keys = LinkKeys::new(keys).expect("at least one key");
+        let links = Arc::new(Links {
+            keys: LinkKeys::new(keys).expect("at least one key"),
+            public_url: settings.web.public_url.trim_end_matches('/').to_owned(),
+        });
         let sender = Sender::new(settings.from_mailbox(), settings.delivery.dkim.as_ref())?;
+        let pace = Pace::new(
+            settings.delivery.max_per_second,
+            &settings.delivery.domain_max_per_second,
+        );
         Ok(Self {
             settings,
             store,
             fetcher,
             mailer,
-            renderer,
-            link_keys,
-            sender,
+            renderer: Arc::new(renderer),
+            links,
+            sender: Arc::new(sender),
+            pace: Arc::new(pace),
+            stopping: CancellationToken::new(),
             delivery_wanted: Arc::new(Notify::new()),
         })
     }
@@ -106,6 +122,7 @@ impl Application {
             &self.fetcher,
             &self.settings.collect,
             now.timestamp(),
+            &self.stopping,
         )
         .await?)
     }
@@ -117,14 +134,20 @@ impl Application {
             self.store.release_retries(Utc::now().timestamp()).await?;
         }
         let delivery = &self.settings.delivery;
-        let policy = RetryPolicy {
-            give_up_after_secs: i64::from(delivery.give_up_after_hours) * 3600,
-            briefing_expires_after_secs: i64::from(delivery.briefing_expires_after_hours) * 3600,
+        let outbox = Outbox {
+            store: self.store.clone(),
+            mailer: self.mailer.clone(),
+            sender: self.sender.clone(),
+            policy: RetryPolicy {
+                give_up_after_secs: i64::from(delivery.give_up_after_hours) * 3600,
+                briefing_expires_after_secs: i64::from(delivery.briefing_expires_after_hours)
+                    * 3600,
+            },
+            pace: self.pace.clone(),
+            concurrency: delivery.concurrency as usize,
+            clock: || Utc::now().timestamp(),
         };
-        drain_outbox(&self.store, &self.mailer, &self.sender, policy, || {
-            Utc::now().timestamp()
-        })
-        .await
+        drain_outbox(&outbox, &self.stopping).await
     }
 
     /// Sends one short message to `to` straight away, through the
@@ -152,6 +175,22 @@ impl Application {
         Ok(())
     }
 
+    /// Asks collection, the round and delivery to finish what is in flight
+    /// and stop (SIGTERM).
+    pub fn stop(&self) {
+        self.stopping.cancel();
+    }
+
+    /// Resolves once [`Self::stop`] is called.
+    pub async fn stopped(&self) {
+        self.stopping.cancelled().await;
+    }
+
+    /// Whether [`Self::stop`] was called.
+    pub fn stopping(&self) -> bool {
+        self.stopping.is_cancelled()
+    }
+
     /// Resolves when someone asked for mail to go out now (see
     /// `delivery_wanted`); a request made while nobody waits is kept.
     pub async fn delivery_requested(&self) {
@@ -169,6 +208,20 @@ impl Application {
         link: ReaderLink,
         now: DateTime<Utc>,
     ) -> String {
+        self.links.url(subscriber, link, now)
+    }
+}
+
+/// Signs the links in our mail: what the round needs on its worker threads,
+/// without the rest of the application.
+pub(crate) struct Links {
+    keys: LinkKeys,
+    /// `web.public_url` without a trailing slash.
+    public_url: String,
+}
+
+impl Links {
+    fn url(&self, subscriber: &Subscriber, link: ReaderLink, now: DateTime<Utc>) -> String {
         let (action, object, path) = match link {
             ReaderLink::Confirm => (LinkAction::Confirm, 0, "confirm"),
             ReaderLink::Unsubscribe => (LinkAction::Unsubscribe, 0, "unsubscribe"),
@@ -182,8 +235,7 @@ impl Application {
             ReaderLink::View(edition) => (LinkAction::View, edition_object(edition), "b"),
         };
         let token = self.sign(subscriber, action, object, now);
-        let base = self.settings.web.public_url.trim_end_matches('/');
-        format!("{base}/{path}/{token}")
+        format!("{}/{path}/{token}", self.public_url)
     }
 
     fn sign(
@@ -193,7 +245,7 @@ impl Application {
         object: i64,
         now: DateTime<Utc>,
     ) -> String {
-        self.link_keys.sign(LinkClaims {
+        self.keys.sign(LinkClaims {
             subscriber_id: subscriber.id,
             nonce: subscriber.link_nonce,
             action,
@@ -201,6 +253,11 @@ impl Application {
             issued_at: now.timestamp(),
         })
     }
+}
+
+/// A fresh Message-ID under the From address's domain.
+fn message_id(domain: &str) -> String {
+    format!("<{}@{domain}>", uuid::Uuid::new_v4())
 }
 
 /// An edition (local date) as a link's object: its day number.

@@ -211,7 +211,7 @@ impl Application {
         action: LinkAction,
         now: DateTime<Utc>,
     ) -> Result<(Subscriber, LinkClaims), ReaderError> {
-        let claims = self.link_keys.verify(token, action, now.timestamp())?;
+        let claims = self.links.keys.verify(token, action, now.timestamp())?;
         match self.store.subscriber_by_id(claims.subscriber_id).await? {
             Some(s) if s.link_nonce == claims.nonce => Ok((s, claims)),
             _ => Err(ReaderError::Gone),
@@ -297,7 +297,7 @@ impl Application {
     /// A token for a form on a page opened with one of `subscriber`'s
     /// links: a POST without it (from another site) changes nothing.
     pub fn form_token(&self, subscriber: &Subscriber, now: DateTime<Utc>) -> String {
-        self.sign(subscriber, LinkAction::Form, 0, now)
+        self.links.sign(subscriber, LinkAction::Form, 0, now)
     }
 
     fn check_form_token(
@@ -307,7 +307,8 @@ impl Application {
         now: DateTime<Utc>,
     ) -> Result<(), ReaderError> {
         let claims = self
-            .link_keys
+            .links
+            .keys
             .verify(form_token, LinkAction::Form, now.timestamp())?;
         if claims.subscriber_id != subscriber.id || claims.nonce != subscriber.link_nonce {
             return Err(ReaderError::Link(LinkError::Invalid));

@@ -1,19 +1,34 @@
 //! The round: for every active subscriber whose slot has come (local send
 //! hour, weekday if weekly, not paused), match today's papers against their
 //! radar and queue the briefing with its outbox message.
+//!
+//! Who is due comes from SQL: each subscriber has a stored `next_due_at`
+//! (their next slot), so a tick with nobody due is one indexed query, and
+//! a subscriber with nothing new today is not looked at again before
+//! tomorrow's slot. Due subscribers are claimed in batches (a lease on
+//! `next_due_at`; on PostgreSQL rows another daemon holds are skipped), so
+//! several daemons share a round and one that dies leaves its batch to the
+//! others once the lease passes. A batch goes through the stages together:
+//! its radars, already-sent papers and feedback in three queries; matching
+//! and rendering on every core (rayon, off the async runtime); then one
+//! transaction with multi-row inserts writes its briefings, their items and
+//! outbox rows, and each subscriber's next slot. A subscriber whose row or
+//! template fails gets the error recorded (`round_error`) and is tried again
+//! in an hour; the rest of the batch goes on.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use rayon::prelude::*;
 
-use super::{Application, ReaderLink};
-use crate::briefing::{BriefingLinks, Pick, Section, compose};
+use super::{Application, Links, ReaderLink, message_id};
+use crate::briefing::{BriefingLinks, Pick, Renderer, Section, compose};
 use crate::domain::{EmailAddress, Paper, Subscriber, Verdict};
 use crate::radar::{MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
-use crate::store::{BriefingItem, NewBriefing, OutgoingMessage, StoredPaper};
+use crate::store::{BriefingItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper};
 
 /// The topic recorded for papers that resemble liked ones but match no topic.
 const SIMILAR_TOPIC: &str = "(like papers you liked)";
@@ -29,7 +44,19 @@ pub struct PrepareReport {
     pub not_due: usize,
     /// Subscribers who already have today's briefing.
     pub already_done: usize,
+    /// Subscribers whose briefing could not be made (their row or radar
+    /// cannot be read, the template failed): recorded, tried again later.
+    pub failed: usize,
+    /// Subscriber rows the round read: the due, and in a forced round everyone.
+    pub examined: usize,
 }
+
+/// Subscribers claimed and made at a time.
+const BATCH: i64 = 500;
+/// How long a claimed batch is this daemon's; past it, another takes it over.
+const LEASE_SECS: i64 = 15 * 60;
+/// When a subscriber's briefing failed, the next try.
+const RETRY_FAILED_SECS: i64 = 3600;
 
 /// A briefing composed and rendered for one subscriber, not yet stored.
 struct Draft {
@@ -55,8 +82,16 @@ pub(super) fn index_due(
     due: &[Due],
     now: DateTime<Utc>,
 ) -> (RadarIndex, Vec<Option<Profile>>) {
+    profiles_of(builder_for(papers, now), due)
+}
+
+/// The papers tokenised, once per round: each batch adds its radars to a copy.
+fn builder_for(papers: &[StoredPaper], now: DateTime<Utc>) -> RadarsBuilder {
     let pairs: Vec<(i64, &Paper)> = papers.iter().map(|p| (p.id, &p.paper)).collect();
-    let mut builder = RadarsBuilder::new(&pairs, now);
+    RadarsBuilder::new(&pairs, now)
+}
+
+fn profiles_of(mut builder: RadarsBuilder, due: &[Due]) -> (RadarIndex, Vec<Option<Profile>>) {
     for d in due {
         builder.add(&d.subscriber.topics);
     }
@@ -79,12 +114,11 @@ pub(super) fn index_due(
 /// Every due radar's picks, matched on rayon's pool: CPU work that must not
 /// hold up the async runtime's threads.
 fn match_due(
-    papers: &[StoredPaper],
+    builder: RadarsBuilder,
     due: &[Due],
     default_max_per_topic: usize,
-    now: DateTime<Utc>,
 ) -> Vec<Vec<TopicPicks>> {
-    let (index, profiles) = index_due(papers, due, now);
+    let (index, profiles) = profiles_of(builder, due);
     let options: Vec<MatchOptions> = due
         .iter()
         .zip(&profiles)
@@ -100,65 +134,194 @@ fn match_due(
     index.match_all(options.into_par_iter())
 }
 
+/// A briefing's outcome for one subscriber of a batch.
+type Drafted = anyhow::Result<Option<Draft>>;
+
+/// What worker threads need to make briefings: templates, link keys and
+/// limits, without the database or the async runtime.
+#[derive(Clone)]
+pub(super) struct Drafter {
+    renderer: Arc<Renderer>,
+    links: Arc<Links>,
+    message_domain: Arc<str>,
+    max_per_topic: usize,
+}
+
+/// Today's papers for one round, tokenised once and shared by its batches.
+struct RoundPapers {
+    papers: Vec<StoredPaper>,
+    builder: RadarsBuilder,
+}
+
 impl Application {
+    pub(super) fn drafter(&self) -> Drafter {
+        Drafter {
+            renderer: self.renderer.clone(),
+            links: self.links.clone(),
+            message_domain: self.sender.from().email.domain().into(),
+            max_per_topic: self.settings.briefing.max_per_topic,
+        }
+    }
+
     /// Builds and queues today's briefing for every subscriber who is due:
-    /// their slot has come (or `force`, which ignores the send hour only),
-    /// they have no briefing for their local date yet, and their radar
-    /// picked something up.
+    /// their slot has come (or `force`, which ignores the send hour and the
+    /// stored slot: every active subscriber is looked at), they have no
+    /// briefing for their local date yet, and their radar picked something
+    /// up.
     pub async fn prepare_briefings(
         &self,
         now: DateTime<Utc>,
         force: bool,
     ) -> anyhow::Result<PrepareReport> {
         let mut report = PrepareReport::default();
-        let mut due = Vec::new();
-        for subscriber in self.store.active_subscribers().await? {
-            if !subscriber.is_due(now, force) {
-                report.not_due += 1;
-                continue;
+        let mut papers: Option<Arc<RoundPapers>> = None;
+        let mut after = 0;
+        while !self.stopping() {
+            let batch = if force {
+                self.store.active_subscribers_after(after, BATCH).await?
+            } else {
+                let t = now.timestamp();
+                self.store
+                    .claim_due_subscribers(t, t + LEASE_SECS, BATCH)
+                    .await?
+            };
+            let Some(&(last, _)) = batch.last() else {
+                break;
+            };
+            after = last;
+            report.examined += batch.len();
+            self.prepare_batch(batch, now, force, &mut papers, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn prepare_batch(
+        &self,
+        batch: Vec<(i64, crate::store::Result<Subscriber>)>,
+        now: DateTime<Utc>,
+        force: bool,
+        papers: &mut Option<Arc<RoundPapers>>,
+        report: &mut PrepareReport,
+    ) -> anyhow::Result<()> {
+        let t = now.timestamp();
+        let mut looks = Vec::with_capacity(batch.len());
+        let mut look = |subscriber_id: i64, at: DateTime<Utc>, error: Option<String>| {
+            looks.push(NextLook {
+                subscriber_id,
+                at: at.timestamp(),
+                error,
+            });
+        };
+        let retry_at = now + chrono::Duration::seconds(RETRY_FAILED_SECS);
+        let mut candidates = Vec::with_capacity(batch.len());
+        for (id, subscriber) in batch {
+            match subscriber {
+                Err(e) => {
+                    tracing::error!(subscriber = id, error = %e, "cannot make this subscriber's briefing; trying again in an hour");
+                    report.failed += 1;
+                    look(id, retry_at, Some(e.to_string()));
+                }
+                Ok(s) if !s.is_due(now, force) => {
+                    report.not_due += 1;
+                    look(id, s.next_slot(now, false), None);
+                }
+                Ok(s) => candidates.push(s),
             }
-            let edition = subscriber.edition(now).to_string();
-            if self.store.has_briefing(subscriber.id, &edition).await? {
+        }
+        let ids: Vec<i64> = candidates.iter().map(|s| s.id).collect();
+        // Editions are local dates: anything made in the last three days
+        // covers every time zone's today.
+        let made = self.store.editions_since(&ids, t - 3 * 86_400).await?;
+        let mut due = Vec::with_capacity(candidates.len());
+        for s in candidates {
+            if made.contains(&(s.id, s.edition(now).to_string())) {
                 report.already_done += 1;
-                continue;
+                look(s.id, s.next_slot(now, true), None);
+            } else {
+                due.push(s);
             }
-            due.push(self.due(subscriber, now).await?);
         }
-        if due.is_empty() {
-            return Ok(report);
+        let drafts = if due.is_empty() {
+            Vec::new()
+        } else {
+            let papers = match papers {
+                Some(p) => p.clone(),
+                None => {
+                    let recent = self.store.recent_papers(self.news_since(now)).await?;
+                    let p = tokio::task::spawn_blocking(move || RoundPapers {
+                        builder: builder_for(&recent, now),
+                        papers: recent,
+                    })
+                    .await
+                    .context("tokenising today's papers failed")?;
+                    papers.insert(Arc::new(p)).clone()
+                }
+            };
+            let due = self.load_due(due, now).await?;
+            let drafter = self.drafter();
+            tokio::task::spawn_blocking(move || drafter.draft_batch(&papers, due, now))
+                .await
+                .context("making the briefings failed")?
+        };
+        let mut briefings = Vec::with_capacity(drafts.len());
+        for (subscriber, drafted) in drafts {
+            match drafted {
+                Ok(Some(draft)) => {
+                    briefings.push(NewBriefing {
+                        subscriber_id: subscriber.id,
+                        edition: subscriber.edition(now).to_string(),
+                        items: draft.items,
+                        message: draft.message,
+                    });
+                    look(subscriber.id, subscriber.next_slot(now, true), None);
+                }
+                Ok(None) => {
+                    report.nothing_new += 1;
+                    look(subscriber.id, subscriber.next_slot(now, true), None);
+                }
+                Err(e) => {
+                    tracing::error!(to = %subscriber.email, error = format!("{e:#}"), "cannot make this briefing; trying again in an hour");
+                    report.failed += 1;
+                    look(subscriber.id, retry_at, Some(format!("{e:#}")));
+                }
+            }
         }
-        let papers = self.store.recent_papers(self.news_since(now)).await?;
-        let max = self.settings.briefing.max_per_topic;
-        let (papers, due, picks) = tokio::task::spawn_blocking(move || {
-            let picks = match_due(&papers, &due, max, now);
-            (papers, due, picks)
-        })
-        .await
-        .context("matching the radars failed")?;
-        for (d, picks) in due.iter().zip(picks) {
-            let subscriber = &d.subscriber;
-            let Some(draft) = self.draft(subscriber, &papers, &picks, now)? else {
-                report.nothing_new += 1;
-                continue;
-            };
-            let briefing = NewBriefing {
-                subscriber_id: subscriber.id,
-                edition: subscriber.edition(now).to_string(),
-                items: draft.items,
-                message: draft.message,
-            };
-            if self
-                .store
-                .create_briefing(&briefing, now.timestamp())
-                .await?
-                .is_some()
-            {
+        let created = self.store.store_round(&briefings, &looks, t).await?;
+        for id in created {
+            if id.is_some() {
                 report.queued += 1;
             } else {
                 report.already_done += 1;
             }
         }
-        Ok(report)
+        if !briefings.is_empty() {
+            self.wake_delivery();
+        }
+        Ok(())
+    }
+
+    /// The due subscribers with what matching needs: papers already sent
+    /// and feedback, for the whole batch in two queries.
+    async fn load_due(
+        &self,
+        subscribers: Vec<Subscriber>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Due>> {
+        let ids: Vec<i64> = subscribers.iter().map(|s| s.id).collect();
+        let mut sent = self
+            .store
+            .papers_already_sent_to(&ids, self.news_since(now))
+            .await?;
+        let mut feedback = self.store.feedback_papers_of(&ids, FEEDBACK_PAPERS).await?;
+        Ok(subscribers
+            .into_iter()
+            .map(|subscriber| Due {
+                already_sent: sent.remove(&subscriber.id).unwrap_or_default(),
+                feedback: feedback.remove(&subscriber.id).unwrap_or_default(),
+                subscriber,
+            })
+            .collect())
     }
 
     pub(super) async fn due(
@@ -166,17 +329,30 @@ impl Application {
         subscriber: Subscriber,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Due> {
-        Ok(Due {
-            already_sent: self
-                .store
-                .papers_already_sent(subscriber.id, self.news_since(now))
-                .await?,
-            feedback: self
-                .store
-                .feedback_papers(subscriber.id, FEEDBACK_PAPERS)
-                .await?,
-            subscriber,
-        })
+        Ok(self
+            .load_due(vec![subscriber], now)
+            .await?
+            .pop()
+            .expect("one in, one out"))
+    }
+}
+
+impl Drafter {
+    /// Matches a batch and makes each briefing, on rayon's pool.
+    fn draft_batch(
+        &self,
+        papers: &RoundPapers,
+        due: Vec<Due>,
+        now: DateTime<Utc>,
+    ) -> Vec<(Subscriber, Drafted)> {
+        let picks = match_due(papers.builder.clone(), &due, self.max_per_topic);
+        due.into_par_iter()
+            .zip(picks)
+            .map(|(d, picks)| {
+                let drafted = self.draft(&d.subscriber, &papers.papers, &picks, now);
+                (d.subscriber, drafted)
+            })
+            .collect()
     }
 
     /// What `subscriber` would receive for these picks, or `None` when there are none.
@@ -212,12 +388,13 @@ impl Application {
             .collect();
         let edition = subscriber.edition(now);
         let feedback = |paper_id: i64, verdict: Verdict| {
-            self.link_url(subscriber, ReaderLink::Feedback(paper_id, verdict), now)
+            self.links
+                .url(subscriber, ReaderLink::Feedback(paper_id, verdict), now)
         };
         let links = BriefingLinks {
-            unsubscribe: self.link_url(subscriber, ReaderLink::Unsubscribe, now),
-            preferences: self.link_url(subscriber, ReaderLink::Preferences, now),
-            view: self.link_url(subscriber, ReaderLink::View(edition), now),
+            unsubscribe: self.links.url(subscriber, ReaderLink::Unsubscribe, now),
+            preferences: self.links.url(subscriber, ReaderLink::Preferences, now),
+            view: self.links.url(subscriber, ReaderLink::View(edition), now),
             feedback: &feedback,
         };
         let content = compose(&sections, &edition.to_string(), subscriber.locale, &links);
@@ -241,12 +418,14 @@ impl Application {
             subject: rendered.subject,
             html: rendered.html,
             text: rendered.text,
-            message_id: self.message_id(),
+            message_id: message_id(&self.message_domain),
             unsubscribe_url: Some(links.unsubscribe),
         };
         Ok(Some(Draft { items, message }))
     }
+}
 
+impl Application {
     /// The subscriber and today's papers, matched as the round would.
     async fn match_one(
         &self,
@@ -257,7 +436,9 @@ impl Application {
         let papers = self.store.recent_papers(self.news_since(now)).await?;
         let due = [self.due(subscriber, now).await?];
         let max = self.settings.briefing.max_per_topic;
-        let picks = match_due(&papers, &due, max, now).pop().unwrap_or_default();
+        let picks = match_due(builder_for(&papers, now), &due, max)
+            .pop()
+            .unwrap_or_default();
         let [Due { subscriber, .. }] = due;
         Ok((subscriber, papers, picks))
     }
@@ -270,6 +451,7 @@ impl Application {
     ) -> anyhow::Result<Option<String>> {
         let (subscriber, papers, picks) = self.match_one(email, now).await?;
         Ok(self
+            .drafter()
             .draft(&subscriber, &papers, &picks, now)?
             .map(|d| d.message.html))
     }
@@ -279,10 +461,6 @@ impl Application {
     }
 
     pub(super) fn message_id(&self) -> String {
-        format!(
-            "<{}@{}>",
-            uuid::Uuid::new_v4(),
-            self.sender.from().email.domain()
-        )
+        message_id(self.sender.from().email.domain())
     }
 }

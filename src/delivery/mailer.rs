@@ -1,27 +1,55 @@
+//! Where messages go: an SMTP relay, or a folder of `.eml` files.
+//!
+//! Each delivery worker holds its own SMTP connection ([`Connection`]) and
+//! sends message after message on it. lettre's pooled transport is not used:
+//! it sends a NOOP on every checkout, and the lettre release we build on
+//! never sets `TCP_NODELAY`, so with Nagle's algorithm and delayed ACKs a
+//! message could stall ~40 ms on loopback. Connections here are opened by
+//! us with `TCP_NODELAY` and handed to lettre's connection API (greeting,
+//! EHLO, STARTTLS, AUTH, MAIL/RCPT/DATA). Implicit TLS (port 465) goes
+//! through lettre's own connect, without the flag.
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{DeliverySettings, TlsMode, TransportKind};
 
-/// Where messages go. Built once and shared: the SMTP adapter keeps a pool
-/// of open connections.
+/// Where messages go. Built once and shared; cheap to clone.
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        server: String,
-        /// Upper bound for one connection check or one message, whatever
-        /// the server does (a stalled server must not stall delivery).
-        deadline: Duration,
-    },
+    Smtp(Arc<SmtpServer>),
     Folder {
         transport: AsyncFileTransport<Tokio1Executor>,
         folder: String,
     },
+}
+
+/// An SMTP relay and how to talk to it.
+pub struct SmtpServer {
+    host: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    /// Per read, write or connect.
+    timeout: Duration,
+    /// For errors and logs: `SMTP server HOST:PORT`.
+    server: String,
+    /// Upper bound for one connection set-up or one message, whatever the
+    /// server does (a stalled server must not stall delivery).
+    deadline: Duration,
+}
+
+/// One worker's session with the mail server: a connection opened on first
+/// use, kept for the messages that follow, and opened again after an error.
+pub struct Connection<'m> {
+    mailer: &'m Mailer,
+    smtp: Option<AsyncSmtpConnection>,
 }
 
 /// Why a message did not go out, classified for the retry decision.
@@ -88,68 +116,62 @@ impl Mailer {
                     TlsMode::Starttls => Tls::Required(tls_params()?),
                     TlsMode::Tls => Tls::Wrapper(tls_params()?),
                 };
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                        .port(smtp.port)
-                        .tls(tls)
-                        .timeout(Some(Duration::from_secs(smtp.timeout_secs)))
-                        .pool_config(PoolConfig::new().max_size(smtp.pool_size));
-                if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-                    builder = builder
-                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
-                }
-                Ok(Mailer::Smtp {
-                    transport: builder.build(),
+                let credentials = match (&smtp.username, &smtp.password) {
+                    (Some(user), Some(password)) => {
+                        Some(Credentials::new(user.clone(), password.expose().to_owned()))
+                    }
+                    _ => None,
+                };
+                Ok(Mailer::Smtp(Arc::new(SmtpServer {
+                    host: smtp.host.clone(),
+                    port: smtp.port,
+                    tls,
+                    credentials,
+                    hello: ClientId::default(),
+                    timeout: Duration::from_secs(smtp.timeout_secs),
                     server: format!("SMTP server {}:{}", smtp.host, smtp.port),
                     // Connect, greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA:
                     // each may take up to the timeout; together they may not take longer than this.
                     deadline: Duration::from_secs(smtp.timeout_secs.saturating_mul(3)),
-                })
+                })))
             }
         }
     }
 
-    /// Opens (or reuses) a connection, with TLS and AUTH, before any message
-    /// is risked on it: a wrong password or certificate must not look like a
-    /// recipient's permanent rejection.
-    pub async fn check(&self) -> Result<(), SendError> {
-        match self {
-            Mailer::Smtp {
-                transport,
-                server,
-                deadline,
-            } => match within(server, *deadline, transport.test_connection()).await? {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(unavailable(server, "the server did not answer NOOP")),
-                Err(e) => Err(unavailable(server, e)),
-            },
-            Mailer::Folder { .. } => Ok(()),
+    /// A session for sending several messages one after another.
+    pub fn connection(&self) -> Connection<'_> {
+        Connection {
+            mailer: self,
+            smtp: None,
         }
     }
 
-    pub async fn send(&self, message: Message) -> Result<(), SendError> {
-        match self {
-            Mailer::Smtp {
-                transport,
-                server,
-                deadline,
-            } => match within(server, *deadline, transport.send(message)).await? {
-                Ok(_) => Ok(()),
-                Err(e) => Err(classify(server, e)),
-            },
-            Mailer::Folder { transport, folder } => transport
-                .send(message)
-                .await
-                .map(drop)
-                .map_err(|e| unavailable(&format!("mail folder {folder}"), e)),
+    /// Opens a connection, with TLS and AUTH, before any message is risked
+    /// on it: a wrong password or certificate must not look like a
+    /// recipient's permanent rejection.
+    pub async fn check(&self) -> Result<(), SendError> {
+        if let Mailer::Folder { .. } = self {
+            return Ok(());
         }
+        let mut connection = self.connection();
+        connection.open().await?;
+        connection.close().await;
+        Ok(())
+    }
+
+    /// Sends one message on a connection of its own.
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        let mut connection = self.connection();
+        let sent = connection.send(&message).await;
+        connection.close().await;
+        sent
     }
 
     /// The longest one message's exchange may take; a claim's lease must
     /// outlast it.
     pub fn deadline(&self) -> Duration {
         match self {
-            Mailer::Smtp { deadline, .. } => *deadline,
+            Mailer::Smtp(smtp) => smtp.deadline,
             Mailer::Folder { .. } => Duration::from_secs(30),
         }
     }
@@ -157,8 +179,116 @@ impl Mailer {
     /// For logs and the CLI: where mail goes.
     pub fn describe(&self) -> String {
         match self {
-            Mailer::Smtp { server, .. } => server.clone(),
+            Mailer::Smtp(smtp) => smtp.server.clone(),
             Mailer::Folder { folder, .. } => format!("folder {folder}"),
+        }
+    }
+}
+
+impl SmtpServer {
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let fail = |e: lettre::transport::smtp::Error| unavailable(&self.server, e);
+        let mut connection = match &self.tls {
+            Tls::Wrapper(params) => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.hello,
+                Some(params.clone()),
+                None,
+            )
+            .await
+            .map_err(fail)?,
+            tls => {
+                let tcp = tokio::time::timeout(
+                    self.timeout,
+                    tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+                )
+                .await
+                .map_err(|_| unavailable(&self.server, "connection timed out"))?
+                .map_err(|e| unavailable(&self.server, e))?;
+                tcp.set_nodelay(true)
+                    .map_err(|e| unavailable(&self.server, e))?;
+                let mut connection =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                        .await
+                        .map_err(fail)?;
+                if let Tls::Required(params) | Tls::Opportunistic(params) = tls {
+                    if connection.can_starttls() {
+                        connection
+                            .starttls(params.clone(), &self.hello)
+                            .await
+                            .map_err(fail)?;
+                    } else if matches!(tls, Tls::Required(_)) {
+                        return Err(unavailable(
+                            &self.server,
+                            "the server does not offer STARTTLS (set delivery.smtp.tls)",
+                        ));
+                    }
+                }
+                connection
+            }
+        };
+        if let Some(credentials) = &self.credentials {
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(fail)?;
+        }
+        Ok(connection)
+    }
+}
+
+impl Connection<'_> {
+    async fn open(&mut self) -> Result<&mut AsyncSmtpConnection, SendError> {
+        let Mailer::Smtp(smtp) = self.mailer else {
+            unreachable!("only SMTP mailers open connections")
+        };
+        if self.smtp.as_ref().is_some_and(|c| c.has_broken()) {
+            self.smtp = None;
+        }
+        if self.smtp.is_none() {
+            self.smtp = Some(within(&smtp.server, smtp.deadline, smtp.connect()).await??);
+        }
+        Ok(self.smtp.as_mut().expect("opened above"))
+    }
+
+    /// Sends one message. After an error the connection is dropped, and the
+    /// next message opens a fresh one.
+    pub async fn send(&mut self, message: &Message) -> Result<(), SendError> {
+        match self.mailer {
+            Mailer::Smtp(smtp) => {
+                let body = message.formatted();
+                let envelope = message.envelope();
+                let result = async {
+                    let connection = self.open().await?;
+                    within(
+                        &smtp.server,
+                        smtp.deadline,
+                        connection.send(envelope, &body),
+                    )
+                    .await?
+                    .map_err(|e| classify(&smtp.server, e))
+                }
+                .await;
+                if result.is_err() {
+                    // Dropped, not closed politely: a stalled server would
+                    // not answer QUIT either.
+                    self.smtp = None;
+                }
+                result.map(drop)
+            }
+            Mailer::Folder { transport, folder } => transport
+                .send(message.clone())
+                .await
+                .map(drop)
+                .map_err(|e| unavailable(&format!("mail folder {folder}"), e)),
+        }
+    }
+
+    /// Says goodbye to the server, if a connection is open.
+    pub async fn close(mut self) {
+        if let (Mailer::Smtp(smtp), Some(mut connection)) = (self.mailer, self.smtp.take()) {
+            let _ = tokio::time::timeout(smtp.timeout, connection.quit()).await;
         }
     }
 }

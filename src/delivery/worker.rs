@@ -1,5 +1,15 @@
-use rand::Rng;
+//! Draining the outbox: parallel workers, each with its own connection,
+//! paced by the configured rate limits.
 
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use super::mailer::Connection;
 use super::{Mailer, SendError, Sender};
 use crate::store::{ClaimedMessage, Store, StoreError};
 
@@ -44,6 +54,17 @@ pub struct DeliveryReport {
     pub interrupted: usize,
 }
 
+impl DeliveryReport {
+    fn add(&mut self, other: &Self) {
+        self.sent += other.sent;
+        self.deferred += other.deferred;
+        self.failed += other.failed;
+        self.expired += other.expired;
+        self.lost_leases += other.lost_leases;
+        self.interrupted += other.interrupted;
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error(transparent)]
@@ -57,11 +78,62 @@ pub enum DeliveryError {
     },
 }
 
-/// Sends every message due by `now`, one at a time, until none is left.
+/// How fast to send, in all and per recipient domain (`delivery.max_per_second`,
+/// `delivery.domain_max_per_second`).
+pub struct Pace {
+    all: Option<DefaultDirectRateLimiter>,
+    domains: HashMap<String, DefaultDirectRateLimiter>,
+}
+
+impl Pace {
+    pub fn new(max_per_second: u32, domains: &BTreeMap<String, u32>) -> Self {
+        let limiter =
+            |n: u32| NonZeroU32::new(n).map(|n| RateLimiter::direct(Quota::per_second(n)));
+        Self {
+            all: limiter(max_per_second),
+            domains: domains
+                .iter()
+                .filter_map(|(domain, &n)| Some((domain.to_ascii_lowercase(), limiter(n)?)))
+                .collect(),
+        }
+    }
+
+    /// Waits until a message to `recipient` may go.
+    async fn wait(&self, recipient: &str) {
+        if let Some(all) = &self.all {
+            all.until_ready().await;
+        }
+        let domain = recipient.rsplit('@').next().unwrap_or_default();
+        if let Some(limit) = self.domains.get(&domain.to_ascii_lowercase()) {
+            limit.until_ready().await;
+        }
+    }
+}
+
+/// What every sending worker shares.
+#[derive(Clone)]
+pub struct Outbox {
+    pub store: Store,
+    pub mailer: Mailer,
+    pub sender: Arc<Sender>,
+    pub policy: RetryPolicy,
+    pub pace: Arc<Pace>,
+    /// Sending workers, each with its own connection.
+    pub concurrency: usize,
+    pub clock: fn() -> i64,
+}
+
+/// Messages a worker claims at a time: few enough that a worker that dies
+/// holds little, enough that claiming is not a query per message.
+const CLAIM_BATCH: usize = 8;
+
+/// Sends every message due now, `concurrency` at a time, until none is
+/// left, or `stop` is cancelled (messages in flight are finished first).
 ///
-/// First, briefings older than their usefulness expire and messages deferred
-/// for too long are given up. Then each message is claimed (`sending`, under
-/// a lease token) before the SMTP transaction, and its outcome is recorded
+/// First, briefings older than their usefulness expire, messages deferred
+/// for too long are given up, and those due again are queued. Then each
+/// worker claims a few messages at a time (recorded as `sending`, under a
+/// lease token) before their SMTP transactions, and records each outcome
 /// after it, for that claim only:
 /// - accepted → `sent`;
 /// - refused for this recipient (5xx) → `failed`, and the address is
@@ -69,18 +141,17 @@ pub enum DeliveryError {
 /// - deferred for this recipient (4xx) → `retry` with backoff and jitter,
 ///   or given up once older than `give_up_after_secs`; the queue goes on;
 /// - the server is unavailable (refused connection, TLS, AUTH, 421, no
-///   answer) → back to `queued`, the attempt not counted, and the drain
+///   answer) → back to `queued`, the attempt not counted, and every worker
 ///   stops: every other message would fail the same way.
 pub async fn drain_outbox(
-    store: &Store,
-    mailer: &Mailer,
-    sender: &Sender,
-    policy: RetryPolicy,
-    now: impl Fn() -> i64,
+    outbox: &Outbox,
+    stop: &CancellationToken,
 ) -> Result<DeliveryReport, DeliveryError> {
     let mut report = DeliveryReport::default();
-    let started = now();
-    let swept = store
+    let started = (outbox.clock)();
+    let policy = outbox.policy;
+    let swept = outbox
+        .store
         .sweep(
             started,
             started - policy.briefing_expires_after_secs,
@@ -96,69 +167,142 @@ pub async fn drain_outbox(
             "messages were being sent when a worker stopped; they are sent again and may arrive twice"
         );
     }
-    let lease_secs = mailer.deadline().as_secs() as i64 + LEASE_MARGIN_SECS;
-    let mut connection_checked = false;
-    while let Some(claimed) = store
-        .claim_message(now(), now() + lease_secs, started)
-        .await?
-    {
-        let outcome = async {
-            if !connection_checked {
-                mailer.check().await?;
-                connection_checked = true;
-            }
-            let message = sender
-                .message(&claimed.message)
-                .map_err(SendError::Permanent)?;
-            mailer.send(message).await
-        }
-        .await;
-        let to = &claimed.message.recipient;
-        let recorded = match &outcome {
-            Ok(()) => {
-                tracing::info!(%to, id = claimed.id, "mail sent");
-                report.sent += 1;
-                store.mark_sent(&claimed, now()).await?
-            }
-            Err(SendError::Permanent(e)) => {
-                tracing::error!(%to, error = %e, "refused for good; the address is suppressed");
-                report.failed += 1;
-                store.mark_rejected(&claimed, e, now()).await?
-            }
-            Err(e @ SendError::Transient(_)) if too_old(&claimed, &policy, now()) => {
-                let error = format!(
-                    "gave up after {} h of deferrals: {e}",
-                    policy.give_up_after_secs / 3600
-                );
-                tracing::error!(%to, %error, "mail not sent");
-                report.failed += 1;
-                store.mark_failed(&claimed, &error).await?
-            }
-            Err(e @ SendError::Transient(_)) => {
-                let message = e.to_string();
-                let delay = RetryPolicy::delay_secs(claimed.attempts, &mut rand::rng());
-                tracing::warn!(%to, error = %message, attempt = claimed.attempts, delay, "mail deferred");
-                report.deferred += 1;
-                store.mark_retry(&claimed, &message, now() + delay).await?
-            }
-            Err(e @ SendError::Unavailable { .. }) => {
-                store.release_after_outage(&claimed, &e.to_string()).await?
-            }
-        };
-        if !recorded {
-            tracing::warn!(%to, id = claimed.id, "lease lost: another worker took this message over; its outcome is theirs to record");
-            report.lost_leases += 1;
-        }
-        if let Err(e @ SendError::Unavailable { .. }) = outcome {
-            let pending = store.outbox_counts().await?.pending();
-            return Err(DeliveryError::Unavailable {
-                source: e,
-                pending,
-                report,
-            });
+    // An outage stops every worker, not the process.
+    let outage = stop.child_token();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..outbox.concurrency.max(1) {
+        workers.spawn(work(outbox.clone(), outage.clone()));
+    }
+    let mut first_error = None;
+    while let Some(done) = workers.join_next().await {
+        let (counts, error) = done.expect("a sending worker panicked");
+        report.add(&counts);
+        if let Some(e) = error {
+            outage.cancel();
+            first_error.get_or_insert(e);
         }
     }
-    Ok(report)
+    match first_error {
+        None => Ok(report),
+        Some(WorkerError::Store(e)) => Err(e.into()),
+        Some(WorkerError::Unavailable(source)) => {
+            let pending = outbox.store.outbox_counts().await?.pending();
+            Err(DeliveryError::Unavailable {
+                source,
+                pending,
+                report,
+            })
+        }
+    }
+}
+
+enum WorkerError {
+    Store(StoreError),
+    Unavailable(SendError),
+}
+
+impl From<StoreError> for WorkerError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// One sending worker: claim a few, send each on this worker's connection,
+/// record each outcome; until the queue is empty, an outage, or `stop`.
+async fn work(outbox: Outbox, stop: CancellationToken) -> (DeliveryReport, Option<WorkerError>) {
+    let mut report = DeliveryReport::default();
+    let mut connection = outbox.mailer.connection();
+    let error = send_claimed(&outbox, &stop, &mut connection, &mut report)
+        .await
+        .err();
+    connection.close().await;
+    (report, error)
+}
+
+async fn send_claimed(
+    outbox: &Outbox,
+    stop: &CancellationToken,
+    connection: &mut Connection<'_>,
+    report: &mut DeliveryReport,
+) -> Result<(), WorkerError> {
+    let store = &outbox.store;
+    let now = outbox.clock;
+    let policy = outbox.policy;
+    let lease_secs =
+        (outbox.mailer.deadline().as_secs() as i64 + LEASE_MARGIN_SECS) * CLAIM_BATCH as i64;
+    while !stop.is_cancelled() {
+        let claimed = store
+            .claim_messages(now() + lease_secs, CLAIM_BATCH as i64)
+            .await?;
+        if claimed.is_empty() {
+            break;
+        }
+        let mut claimed = claimed.into_iter();
+        while let Some(claim) = claimed.next() {
+            if stop.is_cancelled() {
+                // Not tried: back to the queue, the attempt not counted.
+                for c in std::iter::once(claim).chain(claimed.by_ref()) {
+                    store
+                        .release_after_outage(&c, "delivery stopped before sending it")
+                        .await?;
+                }
+                break;
+            }
+            outbox.pace.wait(&claim.message.recipient).await;
+            let sender = outbox.sender.clone();
+            let outgoing = claim.message.clone();
+            let built = tokio::task::spawn_blocking(move || sender.message(&outgoing))
+                .await
+                .expect("building a message panicked");
+            let outcome = match built {
+                Ok(message) => connection.send(&message).await,
+                Err(e) => Err(SendError::Permanent(e)),
+            };
+            let to = &claim.message.recipient;
+            let recorded = match &outcome {
+                Ok(()) => {
+                    tracing::info!(%to, id = claim.id, "mail sent");
+                    report.sent += 1;
+                    store.mark_sent(&claim, now()).await?
+                }
+                Err(SendError::Permanent(e)) => {
+                    tracing::error!(%to, error = %e, "refused for good; the address is suppressed");
+                    report.failed += 1;
+                    store.mark_rejected(&claim, e, now()).await?
+                }
+                Err(e @ SendError::Transient(_)) if too_old(&claim, &policy, now()) => {
+                    let error = format!(
+                        "gave up after {} h of deferrals: {e}",
+                        policy.give_up_after_secs / 3600
+                    );
+                    tracing::error!(%to, %error, "mail not sent");
+                    report.failed += 1;
+                    store.mark_failed(&claim, &error).await?
+                }
+                Err(e @ SendError::Transient(_)) => {
+                    let message = e.to_string();
+                    let delay = RetryPolicy::delay_secs(claim.attempts, &mut rand::rng());
+                    tracing::warn!(%to, error = %message, attempt = claim.attempts, delay, "mail deferred");
+                    report.deferred += 1;
+                    store.mark_retry(&claim, &message, now() + delay).await?
+                }
+                Err(e @ SendError::Unavailable { .. }) => {
+                    store.release_after_outage(&claim, &e.to_string()).await?
+                }
+            };
+            if !recorded {
+                tracing::warn!(%to, id = claim.id, "lease lost: another worker took this message over; its outcome is theirs to record");
+                report.lost_leases += 1;
+            }
+            if let Err(e @ SendError::Unavailable { .. }) = outcome {
+                for c in claimed {
+                    store.release_after_outage(&c, &e.to_string()).await?;
+                }
+                return Err(WorkerError::Unavailable(e));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn too_old(claimed: &ClaimedMessage, policy: &RetryPolicy, now: i64) -> bool {

@@ -165,6 +165,55 @@ impl Subscriber {
         let not_paused = self.paused_until.is_none_or(|until| date >= until);
         hour_ok && day_ok && not_paused
     }
+
+    /// When the round should look at this subscriber again after looking
+    /// at `now`: today's slot if it is still to come, else the next one
+    /// (their send hour on their next day, after any pause). With
+    /// `done_today`, today's edition is made and the next slot is on a
+    /// later day.
+    pub fn next_slot(&self, now: DateTime<Utc>, done_today: bool) -> DateTime<Utc> {
+        let today = self.edition(now);
+        let mut date = if done_today {
+            today.succ_opt().unwrap_or(today)
+        } else {
+            today
+        };
+        if let Some(until) = self.paused_until {
+            date = date.max(until);
+        }
+        if let Cadence::Weekly(day) = self.cadence {
+            let ahead =
+                (7 + day.num_days_from_monday() - date.weekday().num_days_from_monday()) % 7;
+            date = date + chrono::Days::new(u64::from(ahead));
+        }
+        let slot = self.local_hour(date);
+        if slot <= now && !done_today && date == today {
+            // Today's hour has passed and yet the subscriber was not due:
+            // only possible for a forced look; the next day's slot.
+            return self.next_slot(now, true);
+        }
+        slot
+    }
+
+    /// The instant the send hour begins on `date` in the subscriber's zone.
+    /// In a DST gap (the hour does not exist that day) the first instant
+    /// after it.
+    fn local_hour(&self, date: NaiveDate) -> DateTime<Utc> {
+        use chrono::{LocalResult, TimeZone};
+        let hour = date
+            .and_hms_opt(self.send_hour.min(23), 0, 0)
+            .expect("hours below 24 exist");
+        match self.timezone.from_local_datetime(&hour) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            LocalResult::None => (1..=3)
+                .find_map(|h| {
+                    self.timezone
+                        .from_local_datetime(&(hour + chrono::Duration::hours(h)))
+                        .earliest()
+                })
+                .map_or_else(|| hour.and_utc(), |t| t.with_timezone(&Utc)),
+        }
+    }
 }
 
 /// What a reader can change on their preferences page.
@@ -258,6 +307,42 @@ mod tests {
             due,
             ["2026-03-22", "2026-03-29"].map(|d| d.parse::<NaiveDate>().unwrap())
         );
+    }
+
+    #[test]
+    fn the_next_slot_is_the_next_local_send_hour_on_a_day_the_reader_takes_mail() {
+        // 2026-11-24 is a Tuesday; Shanghai is UTC+8, send hour 8.
+        let daily = subscriber(Cadence::Daily, None);
+        let before = at("2026-11-23T23:00:00Z"); // 07:00 local
+        assert_eq!(daily.next_slot(before, false), at("2026-11-24T00:00:00Z"));
+        let after = at("2026-11-24T01:00:00Z"); // 09:00 local, briefing made
+        assert_eq!(daily.next_slot(after, true), at("2026-11-25T00:00:00Z"));
+        assert!(daily.is_due(daily.next_slot(after, true), false));
+
+        let weekly = subscriber(Cadence::Weekly(Weekday::Mon), None);
+        assert_eq!(weekly.next_slot(after, false), at("2026-11-30T00:00:00Z"));
+        let monday = weekly.next_slot(after, false);
+        assert_eq!(weekly.next_slot(monday, true), at("2026-12-07T00:00:00Z"));
+
+        let paused = subscriber(Cadence::Daily, "2026-12-01".parse().ok());
+        assert_eq!(paused.next_slot(after, true), at("2026-12-01T00:00:00Z"));
+
+        // 02:30 does not exist in Berlin on 2026-03-29: the slot is the
+        // first instant after the gap, and the reader is due then.
+        let gap = Subscriber {
+            timezone: chrono_tz::Europe::Berlin,
+            send_hour: 2,
+            ..subscriber(Cadence::Daily, None)
+        };
+        let slot = gap.next_slot(
+            local(chrono_tz::Europe::Berlin, "2026-03-28T12:00:00"),
+            true,
+        );
+        assert_eq!(
+            slot,
+            local(chrono_tz::Europe::Berlin, "2026-03-29T03:00:00")
+        );
+        assert!(gap.is_due(slot, false));
     }
 
     #[test]

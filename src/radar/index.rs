@@ -74,6 +74,7 @@ struct CompiledTopic {
 }
 
 /// A paper as the index sees it.
+#[derive(Clone)]
 struct IndexedPaper {
     id: i64,
     categories: Vec<u32>,
@@ -88,7 +89,7 @@ struct IndexedPaper {
 }
 
 /// Strings to small ids.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Interner(HashMap<String, u32>);
 
 impl Interner {
@@ -106,6 +107,7 @@ impl Interner {
 }
 
 /// A paper's text, tokenised; kept until the index is frozen.
+#[derive(Clone)]
 struct PaperTokens {
     title: Tokens,
     abstract_text: Tokens,
@@ -113,6 +115,9 @@ struct PaperTokens {
 }
 
 /// Collects radars over a day's papers; [`RadarsBuilder::build`] makes the index.
+/// Tokenising the papers is the expensive part: clone a builder that has
+/// no radars yet to index several batches of radars over the same papers.
+#[derive(Clone)]
 pub struct RadarsBuilder {
     papers: Vec<IndexedPaper>,
     tokens: Vec<PaperTokens>,

@@ -75,6 +75,11 @@ impl Fetcher {
         }
     }
 
+    /// The longest one fetch may take.
+    pub fn timeout_secs(&self) -> i64 {
+        self.timeout.as_secs() as i64
+    }
+
     pub fn new(user_agent: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()

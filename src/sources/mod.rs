@@ -21,6 +21,8 @@ pub use parse::{MAX_ITEMS, ParseError, ParsedFeed, parse_feed};
 use crate::config::CollectSettings;
 use crate::domain::Paper;
 use crate::redact::redact_url;
+use tokio_util::sync::CancellationToken;
+
 use crate::store::{Store, StoreError, UpsertCounts};
 
 /// What happened to one feed in one collection run.
@@ -120,19 +122,26 @@ fn backoff_secs(error_count: i64) -> i64 {
     (300_i64 << exponent).min(86_400)
 }
 
-/// Fetches every due feed once and stores what it holds.
-/// Only a database failure aborts the run.
+/// Fetches every due feed once and stores what it holds, until `stop`
+/// (between feeds). Only a database failure aborts the run.
 pub async fn collect(
     store: &Store,
     fetcher: &Fetcher,
     settings: &CollectSettings,
     now: i64,
+    stop: &CancellationToken,
 ) -> Result<CollectReport, StoreError> {
     let mut report = CollectReport::default();
     for feed in &settings.feeds {
+        if stop.is_cancelled() {
+            break;
+        }
         let name = feed.name.clone().unwrap_or_else(|| redact_url(&feed.url));
         let source = store.ensure_source(&feed.url, &name, now).await?;
-        if source.next_check_at > now {
+        // Several daemons may share the database: one fetches, the others
+        // skip the feed until its next check.
+        let lease_until = now + 2 * fetcher.timeout_secs() + 60;
+        if !store.claim_source(source.id, now, lease_until).await? {
             report.feeds.push(FeedReport {
                 name,
                 outcome: FeedOutcome::Skipped {

@@ -1,6 +1,21 @@
-use sqlx::Row;
+use std::collections::{HashMap, HashSet};
 
-use super::{OutgoingMessage, Result, Store};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{OutgoingMessage, Result, Store, placeholders, row_placeholders};
+
+/// Rows per multi-row `INSERT`: well below both backends' limits on bound
+/// values (SQLite 32,766; PostgreSQL 65,535).
+const ROWS_PER_INSERT: usize = 1000;
+
+/// When the round should look at a subscriber next, and why their last
+/// briefing could not be made (`None`: it went fine or there was nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextLook {
+    pub subscriber_id: i64,
+    pub at: i64,
+    pub error: Option<String>,
+}
 
 /// One paper in a briefing, under the topic that selected it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,61 +49,151 @@ impl Store {
         )
     }
 
-    /// Records the briefing, its papers and its outbox message in one
-    /// transaction, so a briefing is never recorded without its message nor
-    /// queued twice. Returns `None` when this edition already exists (another
-    /// run or instance got there first).
+    /// Records one briefing with its papers and outbox message (see
+    /// [`Self::store_round`]). Returns `None` when this edition already
+    /// exists (another run or instance got there first).
     pub async fn create_briefing(&self, briefing: &NewBriefing, now: i64) -> Result<Option<i64>> {
-        let mut tx = self.begin_write().await?;
-        let id: Option<i64> = sqlx::query(
-            "INSERT INTO briefings (subscriber_id, edition, paper_count, created_at)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (subscriber_id, edition) DO NOTHING
-             RETURNING id",
-        )
-        .bind(briefing.subscriber_id)
-        .bind(&briefing.edition)
-        .bind(briefing.items.len() as i64)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get("id"))
-        .transpose()?;
-        let Some(id) = id else {
-            return Ok(None);
-        };
-        for (position, item) in briefing.items.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO briefing_items (briefing_id, paper_id, version, topic, position)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(item.paper_id)
-            .bind(item.version.map(i64::from))
-            .bind(&item.topic)
-            .bind(position as i64)
-            .execute(&mut *tx)
+        let created = self
+            .store_round(std::slice::from_ref(briefing), &[], now)
             .await?;
+        Ok(created.into_iter().next().flatten())
+    }
+
+    /// Writes what the round made of a batch of subscribers in one
+    /// transaction, with multi-row inserts: each briefing with its papers
+    /// and outbox message (so a briefing is never recorded without its
+    /// message, nor queued twice), and when to look at each subscriber
+    /// next. Returns each briefing's id, or `None` where that edition
+    /// already existed (another run or instance got there first).
+    pub async fn store_round(
+        &self,
+        briefings: &[NewBriefing],
+        next_looks: &[NextLook],
+        now: i64,
+    ) -> Result<Vec<Option<i64>>> {
+        let mut tx = self.begin_write().await?;
+        let mut ids: HashMap<i64, i64> = HashMap::new();
+        for chunk in briefings.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO briefings (subscriber_id, edition, paper_count, created_at)
+                 VALUES {} ON CONFLICT (subscriber_id, edition) DO NOTHING
+                 RETURNING id, subscriber_id",
+                row_placeholders(1, chunk.len(), 4)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for b in chunk {
+                query = query
+                    .bind(b.subscriber_id)
+                    .bind(&b.edition)
+                    .bind(b.items.len() as i64)
+                    .bind(now);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                ids.insert(row.try_get("subscriber_id")?, row.try_get("id")?);
+            }
         }
-        let m = &briefing.message;
-        sqlx::query(
-            "INSERT INTO outbox (briefing_id, subscriber_id, kind, recipient, subject, html, text,
-                                 message_id, unsubscribe_url, status, next_attempt_at, created_at)
-             VALUES ($1, $2, 'briefing', $3, $4, $5, $6, $7, $8, 'queued', $9, $9)",
-        )
-        .bind(id)
-        .bind(briefing.subscriber_id)
-        .bind(&m.recipient)
-        .bind(&m.subject)
-        .bind(&m.html)
-        .bind(&m.text)
-        .bind(&m.message_id)
-        .bind(m.unsubscribe_url.as_deref())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let created: Vec<(i64, &NewBriefing)> = briefings
+            .iter()
+            .filter_map(|b| ids.get(&b.subscriber_id).map(|&id| (id, b)))
+            .collect();
+        let items: Vec<(i64, usize, &BriefingItem)> = created
+            .iter()
+            .flat_map(|&(id, b)| {
+                b.items
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, item)| (id, i, item))
+            })
+            .collect();
+        for chunk in items.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO briefing_items (briefing_id, paper_id, version, topic, position) VALUES {}",
+                row_placeholders(1, chunk.len(), 5)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for &(id, position, item) in chunk {
+                query = query
+                    .bind(id)
+                    .bind(item.paper_id)
+                    .bind(item.version.map(i64::from))
+                    .bind(&item.topic)
+                    .bind(position as i64);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        // Messages are large: fewer per statement.
+        for chunk in created.chunks(ROWS_PER_INSERT / 10) {
+            let sql = format!(
+                "INSERT INTO outbox (briefing_id, subscriber_id, recipient, subject, html, text,
+                                     message_id, unsubscribe_url, created_at, next_attempt_at,
+                                     kind, status)
+                 SELECT v.*, 'briefing', 'queued' FROM (VALUES {}) AS v",
+                row_placeholders(1, chunk.len(), 10)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for &(id, b) in chunk {
+                let m = &b.message;
+                query = query
+                    .bind(id)
+                    .bind(b.subscriber_id)
+                    .bind(&m.recipient)
+                    .bind(&m.subject)
+                    .bind(&m.html)
+                    .bind(&m.text)
+                    .bind(&m.message_id)
+                    .bind(m.unsubscribe_url.as_deref())
+                    .bind(now)
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in next_looks.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "WITH v (id, next_due_at, round_error) AS (VALUES {})
+                 UPDATE subscribers SET next_due_at = v.next_due_at, round_error = v.round_error
+                 FROM v WHERE subscribers.id = v.id",
+                row_placeholders(1, chunk.len(), 3)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for look in chunk {
+                query = query
+                    .bind(look.subscriber_id)
+                    .bind(look.at)
+                    .bind(look.error.as_deref());
+            }
+            query.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        Ok(Some(id))
+        Ok(briefings
+            .iter()
+            .map(|b| ids.get(&b.subscriber_id).copied())
+            .collect())
+    }
+
+    /// Which of these subscribers already have a briefing made since
+    /// `since`, by edition: the round skips an edition that exists.
+    pub async fn editions_since(
+        &self,
+        subscribers: &[i64],
+        since: i64,
+    ) -> Result<HashSet<(i64, String)>> {
+        let mut out = HashSet::new();
+        if subscribers.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT subscriber_id, edition FROM briefings
+             WHERE subscriber_id IN ({}) AND created_at >= $1",
+            placeholders(2, subscribers.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(since);
+        for id in subscribers {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            out.insert((row.try_get("subscriber_id")?, row.try_get("edition")?));
+        }
+        Ok(out)
     }
 
     /// The HTML of this subscriber's briefing for `edition`, as it was made

@@ -30,7 +30,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::redact::redact_url;
 
-pub use briefings::{BriefingItem, NewBriefing};
+pub use briefings::{BriefingItem, NewBriefing, NextLook};
 pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;
@@ -189,6 +189,23 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// `$start, $start+1, …` for `count` values, for an `IN (…)` list.
+fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($s, $s+1, …), (…)` for `rows` rows of `columns` values each, for a
+/// multi-row `VALUES`.
+fn row_placeholders(start: usize, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(start + r * columns, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn to_json(list: &[String]) -> String {

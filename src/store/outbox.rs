@@ -76,66 +76,63 @@ pub struct SweepCounts {
 }
 
 const CLAIM_SQLITE: &str = "
-    UPDATE outbox SET status = 'sending', lease_until = $1, lease_token = $4, attempts = attempts + 1
-    WHERE id = (
-        SELECT id FROM outbox
-        WHERE status = 'queued'
-           OR (status = 'retry' AND next_attempt_at <= $2)
-           OR (status = 'sending' AND lease_until < $3)
-        ORDER BY priority DESC, id LIMIT 1)
+    UPDATE outbox SET status = 'sending', lease_until = $1, lease_token = $2, attempts = attempts + 1
+    WHERE id IN (
+        SELECT id FROM outbox WHERE status = 'queued' ORDER BY priority DESC, id LIMIT $3)
     RETURNING id, attempts, created_at, recipient, subject, html, text, message_id, unsubscribe_url";
 
 /// Same as SQLite's, but concurrent instances skip rows another holds.
 const CLAIM_POSTGRES: &str = "
-    UPDATE outbox SET status = 'sending', lease_until = $1, lease_token = $4, attempts = attempts + 1
-    WHERE id = (
-        SELECT id FROM outbox
-        WHERE status = 'queued'
-           OR (status = 'retry' AND next_attempt_at <= $2)
-           OR (status = 'sending' AND lease_until < $3)
-        ORDER BY priority DESC, id LIMIT 1
+    UPDATE outbox SET status = 'sending', lease_until = $1, lease_token = $2, attempts = attempts + 1
+    WHERE id IN (
+        SELECT id FROM outbox WHERE status = 'queued' ORDER BY priority DESC, id LIMIT $3
         FOR UPDATE SKIP LOCKED)
     RETURNING id, attempts, created_at, recipient, subject, html, text, message_id, unsubscribe_url";
 
 impl Store {
-    /// Claims the next message to send, marking it `sending` until
-    /// `lease_until` under a fresh lease token. Messages waiting to be
-    /// retried are due once `next_attempt_at <= retry_due_by`.
-    pub async fn claim_message(
+    /// Claims up to `limit` queued messages, most urgent first (a
+    /// confirmation before briefings), marking them `sending` until
+    /// `lease_until` under one fresh lease token. Messages due again after a
+    /// deferral, and those whose sender stopped mid-send, are queued again
+    /// by [`Self::sweep`]; the claim itself reads the queue's index in order.
+    pub async fn claim_messages(
         &self,
-        now: i64,
         lease_until: i64,
-        retry_due_by: i64,
-    ) -> Result<Option<ClaimedMessage>> {
+        limit: i64,
+    ) -> Result<Vec<ClaimedMessage>> {
         let sql = match self.backend {
             Backend::Sqlite => CLAIM_SQLITE,
             Backend::Postgres => CLAIM_POSTGRES,
         };
         let lease = uuid::Uuid::new_v4().simple().to_string();
-        let row = sqlx::query(sql)
+        let rows = sqlx::query(sql)
             .bind(lease_until)
-            .bind(retry_due_by)
-            .bind(now)
             .bind(&lease)
-            .fetch_optional(&self.pool)
+            .bind(limit)
+            .fetch_all(&self.pool)
             .await?;
-        row.map(|row| {
-            Ok(ClaimedMessage {
-                id: row.try_get("id")?,
-                lease: lease.clone(),
-                attempts: row.try_get("attempts")?,
-                created_at: row.try_get("created_at")?,
-                message: OutgoingMessage {
-                    recipient: row.try_get("recipient")?,
-                    subject: row.try_get("subject")?,
-                    html: row.try_get("html")?,
-                    text: row.try_get("text")?,
-                    message_id: row.try_get("message_id")?,
-                    unsubscribe_url: row.try_get("unsubscribe_url")?,
-                },
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                Ok(ClaimedMessage {
+                    id: row.try_get("id")?,
+                    lease: lease.clone(),
+                    attempts: row.try_get("attempts")?,
+                    created_at: row.try_get("created_at")?,
+                    message: OutgoingMessage {
+                        recipient: row.try_get("recipient")?,
+                        subject: row.try_get("subject")?,
+                        html: row.try_get("html")?,
+                        text: row.try_get("text")?,
+                        message_id: row.try_get("message_id")?,
+                        unsubscribe_url: row.try_get("unsubscribe_url")?,
+                    },
+                })
             })
-        })
-        .transpose()
+            .collect::<Result<Vec<_>>>()?;
+        // RETURNING does not keep the subquery's order.
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
     }
 
     /// The server took the message. Returns `false` when the lease was lost
@@ -243,8 +240,9 @@ impl Store {
 
     /// Before a drain: briefings queued before `expire_before` are expired
     /// (not sent late), messages still deferred that were made before
-    /// `give_up_before` are given up, and messages whose sender stopped
-    /// mid-send (lease run out by `now`) are counted.
+    /// `give_up_before` are given up, deferred messages due by `now` are
+    /// queued again, and messages whose sender stopped mid-send (lease run
+    /// out by `now`) are counted and queued again.
     pub async fn sweep(
         &self,
         now: i64,
@@ -275,6 +273,14 @@ impl Store {
         .fetch_one(&self.pool)
         .await?
         .try_get("n")?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'queued', lease_until = NULL
+             WHERE (status = 'retry' AND next_attempt_at <= $1)
+                OR (status = 'sending' AND lease_until < $1)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(SweepCounts {
             expired,
             given_up,

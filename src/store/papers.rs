@@ -1,7 +1,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{Result, Store, StoreError, from_json, to_json};
 use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey, Verdict};
@@ -200,23 +200,48 @@ impl Store {
         subscriber_id: i64,
         limit: i64,
     ) -> Result<Vec<(Verdict, StoredPaper)>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            paper_columns!(),
-            ", f.verdict FROM feedback f JOIN papers p ON p.id = f.paper_id
-             WHERE f.subscriber_id = $1 ORDER BY f.at DESC, p.id LIMIT $2"
-        ))
-        .bind(subscriber_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let verdict: String = row.try_get("verdict")?;
-                let verdict = verdict.parse().map_err(StoreError::Corrupt)?;
-                Ok((verdict, paper_from_row(row)?))
-            })
-            .collect()
+        Ok(self
+            .feedback_papers_of(&[subscriber_id], limit)
+            .await?
+            .remove(&subscriber_id)
+            .unwrap_or_default())
+    }
+
+    /// [`Self::feedback_papers`] for several subscribers in one query.
+    pub async fn feedback_papers_of(
+        &self,
+        subscribers: &[i64],
+        limit: i64,
+    ) -> Result<HashMap<i64, Vec<(Verdict, StoredPaper)>>> {
+        let mut out: HashMap<i64, Vec<(Verdict, StoredPaper)>> = HashMap::new();
+        if subscribers.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                paper_columns!(),
+                ", f.verdict, f.subscriber_id FROM (
+                   SELECT subscriber_id, paper_id, verdict, at, ROW_NUMBER() OVER (
+                       PARTITION BY subscriber_id ORDER BY at DESC, paper_id) AS n
+                   FROM feedback WHERE subscriber_id IN ({})) f
+                 JOIN papers p ON p.id = f.paper_id
+                 WHERE f.n <= $1 ORDER BY f.subscriber_id, f.at DESC, p.id"
+            ),
+            super::placeholders(2, subscribers.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(limit);
+        for id in subscribers {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let verdict: String = row.try_get("verdict")?;
+            let verdict = verdict.parse().map_err(StoreError::Corrupt)?;
+            out.entry(row.try_get("subscriber_id")?)
+                .or_default()
+                .push((verdict, paper_from_row(&row)?));
+        }
+        Ok(out)
     }
 
     /// A stored paper by its arXiv id (`2604.12345`, any version), DOI,
@@ -265,18 +290,41 @@ impl Store {
         subscriber_id: i64,
         since: i64,
     ) -> Result<HashSet<i64>> {
-        let rows = sqlx::query(
-            "SELECT bi.paper_id FROM briefing_items bi
+        Ok(self
+            .papers_already_sent_to(&[subscriber_id], since)
+            .await?
+            .remove(&subscriber_id)
+            .unwrap_or_default())
+    }
+
+    /// [`Self::papers_already_sent`] for several subscribers in one query.
+    pub async fn papers_already_sent_to(
+        &self,
+        subscribers: &[i64],
+        since: i64,
+    ) -> Result<HashMap<i64, HashSet<i64>>> {
+        let mut out: HashMap<i64, HashSet<i64>> = HashMap::new();
+        if subscribers.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT b.subscriber_id, bi.paper_id FROM briefing_items bi
              JOIN briefings b ON b.id = bi.briefing_id
              JOIN papers p ON p.id = bi.paper_id
-             WHERE b.subscriber_id = $1 AND p.version_seen_at >= $2
+             WHERE b.subscriber_id IN ({}) AND p.version_seen_at >= $1
                AND (bi.version IS NULL OR p.version IS NULL OR bi.version >= p.version)",
-        )
-        .bind(subscriber_id)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("paper_id")?)).collect()
+            super::placeholders(2, subscribers.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(since);
+        for id in subscribers {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            out.entry(row.try_get("subscriber_id")?)
+                .or_default()
+                .insert(row.try_get("paper_id")?);
+        }
+        Ok(out)
     }
 
     pub async fn paper_count(&self) -> Result<i64> {

@@ -71,6 +71,24 @@ impl Store {
         rows.iter().map(state_from_row).collect()
     }
 
+    /// Takes the feed for one fetch if it is due by `now` and no other
+    /// daemon holds it: the lease lasts until `lease_until` or until the
+    /// fetch is recorded. Returns `false` when the feed is not this
+    /// daemon's to fetch now.
+    pub async fn claim_source(&self, source_id: i64, now: i64, lease_until: i64) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE sources SET lease_until = $1
+             WHERE id = $2 AND next_check_at <= $3 AND (lease_until IS NULL OR lease_until < $3)",
+        )
+        .bind(lease_until)
+        .bind(source_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
     /// A fetch succeeded (or the server said 304): keep the validators for the
     /// next conditional GET and clear the error streak.
     pub async fn record_fetch_success(
@@ -83,7 +101,7 @@ impl Store {
     ) -> Result<()> {
         sqlx::query(
             "UPDATE sources SET etag = $1, last_modified = $2, last_fetched_at = $3,
-                 next_check_at = $4, error_count = 0, last_error = NULL
+                 next_check_at = $4, error_count = 0, last_error = NULL, lease_until = NULL
              WHERE id = $5",
         )
         .bind(etag)
@@ -114,7 +132,8 @@ impl Store {
         next_check_at: i64,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE sources SET error_count = error_count + 1, last_error = $1, next_check_at = $2
+            "UPDATE sources SET error_count = error_count + 1, last_error = $1, next_check_at = $2,
+                 lease_until = NULL
              WHERE id = $3",
         )
         .bind(error)

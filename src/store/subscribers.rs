@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
-use super::{OutgoingMessage, Result, Store, StoreError};
+use super::{Backend, OutgoingMessage, Result, Store, StoreError};
 use crate::domain::{
     EmailAddress, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Topic, Verdict,
 };
@@ -85,16 +85,8 @@ pub enum ConfirmOutcome {
     Stale,
 }
 
-/// `SELECT` of every column `subscriber_from_row` reads, with a condition.
-macro_rules! select_subscribers {
-    ($condition:literal) => {
-        concat!(
-            "SELECT id, email, status, locale, timezone, send_hour, cadence, max_per_topic, ",
-            "paused_until, link_nonce FROM subscribers WHERE ",
-            $condition
-        )
-    };
-}
+/// The columns `subscriber_from_row` reads.
+const SUBSCRIBER_COLUMNS: &str = "id, email, status, locale, timezone, send_hour, cadence, max_per_topic, paused_until, link_nonce";
 
 impl Store {
     /// An operator adds a subscriber, or adds (or replaces, by name) topics
@@ -125,7 +117,7 @@ impl Store {
         let id: i64 = match existing {
             Some(id) => {
                 sqlx::query(
-                    "UPDATE subscribers SET locale = $1, timezone = $2, send_hour = $3 WHERE id = $4",
+                    "UPDATE subscribers SET locale = $1, timezone = $2, send_hour = $3, next_due_at = 0 WHERE id = $4",
                 )
                 .bind(subscriber.locale.as_str())
                 .bind(subscriber.timezone.name())
@@ -187,7 +179,7 @@ impl Store {
                     sqlx::query(
                         "UPDATE subscribers SET status = $1,
                              status_changed_at = CASE WHEN status = $1 THEN status_changed_at ELSE $2 END,
-                             locale = $3, timezone = $4, send_hour = $5
+                             locale = $3, timezone = $4, send_hour = $5, next_due_at = 0
                          WHERE id = $6",
                     )
                     .bind(SubscriptionStatus::Pending.as_str())
@@ -372,7 +364,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE subscribers SET locale = $1, timezone = $2, send_hour = $3, cadence = $4,
-                 max_per_topic = $5, paused_until = $6
+                 max_per_topic = $5, paused_until = $6, next_due_at = 0
              WHERE id = $7",
         )
         .bind(preferences.locale.as_str())
@@ -457,46 +449,32 @@ impl Store {
     }
 
     pub async fn find_subscriber(&self, email: &EmailAddress) -> Result<Option<Subscriber>> {
-        let row = sqlx::query(select_subscribers!("email = $1"))
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = $1"
+        )))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         self.with_topics(row).await
     }
 
     pub async fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
-        let row = sqlx::query(select_subscribers!("id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         self.with_topics(row).await
     }
 
     async fn with_topics(&self, row: Option<AnyRow>) -> Result<Option<Subscriber>> {
         let Some(row) = row else { return Ok(None) };
-        let mut subscriber = subscriber_from_row(&row)?;
-        subscriber.topics = self
-            .topics_by_subscriber(Some(subscriber.id))
+        self.with_topics_each(vec![row])
             .await?
-            .remove(&subscriber.id)
-            .unwrap_or_default();
-        Ok(Some(subscriber))
-    }
-
-    /// Everyone who should receive briefings, with their radar.
-    pub async fn active_subscribers(&self) -> Result<Vec<Subscriber>> {
-        let rows = sqlx::query(select_subscribers!("status = $1 ORDER BY id"))
-            .bind(SubscriptionStatus::Active.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        let mut topics = self.topics_by_subscriber(None).await?;
-        rows.iter()
-            .map(|row| {
-                let mut s = subscriber_from_row(row)?;
-                s.topics = topics.remove(&s.id).unwrap_or_default();
-                Ok(s)
-            })
-            .collect()
+            .pop()
+            .map(|(_, subscriber)| subscriber)
+            .transpose()
     }
 
     pub async fn subscriber_summaries(&self) -> Result<Vec<SubscriberSummary>> {
@@ -507,7 +485,7 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut topics = self.topics_by_subscriber(None).await?;
+        let mut topics = self.all_topics().await?;
         rows.iter()
             .map(|row| {
                 let id: i64 = row.try_get("id")?;
@@ -574,14 +552,112 @@ impl Store {
             .collect()
     }
 
-    async fn topics_by_subscriber(&self, only: Option<i64>) -> Result<HashMap<i64, Vec<Topic>>> {
-        let rows = sqlx::query(
-            "SELECT subscriber_id, name, query FROM topics
-             WHERE $1 < 0 OR subscriber_id = $1 ORDER BY subscriber_id, id",
-        )
-        .bind(only.unwrap_or(-1))
+    /// Claims up to `limit` active subscribers whose `next_due_at` has come,
+    /// earliest first, by moving it to `lease_until`: another daemon skips
+    /// them (on PostgreSQL rows another holds are skipped, not waited for),
+    /// and if this one dies they are due again when the lease passes. Each
+    /// comes with their topics, or why their row cannot be read.
+    pub async fn claim_due_subscribers(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Result<Subscriber>)>> {
+        // The literal 'active' lets SQLite use the partial index.
+        let sql = format!(
+            "UPDATE subscribers SET next_due_at = $1 WHERE id IN (
+                 SELECT id FROM subscribers WHERE status = 'active' AND next_due_at <= $2
+                 ORDER BY next_due_at, id LIMIT $3{})
+             RETURNING {SUBSCRIBER_COLUMNS}",
+            match self.backend {
+                Backend::Sqlite => "",
+                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            }
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        self.with_topics_each(rows).await
+    }
+
+    /// Up to `limit` active subscribers with an id above `after`, in id
+    /// order, whether due or not (a forced round).
+    pub async fn active_subscribers_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Result<Subscriber>)>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers
+             WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
+        self.with_topics_each(rows).await
+    }
+
+    async fn with_topics_each(&self, rows: Vec<AnyRow>) -> Result<Vec<(i64, Result<Subscriber>)>> {
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<std::result::Result<Vec<i64>, _>>()?;
+        let mut topics = self.topics_of(&ids).await?;
+        Ok(ids
+            .into_iter()
+            .zip(&rows)
+            .map(|(id, row)| {
+                let subscriber = subscriber_from_row(row).and_then(|mut s| {
+                    s.topics = topics.remove(&id).unwrap_or(Ok(Vec::new()))?;
+                    Ok(s)
+                });
+                (id, subscriber)
+            })
+            .collect())
+    }
+
+    /// The topics of these subscribers, each list in the order they were
+    /// added, or the first that cannot be read.
+    async fn topics_of(&self, ids: &[i64]) -> Result<HashMap<i64, Result<Vec<Topic>>>> {
+        let mut out: HashMap<i64, Result<Vec<Topic>>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT subscriber_id, name, query FROM topics
+             WHERE subscriber_id IN ({}) ORDER BY subscriber_id, id",
+            super::placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let id: i64 = row.try_get("subscriber_id")?;
+            let name: String = row.try_get("name")?;
+            let topic = Topic::parse(&name, &row.try_get::<String, _>("query")?)
+                .map_err(|e| StoreError::Corrupt(format!("subscriber {id}: topic {name:?}: {e}")));
+            let entry = out.entry(id).or_insert_with(|| Ok(Vec::new()));
+            if let Ok(list) = entry {
+                match topic {
+                    Ok(topic) => list.push(topic),
+                    Err(e) => *entry = Err(e),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every subscriber's topics, for the operator's listing.
+    async fn all_topics(&self) -> Result<HashMap<i64, Vec<Topic>>> {
+        let rows =
+            sqlx::query("SELECT subscriber_id, name, query FROM topics ORDER BY subscriber_id, id")
+                .fetch_all(&self.pool)
+                .await?;
         let mut out: HashMap<i64, Vec<Topic>> = HashMap::new();
         for row in rows {
             let name: String = row.try_get("name")?;
@@ -696,12 +772,14 @@ pub(super) async fn set_status(
     status: SubscriptionStatus,
     now: i64,
 ) -> Result<()> {
-    sqlx::query("UPDATE subscribers SET status = $1, status_changed_at = $2 WHERE id = $3")
-        .bind(status.as_str())
-        .bind(now)
-        .bind(subscriber_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE subscribers SET status = $1, status_changed_at = $2, next_due_at = 0 WHERE id = $3",
+    )
+    .bind(status.as_str())
+    .bind(now)
+    .bind(subscriber_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `kill -9` in the middle of a round, then a restart: every subscriber gets
-//! exactly one briefing, except at most the message that was in flight at
-//! the kill, which the restart reports. On SQLite and PostgreSQL.
+//! exactly one briefing, except at most the messages that were in flight at
+//! the kill (one per sending worker), which the restart reports. On SQLite and PostgreSQL.
 //!
 //! `CRASH_TEST_SUBSCRIBERS` sets the size (CI: 300; the acceptance run in
 //! BENCHMARKS.md used 2,000).
@@ -108,9 +108,14 @@ async fn a_round_killed_mid_send_and_restarted_sends_everyone_one_briefing() {
             received.values().all(|c| *c <= 2),
             "[{label}] nobody more than twice"
         );
+        // Each sending worker has at most one message in flight; the rest
+        // of its claimed batch was never on the wire.
+        let workers = academichub::config::Settings::default()
+            .delivery
+            .concurrency as usize;
         assert!(
-            twice <= interrupted && interrupted <= 1,
-            "[{label}] only the message in flight may arrive twice ({twice} twice, {interrupted} reported)"
+            twice <= interrupted && twice <= workers,
+            "[{label}] only messages in flight (one per worker) may arrive twice ({twice} twice, {interrupted} reported)"
         );
         db.drop_db().await;
     }

@@ -40,7 +40,9 @@ async fn feeds_are_asked_again_after_the_interval_a_backoff_or_their_retry_after
     };
 
     let t0 = 1_000_000;
-    collect(&store, &fetcher, &settings, t0).await.unwrap();
+    collect(&store, &fetcher, &settings, t0, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(next_check("ok.rss").await.next_check_at, t0 + 30 * 60);
     assert_eq!(
         next_check("down.rss").await.next_check_at,
@@ -55,7 +57,7 @@ async fn feeds_are_asked_again_after_the_interval_a_backoff_or_their_retry_after
 
     // Before any is due, nothing is fetched.
     let requests = server.requests().len();
-    let report = collect(&store, &fetcher, &settings, t0 + 299)
+    let report = collect(&store, &fetcher, &settings, t0 + 299, &Default::default())
         .await
         .unwrap();
     assert_eq!(server.requests().len(), requests);
@@ -63,7 +65,9 @@ async fn feeds_are_asked_again_after_the_interval_a_backoff_or_their_retry_after
 
     // The failing feed is asked again and backs off twice as long.
     let t1 = t0 + 300;
-    collect(&store, &fetcher, &settings, t1).await.unwrap();
+    collect(&store, &fetcher, &settings, t1, &Default::default())
+        .await
+        .unwrap();
     let down = next_check("down.rss").await;
     assert_eq!((down.error_count, down.next_check_at), (2, t1 + 600));
     assert_eq!(

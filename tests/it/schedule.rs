@@ -88,9 +88,10 @@ async fn briefings_are_due_from_each_subscribers_local_send_hour_once_per_local_
             .prepare_briefings(at("2026-11-23T06:59:00Z"), false)
             .await
             .unwrap();
+        // Nobody's slot has come since: the tick reads no subscriber at all.
         assert_eq!(
-            (same_day.queued, same_day.already_done, same_day.not_due),
-            (0, 2, 1),
+            same_day,
+            academichub::app::PrepareReport::default(),
             "[{}]",
             db.label
         );
@@ -100,17 +101,22 @@ async fn briefings_are_due_from_each_subscribers_local_send_hour_once_per_local_
             .prepare_briefings(at("2026-11-23T07:00:00Z"), false)
             .await
             .unwrap();
-        assert_eq!(london.queued, 1, "[{}] {london:?}", db.label);
+        assert_eq!(
+            (london.queued, london.examined),
+            (1, 1),
+            "[{}] {london:?}",
+            db.label
+        );
 
-        // The next local day in Shanghai and Los Angeles (London still asleep):
-        // nothing new on their radar, so no email.
+        // The next local day in Shanghai and Los Angeles (London still
+        // asleep, and not looked at): nothing new on their radar, so no email.
         let next = app
             .prepare_briefings(at("2026-11-24T05:30:00Z"), false)
             .await
             .unwrap();
         assert_eq!(
-            (next.queued, next.nothing_new, next.not_due),
-            (0, 2, 1),
+            (next.queued, next.nothing_new, next.examined),
+            (0, 2, 2),
             "[{}] {next:?}",
             db.label
         );
