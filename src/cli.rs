@@ -62,12 +62,15 @@ pub enum Command {
         /// arXiv id (2604.12345), DOI, link or stored id.
         paper: String,
     },
-    /// List subscribers: status, language, schedule, topics.
+    /// List subscribers: status, language, schedule, topics; or import or
+    /// export them in bulk.
     Subscribers {
         /// Show one subscriber in full: topics, the history of their
         /// subscription (proof of consent) and their feedback.
         #[arg(long, value_name = "EMAIL")]
         show: Option<String>,
+        #[command(subcommand)]
+        bulk: Option<Bulk>,
     },
     /// Write the briefing a subscriber would receive now to an HTML file.
     Preview {
@@ -80,6 +83,30 @@ pub enum Command {
     SendTest { email: String },
     /// Apply database migrations and exit.
     Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Bulk {
+    /// Add subscribers from a file of JSON lines, one subscriber a line in
+    /// the subscribe API's shape: {"email", "locale", "timezone",
+    /// "send_hour", "cadence", "topics": [{"name", "query"} or {"name",
+    /// "keywords", "categories", "exclude"}]}. All or nothing: bad lines
+    /// are listed by number and then nothing is imported. Addresses already
+    /// subscribed are left as they are.
+    Import {
+        /// The file; `-` reads standard input.
+        file: PathBuf,
+        /// Subscribers wait for their own confirmation (mailed to them)
+        /// instead of being active at once.
+        #[arg(long)]
+        pending: bool,
+    },
+    /// Write every active subscriber as a JSON line, in the shape `import` reads.
+    Export {
+        /// Default: standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -185,7 +212,33 @@ async fn dispatch(
                 .expect("clap matched subscribe");
             subscribe(app, &args, sub_matches).await
         }
-        Command::Subscribers { show: None } => {
+        Command::Subscribers {
+            bulk: Some(Bulk::Import { file, pending }),
+            ..
+        } => import(app, &file, pending).await,
+        Command::Subscribers {
+            bulk: Some(Bulk::Export { out }),
+            ..
+        } => {
+            let written = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    app.export_subscribers(&mut std::io::BufWriter::new(file))
+                        .await?
+                }
+                None => {
+                    app.export_subscribers(&mut std::io::stdout().lock())
+                        .await?
+                }
+            };
+            eprintln!("exported {written} active subscriber(s)");
+            Ok(())
+        }
+        Command::Subscribers {
+            show: None,
+            bulk: None,
+        } => {
             for s in app.store.subscriber_summaries().await? {
                 println!(
                     "{}\t{}\t{}\t{} {:02}:00\t{}\t{} briefing(s)\ttopics: {}",
@@ -201,7 +254,10 @@ async fn dispatch(
             }
             Ok(())
         }
-        Command::Subscribers { show: Some(email) } => show_subscriber(app, &email).await,
+        Command::Subscribers {
+            show: Some(email),
+            bulk: None,
+        } => show_subscriber(app, &email).await,
         Command::Feedback {
             email,
             paper,
@@ -299,23 +355,32 @@ async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
     let now = Utc::now();
     let collected = app.collect(now).await?;
     print_collect(&collected);
+    let started = std::time::Instant::now();
     let prepared = app.prepare_briefings(now, force).await?;
     println!(
-        "briefings: {} queued, {} with nothing new, {} not due yet, {} already made today",
-        prepared.queued, prepared.nothing_new, prepared.not_due, prepared.already_done
+        "briefings: looked at {} subscriber(s): {} queued, {} with nothing new, {} not due yet, {} already made today, {} failed (in {:.1} s)",
+        prepared.examined,
+        prepared.queued,
+        prepared.nothing_new,
+        prepared.not_due,
+        prepared.already_done,
+        prepared.failed,
+        started.elapsed().as_secs_f64()
     );
     let expired = app.expire_pending(now).await?;
     if expired > 0 {
         println!("{expired} unconfirmed subscription(s) expired and deleted");
     }
+    let started = std::time::Instant::now();
     let delivered = app.deliver(true).await?;
     println!(
-        "delivery: {} sent, {} deferred, {} failed, {} expired (via {})",
+        "delivery: {} sent, {} deferred, {} failed, {} expired (via {}, in {:.1} s)",
         delivered.sent,
         delivered.deferred,
         delivered.failed,
         delivered.expired,
-        app.mailer().describe()
+        app.mailer().describe(),
+        started.elapsed().as_secs_f64()
     );
     if delivered.interrupted > 0 {
         eprintln!(
@@ -441,4 +506,39 @@ fn group_topics(matches: &ArgMatches) -> anyhow::Result<Vec<Topic>> {
             }
         })
         .collect()
+}
+
+/// `subscribers import`: a progress bar on a terminal, bad lines by number.
+async fn import(app: &Application, file: &std::path::Path, pending: bool) -> anyhow::Result<()> {
+    let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let bar = indicatif::ProgressBar::new_spinner().with_message("lines checked");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec})")
+            .expect("a valid template"),
+    );
+    let started = std::time::Instant::now();
+    let report = app
+        .import_subscribers(input, pending, Utc::now(), |n| bar.set_position(n as u64))
+        .await;
+    bar.finish_and_clear();
+    let report = report?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "imported {} subscriber(s) ({}) in {seconds:.1} s; {} already subscribed, left as they were{}",
+        report.imported,
+        if pending { "pending" } else { "active" },
+        report.already_here,
+        if pending {
+            format!("; {} confirmation request(s) queued", report.confirmations)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
 }

@@ -90,6 +90,10 @@ pub struct BriefingSettings {
     /// Papers first seen this long ago or earlier are not news any more.
     pub lookback_hours: u32,
     pub max_per_topic: usize,
+    /// Papers in one briefing, all topics together, taken in turns from
+    /// each topic's best: a long briefing is not read, and Gmail clips a
+    /// message above 102 KB.
+    pub max_papers: usize,
     /// Local hour at which new subscribers receive their briefing.
     pub default_send_hour: u32,
     /// IANA time zone for new subscribers, e.g. `Europe/Berlin`.
@@ -101,6 +105,7 @@ impl Default for BriefingSettings {
         Self {
             lookback_hours: 48,
             max_per_topic: 10,
+            max_papers: 12,
             default_send_hour: 7,
             default_timezone: "UTC".into(),
         }
@@ -453,6 +458,9 @@ impl Settings {
                     self.briefing.default_timezone
                 ),
             );
+        }
+        if self.briefing.max_papers == 0 {
+            return invalid("briefing.max_papers", "must be at least 1".into());
         }
         if self.briefing.max_per_topic == 0 {
             return invalid("briefing.max_per_topic", "must be at least 1".into());

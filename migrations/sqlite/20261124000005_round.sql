@@ -18,3 +18,15 @@ CREATE INDEX outbox_created ON outbox (created_at);
 
 -- One daemon fetches a feed at a time: the others skip it until this passes.
 ALTER TABLE sources ADD COLUMN lease_until INTEGER;
+
+-- A message's body apart from its state: claiming and settling a message
+-- rewrites a small row, not 100 KB of HTML each time, and retention drops
+-- old bodies while the outbox keeps its record of what was sent.
+CREATE TABLE message_bodies (
+    outbox_id INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
+    html      TEXT NOT NULL,
+    text      TEXT NOT NULL
+);
+INSERT INTO message_bodies (outbox_id, html, text) SELECT id, html, text FROM outbox;
+ALTER TABLE outbox DROP COLUMN html;
+ALTER TABLE outbox DROP COLUMN text;

@@ -7,6 +7,7 @@
 //! confirm, unsubscribe, preferences, feedback, their data). Both end in the
 //! store and the outbox; delivery sends what the outbox holds.
 
+mod bulk;
 mod explain;
 mod readers;
 mod round;
@@ -27,6 +28,7 @@ use crate::domain::{LinkAction, LinkClaims, LinkKeys, Subscriber, Verdict};
 use crate::sources::{CollectReport, Fetcher, collect};
 use crate::store::Store;
 
+pub use bulk::{ImportError, ImportReport, SubscriberLine, TopicLine};
 pub use readers::{
     MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, SubscribeRequest, TopicInput,
 };
@@ -130,10 +132,20 @@ impl Application {
     /// Sends what the outbox holds that is due. With `retry_waiting`, messages
     /// backing off after a failure are tried now too (an operator's run).
     pub async fn deliver(&self, retry_waiting: bool) -> Result<DeliveryReport, DeliveryError> {
+        let delivery = &self.settings.delivery;
         if retry_waiting {
             self.store.release_retries(Utc::now().timestamp()).await?;
         }
-        let delivery = &self.settings.delivery;
+        if delivery.keep_messages_days > 0 {
+            let before = Utc::now().timestamp() - i64::from(delivery.keep_messages_days) * 86_400;
+            let dropped = self.store.drop_old_bodies(before).await?;
+            if dropped > 0 {
+                tracing::info!(
+                    dropped,
+                    "dropped the bodies of old messages (delivery.keep_messages_days)"
+                );
+            }
+        }
         let outbox = Outbox {
             store: self.store.clone(),
             mailer: self.mailer.clone(),

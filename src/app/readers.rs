@@ -121,9 +121,28 @@ impl Application {
         } else {
             Notice::Confirm
         };
+        if !self.queue_notice(&subscriber, notice, now).await? {
+            tracing::info!(
+                subscriber = subscriber.id,
+                "subscribe request over the daily mail limit; no mail sent"
+            );
+        }
+        Ok(())
+    }
+
+    /// Queues the mail that answers a subscribe request: a confirmation
+    /// link, or a link to the preferences of an active subscription.
+    /// Returns `false` when the address has had its share of such mail
+    /// today and nothing was queued.
+    pub(super) async fn queue_notice(
+        &self,
+        subscriber: &Subscriber,
+        notice: Notice,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ReaderError> {
         let url = match notice {
-            Notice::Confirm => self.link_url(&subscriber, ReaderLink::Confirm, now),
-            Notice::AlreadySubscribed => self.link_url(&subscriber, ReaderLink::Preferences, now),
+            Notice::Confirm => self.link_url(subscriber, ReaderLink::Confirm, now),
+            Notice::AlreadySubscribed => self.link_url(subscriber, ReaderLink::Preferences, now),
         };
         let mail = self
             .renderer
@@ -151,13 +170,8 @@ impl Application {
             .await?;
         if queued {
             self.wake_delivery();
-        } else {
-            tracing::info!(
-                subscriber = subscriber.id,
-                "subscribe request over the daily mail limit; no mail sent"
-            );
         }
-        Ok(())
+        Ok(queued)
     }
 
     /// Checks a subscribe request: the address, the language, the time
@@ -344,8 +358,15 @@ impl Application {
     ) -> Result<String, ReaderError> {
         let (subscriber, claims) = self.open_link(token, LinkAction::View, now).await?;
         let edition = edition_from_object(claims.object).ok_or(ReaderError::NotFound)?;
-        self.store
+        if let Some(html) = self
+            .store
             .briefing_html(subscriber.id, &edition.to_string())
+            .await?
+        {
+            return Ok(html);
+        }
+        // The sent message's body is gone (delivery.keep_messages_days).
+        self.render_again(&subscriber, edition, now)
             .await?
             .ok_or(ReaderError::NotFound)
     }

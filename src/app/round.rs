@@ -20,12 +20,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use rayon::prelude::*;
 
 use super::{Application, Links, ReaderLink, message_id};
-use crate::briefing::{BriefingLinks, Pick, Renderer, Section, compose};
+use crate::briefing::{BriefingLinks, Pick, RenderedMail, Renderer, Section, compose};
 use crate::domain::{EmailAddress, Paper, Subscriber, Verdict};
 use crate::radar::{MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
 use crate::store::{BriefingItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper};
@@ -134,6 +134,35 @@ fn match_due(
     index.match_all(options.into_par_iter())
 }
 
+/// At most `max` papers in all, taken in turns from each topic's best, so
+/// that every topic is heard from before any has a second paper. The rest
+/// stay unsent, and news on a later day while they are recent.
+fn within_total(picks: &[TopicPicks], max: usize) -> Vec<TopicPicks> {
+    let mut keep = vec![0; picks.len()];
+    let mut total = 0;
+    for rank in 0.. {
+        let before = total;
+        for (k, t) in keep.iter_mut().zip(picks) {
+            if total < max && rank < t.hits.len() {
+                *k += 1;
+                total += 1;
+            }
+        }
+        if total == before {
+            break;
+        }
+    }
+    picks
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k > 0)
+        .map(|(t, k)| TopicPicks {
+            topic: t.topic,
+            hits: t.hits[..k].to_vec(),
+        })
+        .collect()
+}
+
 /// A briefing's outcome for one subscriber of a batch.
 type Drafted = anyhow::Result<Option<Draft>>;
 
@@ -145,6 +174,7 @@ pub(super) struct Drafter {
     links: Arc<Links>,
     message_domain: Arc<str>,
     max_per_topic: usize,
+    max_papers: usize,
 }
 
 /// Today's papers for one round, tokenised once and shared by its batches.
@@ -160,6 +190,7 @@ impl Application {
             links: self.links.clone(),
             message_domain: self.sender.from().email.domain().into(),
             max_per_topic: self.settings.briefing.max_per_topic,
+            max_papers: self.settings.briefing.max_papers,
         }
     }
 
@@ -366,6 +397,7 @@ impl Drafter {
         if picks.is_empty() {
             return Ok(None);
         }
+        let picks = within_total(picks, self.max_papers);
         let sections: Vec<Section> = picks
             .iter()
             .map(|t| {
@@ -386,22 +418,8 @@ impl Drafter {
                 }
             })
             .collect();
-        let edition = subscriber.edition(now);
-        let feedback = |paper_id: i64, verdict: Verdict| {
-            self.links
-                .url(subscriber, ReaderLink::Feedback(paper_id, verdict), now)
-        };
-        let links = BriefingLinks {
-            unsubscribe: self.links.url(subscriber, ReaderLink::Unsubscribe, now),
-            preferences: self.links.url(subscriber, ReaderLink::Preferences, now),
-            view: self.links.url(subscriber, ReaderLink::View(edition), now),
-            feedback: &feedback,
-        };
-        let content = compose(&sections, &edition.to_string(), subscriber.locale, &links);
-        let rendered = self
-            .renderer
-            .render(&content, subscriber.locale)
-            .with_context(|| format!("cannot render the briefing for {}", subscriber.email))?;
+        let (rendered, unsubscribe) =
+            self.render(subscriber, &sections, subscriber.edition(now), now)?;
         let items = sections
             .iter()
             .flat_map(|s| {
@@ -419,9 +437,72 @@ impl Drafter {
             html: rendered.html,
             text: rendered.text,
             message_id: message_id(&self.message_domain),
-            unsubscribe_url: Some(links.unsubscribe),
+            unsubscribe_url: Some(unsubscribe),
         };
         Ok(Some(Draft { items, message }))
+    }
+
+    /// The briefing's mail for these sections and edition, with its links
+    /// signed at `now`; and the unsubscribe link, for the list headers.
+    fn render(
+        &self,
+        subscriber: &Subscriber,
+        sections: &[Section],
+        edition: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(RenderedMail, String)> {
+        let feedback = |paper_id: i64, verdict: Verdict| {
+            self.links
+                .url(subscriber, ReaderLink::Feedback(paper_id, verdict), now)
+        };
+        let links = BriefingLinks {
+            unsubscribe: self.links.url(subscriber, ReaderLink::Unsubscribe, now),
+            preferences: self.links.url(subscriber, ReaderLink::Preferences, now),
+            view: self.links.url(subscriber, ReaderLink::View(edition), now),
+            feedback: &feedback,
+        };
+        let content = compose(sections, &edition.to_string(), subscriber.locale, &links);
+        let rendered = self
+            .renderer
+            .render(&content, subscriber.locale)
+            .with_context(|| format!("cannot render the briefing for {}", subscriber.email))?;
+        Ok((rendered, links.unsubscribe))
+    }
+}
+
+impl Application {
+    /// A briefing made from what it recorded (its papers under their
+    /// topics), for the web view once the sent message's body is dropped.
+    pub(super) async fn render_again(
+        &self,
+        subscriber: &Subscriber,
+        edition: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<String>> {
+        let items = self
+            .store
+            .briefing_papers(subscriber.id, &edition.to_string())
+            .await?;
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let mut sections: Vec<Section> = Vec::new();
+        for (topic, paper) in &items {
+            let topic = (topic != SIMILAR_TOPIC).then_some(topic.as_str());
+            if sections.last().is_none_or(|s| s.topic != topic) {
+                sections.push(Section {
+                    topic,
+                    picks: Vec::new(),
+                });
+            }
+            sections.last_mut().expect("pushed above").picks.push(Pick {
+                paper_id: paper.id,
+                paper: &paper.paper,
+                matched: Vec::new(),
+            });
+        }
+        let (rendered, _) = self.drafter().render(subscriber, &sections, edition, now)?;
+        Ok(Some(rendered.html))
     }
 }
 

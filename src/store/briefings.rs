@@ -2,11 +2,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{OutgoingMessage, Result, Store, placeholders, row_placeholders};
-
-/// Rows per multi-row `INSERT`: well below both backends' limits on bound
-/// values (SQLite 32,766; PostgreSQL 65,535).
-const ROWS_PER_INSERT: usize = 1000;
+use super::{OutgoingMessage, ROWS_PER_INSERT, Result, Store, placeholders};
 
 /// When the round should look at a subscriber next, and why their last
 /// briefing could not be made (`None`: it went fine or there was nothing).
@@ -78,7 +74,7 @@ impl Store {
                 "INSERT INTO briefings (subscriber_id, edition, paper_count, created_at)
                  VALUES {} ON CONFLICT (subscriber_id, edition) DO NOTHING
                  RETURNING id, subscriber_id",
-                row_placeholders(1, chunk.len(), 4)
+                self.values(chunk.len(), 4)
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for b in chunk {
@@ -108,7 +104,7 @@ impl Store {
         for chunk in items.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO briefing_items (briefing_id, paper_id, version, topic, position) VALUES {}",
-                row_placeholders(1, chunk.len(), 5)
+                self.values(chunk.len(), 5)
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for &(id, position, item) in chunk {
@@ -121,14 +117,14 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        // Messages are large: fewer per statement.
-        for chunk in created.chunks(ROWS_PER_INSERT / 10) {
+        let by_briefing: HashMap<i64, &NewBriefing> = created.iter().copied().collect();
+        for chunk in created.chunks(ROWS_PER_INSERT) {
             let sql = format!(
-                "INSERT INTO outbox (briefing_id, subscriber_id, recipient, subject, html, text,
-                                     message_id, unsubscribe_url, created_at, next_attempt_at,
-                                     kind, status)
-                 SELECT v.*, 'briefing', 'queued' FROM (VALUES {}) AS v",
-                row_placeholders(1, chunk.len(), 10)
+                "INSERT INTO outbox (briefing_id, subscriber_id, recipient, subject, message_id,
+                                     unsubscribe_url, created_at, next_attempt_at, kind, status)
+                 SELECT v.*, 'briefing', 'queued' FROM (VALUES {}) AS v
+                 RETURNING id, briefing_id",
+                self.values(chunk.len(), 8)
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for &(id, b) in chunk {
@@ -138,21 +134,37 @@ impl Store {
                     .bind(b.subscriber_id)
                     .bind(&m.recipient)
                     .bind(&m.subject)
-                    .bind(&m.html)
-                    .bind(&m.text)
                     .bind(&m.message_id)
                     .bind(m.unsubscribe_url.as_deref())
                     .bind(now)
                     .bind(now);
             }
-            query.execute(&mut *tx).await?;
+            let outbox: Vec<(i64, i64)> = query
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("briefing_id")?)))
+                .collect::<Result<_>>()?;
+            // Bodies are large: fewer per statement.
+            for bodies in outbox.chunks(ROWS_PER_INSERT / 10) {
+                let sql = format!(
+                    "INSERT INTO message_bodies (outbox_id, html, text) VALUES {}",
+                    self.values(bodies.len(), 3)
+                );
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for (outbox_id, briefing_id) in bodies {
+                    let m = &by_briefing[briefing_id].message;
+                    query = query.bind(outbox_id).bind(&m.html).bind(&m.text);
+                }
+                query.execute(&mut *tx).await?;
+            }
         }
         for chunk in next_looks.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "WITH v (id, next_due_at, round_error) AS (VALUES {})
                  UPDATE subscribers SET next_due_at = v.next_due_at, round_error = v.round_error
                  FROM v WHERE subscribers.id = v.id",
-                row_placeholders(1, chunk.len(), 3)
+                self.values(chunk.len(), 3)
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for look in chunk {
@@ -200,7 +212,8 @@ impl Store {
     /// for the mail.
     pub async fn briefing_html(&self, subscriber_id: i64, edition: &str) -> Result<Option<String>> {
         sqlx::query(
-            "SELECT o.html FROM briefings b JOIN outbox o ON o.briefing_id = b.id
+            "SELECT m.html FROM briefings b JOIN outbox o ON o.briefing_id = b.id
+             JOIN message_bodies m ON m.outbox_id = o.id
              WHERE b.subscriber_id = $1 AND b.edition = $2",
         )
         .bind(subscriber_id)

@@ -15,7 +15,9 @@
 //! and exactly once unless a process dies between the SMTP server accepting
 //! a message and the row being marked sent.
 
-use sqlx::Row;
+use std::collections::HashMap;
+
+use sqlx::{AssertSqlSafe, Row};
 
 use super::subscribers::{record_event, set_status, stop_queued_mail};
 use super::{Backend, EventOrigin, Result, Store};
@@ -79,7 +81,7 @@ const CLAIM_SQLITE: &str = "
     UPDATE outbox SET status = 'sending', lease_until = $1, lease_token = $2, attempts = attempts + 1
     WHERE id IN (
         SELECT id FROM outbox WHERE status = 'queued' ORDER BY priority DESC, id LIMIT $3)
-    RETURNING id, attempts, created_at, recipient, subject, html, text, message_id, unsubscribe_url";
+    RETURNING id, attempts, created_at, recipient, subject, message_id, unsubscribe_url";
 
 /// Same as SQLite's, but concurrent instances skip rows another holds.
 const CLAIM_POSTGRES: &str = "
@@ -87,7 +89,7 @@ const CLAIM_POSTGRES: &str = "
     WHERE id IN (
         SELECT id FROM outbox WHERE status = 'queued' ORDER BY priority DESC, id LIMIT $3
         FOR UPDATE SKIP LOCKED)
-    RETURNING id, attempts, created_at, recipient, subject, html, text, message_id, unsubscribe_url";
+    RETURNING id, attempts, created_at, recipient, subject, message_id, unsubscribe_url";
 
 impl Store {
     /// Claims up to `limit` queued messages, most urgent first (a
@@ -111,19 +113,26 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
+        let ids: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut bodies = self.message_bodies(&ids).await?;
         let mut claimed = rows
             .iter()
             .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                let (html, text) = bodies.remove(&id).unwrap_or_default();
                 Ok(ClaimedMessage {
-                    id: row.try_get("id")?,
+                    id,
                     lease: lease.clone(),
                     attempts: row.try_get("attempts")?,
                     created_at: row.try_get("created_at")?,
                     message: OutgoingMessage {
                         recipient: row.try_get("recipient")?,
                         subject: row.try_get("subject")?,
-                        html: row.try_get("html")?,
-                        text: row.try_get("text")?,
+                        html,
+                        text,
                         message_id: row.try_get("message_id")?,
                         unsubscribe_url: row.try_get("unsubscribe_url")?,
                     },
@@ -133,6 +142,43 @@ impl Store {
         // RETURNING does not keep the subquery's order.
         claimed.sort_by_key(|c| c.id);
         Ok(claimed)
+    }
+
+    async fn message_bodies(&self, ids: &[i64]) -> Result<HashMap<i64, (String, String)>> {
+        let mut out = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT outbox_id, html, text FROM message_bodies WHERE outbox_id IN ({})",
+            super::placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            out.insert(
+                row.try_get("outbox_id")?,
+                (row.try_get("html")?, row.try_get("text")?),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Drops the bodies of messages made before `before` that are done with
+    /// (sent, failed or expired): the outbox keeps their record, and the
+    /// briefing its list of papers. Returns how many were dropped.
+    pub async fn drop_old_bodies(&self, before: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM message_bodies WHERE outbox_id IN (
+                 SELECT id FROM outbox
+                 WHERE created_at < $1 AND status IN ('sent', 'failed', 'expired'))",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// The server took the message. Returns `false` when the lease was lost

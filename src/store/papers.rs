@@ -327,6 +327,29 @@ impl Store {
         Ok(out)
     }
 
+    /// The papers of a subscriber's briefing for `edition`, in order, each
+    /// with the topic it was under (without categories).
+    pub async fn briefing_papers(
+        &self,
+        subscriber_id: i64,
+        edition: &str,
+    ) -> Result<Vec<(String, StoredPaper)>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            paper_columns!(),
+            ", bi.topic FROM briefings b JOIN briefing_items bi ON bi.briefing_id = b.id
+             JOIN papers p ON p.id = bi.paper_id
+             WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY bi.position"
+        ))
+        .bind(subscriber_id)
+        .bind(edition)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("topic")?, paper_from_row(row)?)))
+            .collect()
+    }
+
     pub async fn paper_count(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM papers")
             .fetch_one(&self.pool)

@@ -3,7 +3,7 @@
 //! written together with an event row that says when, how and from where
 //! (the proof of consent), in one transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -11,7 +11,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Backend, OutgoingMessage, Result, Store, StoreError};
 use crate::domain::{
-    EmailAddress, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Topic, Verdict,
+    Cadence, EmailAddress, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Topic,
+    Verdict,
 };
 
 /// One line of `academichub subscribers`.
@@ -237,22 +238,28 @@ impl Store {
         if sent >= i64::from(daily_limit) {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO outbox (subscriber_id, kind, priority, recipient, subject, html, text,
+        let outbox_id: i64 = sqlx::query(
+            "INSERT INTO outbox (subscriber_id, kind, priority, recipient, subject,
                                  message_id, unsubscribe_url, status, next_attempt_at, created_at)
-             VALUES ($1, $2, 10, $3, $4, $5, $6, $7, $8, 'queued', $9, $9)",
+             VALUES ($1, $2, 10, $3, $4, $5, $6, 'queued', $7, $7)
+             RETURNING id",
         )
         .bind(subscriber_id)
         .bind(kind)
         .bind(&message.recipient)
         .bind(&message.subject)
-        .bind(&message.html)
-        .bind(&message.text)
         .bind(&message.message_id)
         .bind(message.unsubscribe_url.as_deref())
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        sqlx::query("INSERT INTO message_bodies (outbox_id, html, text) VALUES ($1, $2, $3)")
+            .bind(outbox_id)
+            .bind(&message.html)
+            .bind(&message.text)
+            .execute(&mut *tx)
+            .await?;
         let origin = EventOrigin {
             source: "outbox",
             ip: None,
@@ -550,6 +557,126 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Adds many subscribers at once (an operator's import), in one
+    /// transaction with multi-row inserts: each with their topics and an
+    /// event saying they came by `origin`. An address already here is left
+    /// as it is. Returns each new subscriber's id, `None` for those already
+    /// here. Addresses whose owner had their data deleted must be filtered
+    /// out first ([`Self::suppressed_among`]).
+    pub async fn import_subscribers(
+        &self,
+        rows: &[(NewSubscriber, Cadence, Vec<Topic>)],
+        status: SubscriptionStatus,
+        origin: &EventOrigin,
+        now: i64,
+    ) -> Result<Vec<Option<i64>>> {
+        let mut tx = self.begin_write().await?;
+        let mut ids: HashMap<String, i64> = HashMap::new();
+        for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO subscribers (email, locale, timezone, send_hour, cadence, status,
+                                          created_at, status_changed_at, link_nonce)
+                 VALUES {} ON CONFLICT (email) DO NOTHING RETURNING id, email",
+                self.values(chunk.len(), 9)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (s, cadence, _) in chunk {
+                query = query
+                    .bind(s.email.as_str())
+                    .bind(s.locale.as_str())
+                    .bind(s.timezone.name())
+                    .bind(i64::from(s.send_hour))
+                    .bind(cadence.to_string())
+                    .bind(status.as_str())
+                    .bind(now)
+                    .bind(now)
+                    .bind(rand::random_range(1..=i64::from(i32::MAX)));
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                ids.insert(row.try_get("email")?, row.try_get("id")?);
+            }
+        }
+        let created: Vec<(i64, &Vec<Topic>)> = rows
+            .iter()
+            .filter_map(|(s, _, topics)| ids.get(s.email.as_str()).map(|&id| (id, topics)))
+            .collect();
+        let topics: Vec<(i64, &Topic)> = created
+            .iter()
+            .flat_map(|&(id, topics)| topics.iter().map(move |t| (id, t)))
+            .collect();
+        for chunk in topics.chunks(super::ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO topics (subscriber_id, name, query, created_at) VALUES {}
+                 ON CONFLICT (subscriber_id, name) DO UPDATE SET query = excluded.query",
+                self.values(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (id, topic) in chunk {
+                query = query
+                    .bind(id)
+                    .bind(topic.name())
+                    .bind(topic.query().to_string())
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let kind = match status {
+            SubscriptionStatus::Active => "subscribed",
+            _ => "requested",
+        };
+        for chunk in created.chunks(super::ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO subscriber_events (subscriber_id, kind, source, ip, user_agent, at)
+                 VALUES {}",
+                self.values(chunk.len(), 6)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (id, _) in chunk {
+                query = query
+                    .bind(id)
+                    .bind(kind)
+                    .bind(origin.source)
+                    .bind(origin.ip.as_deref())
+                    .bind(origin.user_agent.as_deref())
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(rows
+            .iter()
+            .map(|(s, _, _)| ids.get(s.email.as_str()).copied())
+            .collect())
+    }
+
+    /// Which of these addresses belong to people who had their data
+    /// deleted: they are not added again without their own confirmation.
+    pub async fn suppressed_among(&self, emails: &[&EmailAddress]) -> Result<HashSet<String>> {
+        let hashes: HashMap<String, &EmailAddress> = emails
+            .iter()
+            .map(|e| (email_hash(e.as_str()), *e))
+            .collect();
+        let mut out = HashSet::new();
+        let all: Vec<&String> = hashes.keys().collect();
+        for chunk in all.chunks(1000) {
+            let sql = format!(
+                "SELECT email_hash FROM suppressions WHERE email_hash IN ({})",
+                super::placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for hash in chunk {
+                query = query.bind(hash.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let hash: String = row.try_get("email_hash")?;
+                if let Some(email) = hashes.get(&hash) {
+                    out.insert(email.to_string());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Claims up to `limit` active subscribers whose `next_due_at` has come,

@@ -20,6 +20,7 @@ mod politeness;
 mod reader_pages;
 mod readers;
 mod relevance;
+mod round;
 mod run_once;
 mod schedule;
 mod smtp_security;
