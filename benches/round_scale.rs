@@ -180,8 +180,9 @@ fn average_message_bytes(database: &str) -> usize {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(database).await.unwrap();
         let rows = sqlx::query(
-            "SELECT recipient, subject, html, text, message_id, unsubscribe_url FROM outbox
-             WHERE kind = 'briefing' ORDER BY id LIMIT 300",
+            "SELECT o.recipient, o.subject, m.html, m.text, o.message_id, o.unsubscribe_url
+             FROM outbox o JOIN message_bodies m ON m.outbox_id = o.id
+             WHERE o.kind = 'briefing' ORDER BY o.id LIMIT 300",
         )
         .fetch_all(&pool)
         .await
@@ -198,7 +199,7 @@ fn average_message_bytes(database: &str) -> usize {
                     message_id: r.get("message_id"),
                     unsubscribe_url: r.get("unsubscribe_url"),
                 };
-                academichub::delivery::build_message(&from, &m)
+                academichub::delivery::build_message(&from, m)
                     .unwrap()
                     .formatted()
                     .len()

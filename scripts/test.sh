@@ -3,7 +3,8 @@
 #   - a local venv (.venv) with aiosmtpd, the real SMTP server the tests talk to,
 #     and dkimpy, which verifies our DKIM signatures offline
 #   - headless Chromium and ChromeDriver (Debian packages), for the tests that
-#     render a briefing and drive the reader's pages; SpamAssassin, which scores one
+#     render a briefing and drive the reader's pages; SpamAssassin, which scores one;
+#     Postfix's smtp-sink and smtp-source, for the round's scale benchmark
 #   - PostgreSQL on 127.0.0.1:5432 (started if it is down), for the tests that
 #     run every storage story on PostgreSQL as well as SQLite
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets),
@@ -20,10 +21,12 @@ fi
 # Headless Chromium checks the briefing and the reader's pages as a browser
 # renders them; ChromeDriver lets the tests fill in forms and click.
 # SpamAssassin scores a realistic briefing (local tests only, no network).
+# Postfix's smtp-sink and smtp-source are the load tools of the round's scale
+# benchmark (its daemon need not run).
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null ||
-  ! command -v spamassassin >/dev/null; then
+  ! command -v spamassassin >/dev/null || ! command -v smtp-sink >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    chromium chromium-driver fonts-noto-cjk spamassassin >/dev/null
+    chromium chromium-driver fonts-noto-cjk spamassassin postfix >/dev/null
 fi
 
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -41,6 +44,9 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --bench pipeline --bench readers --locked
 # The radar at scale, small (the million-radar figure is in BENCHMARKS.md).
 cargo test --bench radar_scale --locked -- --papers 1000 --radars 10000 --scan-radars 100
+# The round at scale, small: 300 subscribers through the real binary into
+# smtp-sink (the 100,000-subscriber figures are in BENCHMARKS.md).
+cargo test --bench round_scale --locked -- --subscribers 300 --papers 1000
 # A short fuzz of the feed parser (the 15-minute run is in BENCHMARKS.md).
 # cargo-fuzz is kept in .tools/, inside the checkout; RUSTC_BOOTSTRAP lets the
 # stable toolchain take libFuzzer's flags. The parser is safe Rust: the fuzzer

@@ -181,7 +181,7 @@ impl Application {
             message_id: self.message_id(),
             unsubscribe_url: None,
         };
-        let message = self.sender.message(&outgoing).map_err(anyhow::Error::msg)?;
+        let message = self.sender.message(outgoing).map_err(anyhow::Error::msg)?;
         self.mailer.check().await?;
         self.mailer.send(message).await?;
         Ok(())

@@ -84,7 +84,7 @@ text_header!(
 /// The MIME message for an outbox row: multipart/alternative (text, then
 /// HTML), with the Message-ID fixed at enqueue time so a retry is the same
 /// message to the receiving side.
-pub fn build_message(from: &Mailbox, outgoing: &OutgoingMessage) -> Result<Message, String> {
+pub fn build_message(from: &Mailbox, outgoing: OutgoingMessage) -> Result<Message, String> {
     let to: Mailbox = outgoing
         .recipient
         .parse()
@@ -92,23 +92,23 @@ pub fn build_message(from: &Mailbox, outgoing: &OutgoingMessage) -> Result<Messa
     let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(&outgoing.subject)
+        .subject(outgoing.subject)
         .date_now()
-        .message_id(Some(outgoing.message_id.clone()));
-    if let Some(url) = &outgoing.unsubscribe_url {
+        .message_id(Some(outgoing.message_id));
+    if let Some(url) = outgoing.unsubscribe_url {
         builder = builder
             .header(ListId(format!(
                 "AcademicHub briefings <briefings.{}>",
                 from.email.domain()
             )))
             .header(Precedence("bulk".into()))
-            .header(ListUnsubscribe(url.clone()))
+            .header(ListUnsubscribe(url))
             .header(ListUnsubscribePost);
     }
     builder
         .multipart(MultiPart::alternative_plain_html(
-            outgoing.text.clone(),
-            outgoing.html.clone(),
+            outgoing.text,
+            outgoing.html,
         ))
         .map_err(|e| format!("cannot build the message: {e}"))
 }
@@ -128,7 +128,8 @@ mod tests {
             unsubscribe_url: Some("https://hub.example/unsubscribe/tok".into()),
         };
         let from: Mailbox = "AcademicHub <briefing@hub.example>".parse().unwrap();
-        let raw = String::from_utf8(build_message(&from, &outgoing).unwrap().formatted()).unwrap();
+        let raw =
+            String::from_utf8(build_message(&from, outgoing.clone()).unwrap().formatted()).unwrap();
         assert!(
             raw.contains("List-Unsubscribe: <https://hub.example/unsubscribe/tok>"),
             "{raw}"
@@ -154,7 +155,7 @@ mod tests {
             ..outgoing
         };
         let raw =
-            String::from_utf8(build_message(&from, &confirmation).unwrap().formatted()).unwrap();
+            String::from_utf8(build_message(&from, confirmation).unwrap().formatted()).unwrap();
         assert!(
             !raw.contains("List-Unsubscribe") && !raw.contains("Precedence"),
             "a confirmation request is not list mail"

@@ -73,14 +73,11 @@ impl Sender {
     }
 
     /// The message for an outbox row, signed when DKIM is configured.
-    pub fn message(&self, outgoing: &OutgoingMessage) -> Result<Message, String> {
+    pub fn message(&self, outgoing: OutgoingMessage) -> Result<Message, String> {
+        let list = outgoing.unsubscribe_url.is_some();
         let mut message = build_message(&self.from, outgoing)?;
         if let Some(dkim) = &self.dkim {
-            message.sign(if outgoing.unsubscribe_url.is_some() {
-                &dkim.list
-            } else {
-                &dkim.notice
-            });
+            message.sign(if list { &dkim.list } else { &dkim.notice });
         }
         Ok(message)
     }

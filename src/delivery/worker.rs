@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::mailer::Connection;
 use super::{Mailer, SendError, Sender};
-use crate::store::{ClaimedMessage, Store, StoreError};
+use crate::store::{ClaimedMessage, OutgoingMessage, Store, StoreError};
 
 /// How long a claim outlasts the longest exchange a send may take: a worker
 /// that is still sending holds its row, and one that died releases it soon.
@@ -238,7 +238,7 @@ async fn send_claimed(
             break;
         }
         let mut claimed = claimed.into_iter();
-        while let Some(claim) = claimed.next() {
+        while let Some(mut claim) = claimed.next() {
             if stop.is_cancelled() {
                 // Not tried: back to the queue, the attempt not counted.
                 for c in std::iter::once(claim).chain(claimed.by_ref()) {
@@ -249,12 +249,13 @@ async fn send_claimed(
                 break;
             }
             outbox.pace.wait(&claim.message.recipient).await;
-            let sender = outbox.sender.clone();
-            let outgoing = claim.message.clone();
-            let built = tokio::task::spawn_blocking(move || sender.message(&outgoing))
-                .await
-                .expect("building a message panicked");
-            let outcome = match built {
+            // The body moves into the message: the claim keeps the rest.
+            let outgoing = OutgoingMessage {
+                html: std::mem::take(&mut claim.message.html),
+                text: std::mem::take(&mut claim.message.text),
+                ..claim.message.clone()
+            };
+            let outcome = match outbox.sender.message(outgoing) {
                 Ok(message) => connection.send(&message).await,
                 Err(e) => Err(SendError::Permanent(e)),
             };

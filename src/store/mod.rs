@@ -166,12 +166,23 @@ impl Store {
         Ok(store)
     }
 
+    /// Applies pending migrations. On PostgreSQL the migrator holds an
+    /// advisory lock, so daemons starting together migrate once. A database
+    /// migrated by a newer version is refused rather than used.
     pub async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        let run = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+        };
+        match run {
+            Err(sqlx::migrate::MigrateError::VersionMissing(version)) => {
+                Err(StoreError::Refused(format!(
+                    "the database has migration {version}, which this academichub does not know: \
+                     a newer version migrated it; run that version (or newer)"
+                )))
+            }
+            other => Ok(other?),
         }
-        Ok(())
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write

@@ -362,3 +362,29 @@ async fn concurrent_workers_never_claim_the_same_message() {
 async fn claim_one(store: &Store, lease_until: i64) -> Option<academichub::store::ClaimedMessage> {
     store.claim_messages(lease_until, 1).await.unwrap().pop()
 }
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_version_is_refused() {
+    for db in TestDb::all("a_database_migrated_by_a_newer_version_is_refused").await {
+        let store = Store::open(&db.url, 2).await.unwrap();
+        store.close().await;
+        crate::helpers::sql_exec(
+            &db.url,
+            if db.label == "postgres" {
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES (99990101000001, 'from the future', TRUE, '\\x00'::bytea, 0)"
+            } else {
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES (99990101000001, 'from the future', TRUE, X'00', 0)"
+            },
+        )
+        .await;
+        let refused = Store::open(&db.url, 2).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("migration 99990101000001") && refused.contains("newer version"),
+            "[{}] {refused}",
+            db.label
+        );
+        db.drop_db().await;
+    }
+}
