@@ -9,6 +9,7 @@
 
 mod bad_input;
 mod browser;
+mod bulk;
 mod config;
 mod crash;
 mod daemon;
