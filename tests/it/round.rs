@@ -331,3 +331,72 @@ async fn an_old_messages_body_is_dropped_and_its_web_view_renders_again() {
         db.drop_db().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_sending_finishes_the_messages_in_flight_and_loses_none() {
+    const TEST: &str = "sigterm_while_sending_finishes_the_messages_in_flight_and_loses_none";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let hub = Hub::new(&config(
+        &db.url,
+        smtp.port,
+        &[format!(
+            "file://{FIXTURES}/arxiv-rss2-cs.CV-2026-04-21-real-day.xml"
+        )],
+    ));
+    hub.ok(&["migrate"]).await;
+    let store = Store::open(&db.url, 2).await.unwrap();
+    add_subscribers(&store, 1000, Cadence::Daily).await;
+    sql_exec(
+        &db.url,
+        "UPDATE topics SET query = 'segmentation OR detection OR diffusion'",
+    )
+    .await;
+    store.close().await;
+
+    let mut daemon = hub.spawn_daemon();
+    let mut stderr = daemon.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut log = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
+            .await
+            .unwrap();
+        log
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while smtp.messages().len() < 100 {
+        assert!(Instant::now() < deadline, "the daemon never got to sending");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(terminate(daemon).await.success);
+    let log = log.await.unwrap();
+    assert!(log.contains("stop requested"), "{log}");
+    let received = smtp.messages().len() as i64;
+    assert!(received < 1000, "stopped before the end: {received}");
+    assert_eq!(
+        sql_count(
+            &db.url,
+            "SELECT COUNT(*) FROM outbox WHERE status = 'sending'"
+        )
+        .await,
+        0,
+        "nothing left half-sent"
+    );
+    assert_eq!(
+        sql_count(&db.url, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await,
+        received,
+        "every message received is recorded as sent, and only those"
+    );
+    assert_eq!(
+        sql_count(
+            &db.url,
+            "SELECT COUNT(*) FROM outbox WHERE status = 'queued'"
+        )
+        .await,
+        1000 - received,
+        "the rest wait in the queue for the next start"
+    );
+    smtp.stop().await;
+}
