@@ -180,7 +180,7 @@ fn average_message_bytes(database: &str) -> usize {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(database).await.unwrap();
         let rows = sqlx::query(
-            "SELECT o.recipient, o.subject, m.html, m.text, o.message_id, o.unsubscribe_url
+            "SELECT o.recipient, o.subject, m.html, m.text, m.encoding, o.message_id, o.unsubscribe_url
              FROM outbox o JOIN message_bodies m ON m.outbox_id = o.id
              WHERE o.kind = 'briefing' ORDER BY o.id LIMIT 300",
         )
@@ -194,8 +194,12 @@ fn average_message_bytes(database: &str) -> usize {
                 let m = OutgoingMessage {
                     recipient: r.get("recipient"),
                     subject: r.get("subject"),
-                    html: r.get("html"),
-                    text: r.get("text"),
+                    body: academichub::domain::MessageBody::stored(
+                        r.get("encoding"),
+                        r.get("html"),
+                        r.get("text"),
+                    )
+                    .unwrap(),
                     message_id: r.get("message_id"),
                     unsubscribe_url: r.get("unsubscribe_url"),
                 };

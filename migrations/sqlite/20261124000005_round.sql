@@ -21,12 +21,15 @@ ALTER TABLE sources ADD COLUMN lease_until INTEGER;
 
 -- A message's body apart from its state: claiming and settling a message
 -- rewrites a small row, not 100 KB of HTML each time, and retention drops
--- old bodies while the outbox keeps its record of what was sent.
+-- old bodies while the outbox keeps its record of what was sent. New bodies
+-- are stored ready for the wire ('quoted-printable'); those made before are
+-- 'plain' and encoded when sent.
 CREATE TABLE message_bodies (
     outbox_id INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
     html      TEXT NOT NULL,
-    text      TEXT NOT NULL
+    text      TEXT NOT NULL,
+    encoding  TEXT NOT NULL
 );
-INSERT INTO message_bodies (outbox_id, html, text) SELECT id, html, text FROM outbox;
+INSERT INTO message_bodies (outbox_id, html, text, encoding) SELECT id, html, text, 'plain' FROM outbox;
 ALTER TABLE outbox DROP COLUMN html;
 ALTER TABLE outbox DROP COLUMN text;

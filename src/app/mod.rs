@@ -173,11 +173,13 @@ impl Application {
         let outgoing = crate::store::OutgoingMessage {
             recipient: to.to_string(),
             subject: "AcademicHub test message".into(),
-            html: format!(
-                "<!doctype html><html><body><p>{}</p></body></html>",
-                html_escape::encode_text(&text).replace("\n\n", "</p><p>")
-            ),
-            text,
+            body: crate::domain::MessageBody::Plain {
+                html: format!(
+                    "<!doctype html><html><body><p>{}</p></body></html>",
+                    html_escape::encode_text(&text).replace("\n\n", "</p><p>")
+                ),
+                text,
+            },
             message_id: self.message_id(),
             unsubscribe_url: None,
         };

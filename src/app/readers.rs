@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::{Application, ReaderLink, edition_from_object};
 use crate::briefing::Notice;
 use crate::domain::{
-    Cadence, LinkAction, LinkClaims, LinkError, Locale, NewSubscriber, Preferences, Subscriber,
-    SubscriptionStatus, Topic, Verdict,
+    Cadence, LinkAction, LinkClaims, LinkError, Locale, MessageBody, NewSubscriber, Preferences,
+    Subscriber, SubscriptionStatus, Topic, Verdict,
 };
 use crate::store::{ConfirmOutcome, EventOrigin, OutgoingMessage, StoreError};
 
@@ -151,8 +151,7 @@ impl Application {
         let message = OutgoingMessage {
             recipient: subscriber.email.to_string(),
             subject: mail.subject,
-            html: mail.html,
-            text: mail.text,
+            body: MessageBody::encode(&mail.html, &mail.text),
             message_id: self.message_id(),
             unsubscribe_url: None,
         };

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use super::{Application, Links, ReaderLink, message_id};
 use crate::briefing::{BriefingLinks, Pick, RenderedMail, Renderer, Section, compose};
-use crate::domain::{EmailAddress, Paper, Subscriber, Verdict};
+use crate::domain::{EmailAddress, MessageBody, Paper, Subscriber, Verdict};
 use crate::radar::{MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
 use crate::store::{BriefingItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper};
 
@@ -434,8 +434,7 @@ impl Drafter {
         let message = OutgoingMessage {
             recipient: subscriber.email.to_string(),
             subject: rendered.subject,
-            html: rendered.html,
-            text: rendered.text,
+            body: MessageBody::encode(&rendered.html, &rendered.text),
             message_id: message_id(&self.message_domain),
             unsubscribe_url: Some(unsubscribe),
         };
@@ -534,7 +533,7 @@ impl Application {
         Ok(self
             .drafter()
             .draft(&subscriber, &papers, &picks, now)?
-            .map(|d| d.message.html))
+            .map(|d| d.message.body.html().into_owned()))
     }
 
     pub(super) fn news_since(&self, now: DateTime<Utc>) -> i64 {

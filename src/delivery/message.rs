@@ -1,7 +1,9 @@
 use lettre::Message;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
+use crate::domain::MessageBody;
 use crate::store::OutgoingMessage;
 
 /// `List-Unsubscribe: <https://…>` (RFC 2369).
@@ -106,11 +108,28 @@ pub fn build_message(from: &Mailbox, outgoing: OutgoingMessage) -> Result<Messag
             .header(ListUnsubscribePost);
     }
     builder
-        .multipart(MultiPart::alternative_plain_html(
-            outgoing.text,
-            outgoing.html,
-        ))
+        .multipart(alternative(outgoing.body))
         .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// The text and HTML parts; a body encoded when it was made goes as it is.
+fn alternative(body: MessageBody) -> MultiPart {
+    match body {
+        MessageBody::Plain { html, text } => MultiPart::alternative_plain_html(text, html),
+        MessageBody::QuotedPrintable { html, text } => {
+            let part = |content_type: ContentType, encoded: String| {
+                SinglePart::builder()
+                    .header(content_type)
+                    .body(Body::dangerous_pre_encoded(
+                        encoded.into_bytes(),
+                        ContentTransferEncoding::QuotedPrintable,
+                    ))
+            };
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, text))
+                .singlepart(part(ContentType::TEXT_HTML, html))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -122,8 +141,7 @@ mod tests {
         let outgoing = OutgoingMessage {
             recipient: "ada@example.org".into(),
             subject: "AcademicHub · 2026-11-23 · 2 新论文".into(),
-            html: "<p>hi</p>".into(),
-            text: "hi".into(),
+            body: MessageBody::encode("<p>hi</p>", "hi"),
             message_id: "<abc@academichub.test>".into(),
             unsubscribe_url: Some("https://hub.example/unsubscribe/tok".into()),
         };

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::mailer::Connection;
 use super::{Mailer, SendError, Sender};
+use crate::domain::MessageBody;
 use crate::store::{ClaimedMessage, OutgoingMessage, Store, StoreError};
 
 /// How long a claim outlasts the longest exchange a send may take: a worker
@@ -250,9 +251,12 @@ async fn send_claimed(
             }
             outbox.pace.wait(&claim.message.recipient).await;
             // The body moves into the message: the claim keeps the rest.
+            let empty = MessageBody::Plain {
+                html: String::new(),
+                text: String::new(),
+            };
             let outgoing = OutgoingMessage {
-                html: std::mem::take(&mut claim.message.html),
-                text: std::mem::take(&mut claim.message.text),
+                body: std::mem::replace(&mut claim.message.body, empty),
                 ..claim.message.clone()
             };
             let outcome = match outbox.sender.message(outgoing) {

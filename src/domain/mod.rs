@@ -10,6 +10,7 @@ mod arxiv_id;
 mod email;
 mod link_token;
 mod locale;
+mod message_body;
 mod paper;
 mod paper_key;
 mod query;
@@ -23,6 +24,7 @@ pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 #[cfg(test)]
 pub(crate) use locale::string_keys;
 pub use locale::{Locale, LocaleError};
+pub use message_body::MessageBody;
 pub use paper::Paper;
 pub use paper_key::PaperKey;
 pub use query::{Facet, Query, QueryError, Term};

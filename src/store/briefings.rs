@@ -148,13 +148,18 @@ impl Store {
             // Bodies are large: fewer per statement.
             for bodies in outbox.chunks(ROWS_PER_INSERT / 10) {
                 let sql = format!(
-                    "INSERT INTO message_bodies (outbox_id, html, text) VALUES {}",
-                    self.values(bodies.len(), 3)
+                    "INSERT INTO message_bodies (outbox_id, html, text, encoding) VALUES {}",
+                    self.values(bodies.len(), 4)
                 );
                 let mut query = sqlx::query(AssertSqlSafe(sql));
                 for (outbox_id, briefing_id) in bodies {
-                    let m = &by_briefing[briefing_id].message;
-                    query = query.bind(outbox_id).bind(&m.html).bind(&m.text);
+                    let body = &by_briefing[briefing_id].message.body;
+                    let (html, text) = body.parts();
+                    query = query
+                        .bind(outbox_id)
+                        .bind(html)
+                        .bind(text)
+                        .bind(body.encoding());
                 }
                 query.execute(&mut *tx).await?;
             }
@@ -212,7 +217,7 @@ impl Store {
     /// for the mail.
     pub async fn briefing_html(&self, subscriber_id: i64, edition: &str) -> Result<Option<String>> {
         sqlx::query(
-            "SELECT m.html FROM briefings b JOIN outbox o ON o.briefing_id = b.id
+            "SELECT m.html, m.text, m.encoding FROM briefings b JOIN outbox o ON o.briefing_id = b.id
              JOIN message_bodies m ON m.outbox_id = o.id
              WHERE b.subscriber_id = $1 AND b.edition = $2",
         )
@@ -220,7 +225,7 @@ impl Store {
         .bind(edition)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| Ok(r.try_get("html")?))
+        .map(|r| Ok(super::outbox::body_from_row(&r)?.html().into_owned()))
         .transpose()
     }
 

@@ -20,7 +20,8 @@ use std::collections::HashMap;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::subscribers::{record_event, set_status, stop_queued_mail};
-use super::{Backend, EventOrigin, Result, Store};
+use super::{Backend, EventOrigin, Result, Store, StoreError};
+use crate::domain::MessageBody;
 use crate::domain::SubscriptionStatus;
 
 /// What goes on the wire, fixed when the briefing is made so that a retry
@@ -29,8 +30,7 @@ use crate::domain::SubscriptionStatus;
 pub struct OutgoingMessage {
     pub recipient: String,
     pub subject: String,
-    pub html: String,
-    pub text: String,
+    pub body: MessageBody,
     pub message_id: String,
     /// `List-Unsubscribe` target; `None` for mail that is not a briefing
     /// (a confirmation request is not a list message).
@@ -125,7 +125,9 @@ impl Store {
             .iter()
             .map(|row| {
                 let id: i64 = row.try_get("id")?;
-                let (html, text) = bodies.remove(&id).unwrap_or_default();
+                let body = bodies.remove(&id).ok_or_else(|| {
+                    StoreError::Corrupt(format!("outbox message {id} has no body"))
+                })?;
                 Ok(ClaimedMessage {
                     id,
                     lease: lease.clone(),
@@ -134,8 +136,7 @@ impl Store {
                     message: OutgoingMessage {
                         recipient: row.try_get("recipient")?,
                         subject: row.try_get("subject")?,
-                        html,
-                        text,
+                        body,
                         message_id: row.try_get("message_id")?,
                         unsubscribe_url: row.try_get("unsubscribe_url")?,
                     },
@@ -147,13 +148,13 @@ impl Store {
         Ok(claimed)
     }
 
-    async fn message_bodies(&self, ids: &[i64]) -> Result<HashMap<i64, (String, String)>> {
+    async fn message_bodies(&self, ids: &[i64]) -> Result<HashMap<i64, MessageBody>> {
         let mut out = HashMap::new();
         if ids.is_empty() {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT outbox_id, html, text FROM message_bodies WHERE outbox_id IN ({})",
+            "SELECT outbox_id, html, text, encoding FROM message_bodies WHERE outbox_id IN ({})",
             super::placeholders(1, ids.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -161,10 +162,7 @@ impl Store {
             query = query.bind(id);
         }
         for row in query.fetch_all(&self.pool).await? {
-            out.insert(
-                row.try_get("outbox_id")?,
-                (row.try_get("html")?, row.try_get("text")?),
-            );
+            out.insert(row.try_get("outbox_id")?, body_from_row(&row)?);
         }
         Ok(out)
     }
@@ -366,4 +364,14 @@ impl Store {
         }
         Ok(counts)
     }
+}
+
+/// A body from a row of `html`, `text` and `encoding`.
+pub(super) fn body_from_row(row: &sqlx::any::AnyRow) -> Result<MessageBody> {
+    MessageBody::stored(
+        &row.try_get::<String, _>("encoding")?,
+        row.try_get("html")?,
+        row.try_get("text")?,
+    )
+    .map_err(StoreError::Corrupt)
 }

@@ -254,12 +254,16 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        sqlx::query("INSERT INTO message_bodies (outbox_id, html, text) VALUES ($1, $2, $3)")
-            .bind(outbox_id)
-            .bind(&message.html)
-            .bind(&message.text)
-            .execute(&mut *tx)
-            .await?;
+        let (html, text) = message.body.parts();
+        sqlx::query(
+            "INSERT INTO message_bodies (outbox_id, html, text, encoding) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(outbox_id)
+        .bind(html)
+        .bind(text)
+        .bind(message.body.encoding())
+        .execute(&mut *tx)
+        .await?;
         let origin = EventOrigin {
             source: "outbox",
             ip: None,

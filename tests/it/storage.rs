@@ -12,8 +12,7 @@ fn message(to: &str) -> OutgoingMessage {
     OutgoingMessage {
         recipient: to.into(),
         subject: "s".into(),
-        html: "<p>h</p>".into(),
-        text: "t".into(),
+        body: academichub::domain::MessageBody::encode("<p>h</p>", "t"),
         message_id: format!("<{to}@hub.test>"),
         unsubscribe_url: Some("https://hub.test/unsubscribe/x".into()),
     }
