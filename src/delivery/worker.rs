@@ -126,7 +126,7 @@ pub struct Outbox {
 
 /// Messages a worker claims at a time: few enough that a worker that dies
 /// holds little, enough that claiming is not a query per message.
-const CLAIM_BATCH: usize = 8;
+const CLAIM_BATCH: usize = 16;
 
 /// Sends every message due now, `concurrency` at a time, until none is
 /// left, or `stop` is cancelled (messages in flight are finished first).
