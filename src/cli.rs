@@ -327,6 +327,20 @@ async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
     for t in &s.topics {
         println!("topic:     {}: {}", t.name(), t.query());
     }
+    let (next, error) = app.store.round_state(s.id).await?;
+    if s.status == crate::domain::SubscriptionStatus::Active {
+        println!(
+            "next look: {}",
+            if next == 0 {
+                "at the next tick".to_owned()
+            } else {
+                when(next)
+            }
+        );
+    }
+    if let Some(error) = error {
+        println!("last round failed: {error}");
+    }
     for e in app.store.subscriber_events(s.id).await? {
         println!(
             "history:   {}\t{}\tvia {}{}{}",

@@ -655,6 +655,16 @@ impl Store {
             .collect())
     }
 
+    /// When the round looks at this subscriber next, and why their last
+    /// briefing could not be made, if it could not.
+    pub async fn round_state(&self, subscriber_id: i64) -> Result<(i64, Option<String>)> {
+        let row = sqlx::query("SELECT next_due_at, round_error FROM subscribers WHERE id = $1")
+            .bind(subscriber_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get("next_due_at")?, row.try_get("round_error")?))
+    }
+
     /// Which of these addresses belong to people who had their data
     /// deleted: they are not added again without their own confirmation.
     pub async fn suppressed_among(&self, emails: &[&EmailAddress]) -> Result<HashSet<String>> {

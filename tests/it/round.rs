@@ -119,6 +119,14 @@ async fn a_subscriber_whose_radar_or_row_fails_does_not_stop_the_others() {
             1,
             "[{label}] a briefing made clears the error"
         );
+        // The operator sees when the round looks at a subscriber next.
+        let shown = Hub::new(&config(&db.url, 9, &[]))
+            .ok(&["subscribers", "--show", "r1@example.org"])
+            .await;
+        assert!(
+            shown.contains("next look: ") && !shown.contains("last round failed"),
+            "[{label}] {shown}"
+        );
         app.store.close().await;
         db.drop_db().await;
     }
