@@ -46,20 +46,26 @@ async fn add_subscribers(store: &Store, n: usize, cadence: Cadence) {
         .unwrap();
 }
 
+/// The application in-process on `db`, mail into the folder `mail`,
+/// collecting a recorded feed with papers on outlier detection.
+async fn app_on(db: &TestDb, mail: &std::path::Path) -> Application {
+    let mut settings = Settings::default();
+    settings.database.url = db.url.clone();
+    settings.delivery.folder = mail.to_path_buf();
+    settings.collect.feeds = vec![FeedSettings {
+        url: format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
+        name: None,
+    }];
+    Application::build(settings).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_subscriber_whose_radar_or_row_fails_does_not_stop_the_others() {
     const TEST: &str = "a_subscriber_whose_radar_or_row_fails_does_not_stop_the_others";
     for db in TestDb::all(TEST).await {
         let label = db.label;
         let mail = tempfile::tempdir().unwrap();
-        let mut settings = Settings::default();
-        settings.database.url = db.url.clone();
-        settings.delivery.folder = mail.path().to_path_buf();
-        settings.collect.feeds = vec![FeedSettings {
-            url: format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
-            name: None,
-        }];
-        let app = Application::build(settings).await.unwrap();
+        let app = app_on(&db, mail.path()).await;
         app.collect(Utc::now()).await.unwrap();
         add_subscribers(&app.store, 3, Cadence::Daily).await;
         // r1's stored query no longer parses; r2's time zone does not exist.
@@ -292,14 +298,7 @@ async fn an_old_messages_body_is_dropped_and_its_web_view_renders_again() {
     for db in TestDb::all(TEST).await {
         let label = db.label;
         let mail = tempfile::tempdir().unwrap();
-        let mut settings = Settings::default();
-        settings.database.url = db.url.clone();
-        settings.delivery.folder = mail.path().to_path_buf();
-        settings.collect.feeds = vec![FeedSettings {
-            url: format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
-            name: None,
-        }];
-        let app = Application::build(settings).await.unwrap();
+        let app = app_on(&db, mail.path()).await;
         let now = Utc::now();
         app.collect(now).await.unwrap();
         add_subscribers(&app.store, 1, Cadence::Daily).await;
