@@ -193,21 +193,9 @@ impl Store {
             .collect()
     }
 
-    /// The papers a subscriber said "more / less like this" about, newest
-    /// verdict first, at most `limit`: the text their profile is learned from.
-    pub async fn feedback_papers(
-        &self,
-        subscriber_id: i64,
-        limit: i64,
-    ) -> Result<Vec<(Verdict, StoredPaper)>> {
-        Ok(self
-            .feedback_papers_of(&[subscriber_id], limit)
-            .await?
-            .remove(&subscriber_id)
-            .unwrap_or_default())
-    }
-
-    /// [`Self::feedback_papers`] for several subscribers in one query.
+    /// The papers each subscriber said "more / less like this" about,
+    /// newest verdict first, at most `limit` each: the text their profile is
+    /// learned from. One query for all of them.
     pub async fn feedback_papers_of(
         &self,
         subscribers: &[i64],

@@ -112,6 +112,21 @@ impl TestDb {
     }
 }
 
+/// The application in-process on `db`, mail into the folder `mail`,
+/// collecting a recorded feed with papers on outlier detection.
+pub async fn app_on(db: &TestDb, mail: &std::path::Path) -> academichub::app::Application {
+    let mut settings = academichub::config::Settings::default();
+    settings.database.url = db.url.clone();
+    settings.delivery.folder = mail.to_path_buf();
+    settings.collect.feeds = vec![academichub::config::FeedSettings {
+        url: format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
+        name: None,
+    }];
+    academichub::app::Application::build(settings)
+        .await
+        .unwrap()
+}
+
 // ---------------------------------------------------------------- feeds
 
 #[derive(Clone)]

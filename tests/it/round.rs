@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use academichub::app::{Application, ReaderLink};
-use academichub::config::{FeedSettings, Settings};
+use academichub::app::ReaderLink;
 use academichub::domain::{
     Cadence, EmailAddress, Locale, NewSubscriber, SubscriptionStatus, Topic,
 };
@@ -14,8 +13,8 @@ use academichub::store::{EventOrigin, Store};
 use chrono::{Datelike, Utc};
 
 use crate::helpers::{
-    FIXTURES, FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture, sql_count, sql_exec,
-    terminate,
+    FIXTURES, FeedServer, Hub, Route, SmtpServer, TestDb, app_on, config, fixture, sql_count,
+    sql_exec, terminate,
 };
 
 /// `n` active subscribers `r{i}@example.org` at hour 0 UTC, each with one
@@ -44,19 +43,6 @@ async fn add_subscribers(store: &Store, n: usize, cadence: Cadence) {
         .import_subscribers(&rows, SubscriptionStatus::Active, &origin, 0)
         .await
         .unwrap();
-}
-
-/// The application in-process on `db`, mail into the folder `mail`,
-/// collecting a recorded feed with papers on outlier detection.
-async fn app_on(db: &TestDb, mail: &std::path::Path) -> Application {
-    let mut settings = Settings::default();
-    settings.database.url = db.url.clone();
-    settings.delivery.folder = mail.to_path_buf();
-    settings.collect.feeds = vec![FeedSettings {
-        url: format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
-        name: None,
-    }];
-    Application::build(settings).await.unwrap()
 }
 
 #[tokio::test]

@@ -1,22 +1,10 @@
 //! Who is due a briefing: each subscriber's own local hour and date.
 
 use academichub::app::Application;
-use academichub::config::{FeedSettings, Settings};
 use academichub::domain::{EmailAddress, Locale, NewSubscriber, Topic};
 use chrono::{DateTime, Utc};
 
-use crate::helpers::{FIXTURES, TestDb};
-
-async fn app_on(db: &TestDb, mail: &std::path::Path) -> Application {
-    let mut settings = Settings::default();
-    settings.database.url = db.url.clone();
-    settings.delivery.folder = mail.to_path_buf();
-    settings.collect.feeds = vec![FeedSettings {
-        url: format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
-        name: None,
-    }];
-    Application::build(settings).await.unwrap()
-}
+use crate::helpers::{TestDb, app_on};
 
 async fn subscribe(app: &Application, email: &str, timezone: chrono_tz::Tz, send_hour: u32) {
     let topic = Topic::new(
