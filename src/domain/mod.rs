@@ -5,6 +5,7 @@
 //! these types at the edge. Code further in takes the types, not strings, and
 //! so never re-checks.
 
+mod analysis;
 mod announce;
 mod arxiv_id;
 mod email;
@@ -17,6 +18,7 @@ mod query;
 mod subscriber;
 mod topic;
 
+pub use analysis::{ANALYSIS_MAX_CHARS, Analysis, AnalysisError, AnalysisPart, Writer};
 pub use announce::AnnounceType;
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use email::{EmailAddress, EmailAddressError};
