@@ -32,6 +32,7 @@ pub struct Settings {
     pub links: LinkSettings,
     pub subscriptions: SubscriptionSettings,
     pub schedule: ScheduleSettings,
+    pub llm: LlmSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +99,9 @@ pub struct BriefingSettings {
     pub default_send_hour: u32,
     /// IANA time zone for new subscribers, e.g. `Europe/Berlin`.
     pub default_timezone: String,
+    /// Who sends the briefing and how to reach them (a postal address,
+    /// where the law asks for one), in every briefing's footer.
+    pub contact_line: String,
 }
 
 impl Default for BriefingSettings {
@@ -108,6 +112,7 @@ impl Default for BriefingSettings {
             max_papers: 12,
             default_send_hour: 7,
             default_timezone: "UTC".into(),
+            contact_line: "AcademicHub · research-paper briefings".into(),
         }
     }
 }
@@ -312,6 +317,42 @@ impl Default for ScheduleSettings {
         Self {
             collect: "0 0 * * * *".into(),
             deliver: "0 */5 * * * *".into(),
+        }
+    }
+}
+
+/// An OpenAI-compatible chat-completions server that writes the briefing's
+/// TL;DRs and opening analysis. Off unless `base_url` is set; without it (or
+/// whenever it fails) the built-in summariser writes them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmSettings {
+    /// The API root, without `/chat/completions`: `https://api.openai.com/v1`,
+    /// `http://127.0.0.1:11434/v1` (Ollama). Unset: no LLM.
+    pub base_url: Option<String>,
+    pub model: String,
+    /// Sent as `Authorization: Bearer …` when set.
+    pub api_key: Option<Secret>,
+    /// The longest one request may take, answer included.
+    pub timeout_secs: u64,
+    /// The most tokens one answer may have.
+    pub max_tokens: u32,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Tokens (prompt and answer) all requests of one day may use; 0: no limit.
+    pub daily_token_budget: u64,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            model: "gpt-4o-mini".into(),
+            api_key: None,
+            timeout_secs: 20,
+            max_tokens: 700,
+            concurrency: 4,
+            daily_token_budget: 200_000,
         }
     }
 }
@@ -554,6 +595,36 @@ impl Settings {
                 "must be at least 1".into(),
             );
         }
+        if let Some(base) = &self.llm.base_url {
+            match url::Url::parse(base) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return invalid(
+                        "llm.base_url",
+                        format!(
+                            "{:?} is not an http(s):// URL such as https://api.openai.com/v1 \
+                             or http://127.0.0.1:11434/v1; leave it unset to use the built-in summariser",
+                            redact_url(base)
+                        ),
+                    );
+                }
+            }
+            if self.llm.model.trim().is_empty() {
+                return invalid(
+                    "llm.model",
+                    "must name the model, e.g. \"gpt-4o-mini\" or \"llama3.1\"".into(),
+                );
+            }
+        }
+        if self.llm.timeout_secs == 0 {
+            return invalid("llm.timeout_secs", "must be at least 1".into());
+        }
+        if self.llm.max_tokens == 0 {
+            return invalid("llm.max_tokens", "must be at least 1".into());
+        }
+        if self.llm.concurrency == 0 {
+            return invalid("llm.concurrency", "must be at least 1".into());
+        }
         // The same parser settings tokio-cron-scheduler uses for its jobs.
         let cron = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Required)
@@ -609,5 +680,46 @@ impl Settings {
             .default_timezone
             .parse()
             .expect("validated in Settings::load")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(settings: &Settings) -> String {
+        settings
+            .validate()
+            .expect_err("invalid settings")
+            .to_string()
+    }
+
+    #[test]
+    fn the_llm_is_off_by_default_and_its_settings_are_checked_at_load() {
+        let defaults = Settings::default();
+        assert!(defaults.llm.base_url.is_none());
+        defaults.validate().unwrap();
+
+        let mut s = Settings::default();
+        s.llm.base_url = Some("http://127.0.0.1:11434/v1".into());
+        s.validate().unwrap();
+
+        s.llm.base_url = Some("127.0.0.1:11434/v1".into());
+        assert!(problem(&s).contains("llm.base_url"), "{}", problem(&s));
+        s.llm.base_url = Some("https://api.openai.com/v1".into());
+        s.llm.timeout_secs = 0;
+        assert!(problem(&s).contains("llm.timeout_secs"));
+        s.llm.timeout_secs = 20;
+        s.llm.concurrency = 0;
+        assert!(problem(&s).contains("llm.concurrency"));
+    }
+
+    #[test]
+    fn the_llm_api_key_never_prints() {
+        let llm: LlmSettings =
+            toml::from_str("base_url = \"https://api.openai.com/v1\"\napi_key = \"sk-secret\"")
+                .unwrap();
+        assert_eq!(llm.api_key.as_ref().unwrap().expose(), "sk-secret");
+        assert!(!format!("{llm:?}").contains("sk-secret"));
     }
 }

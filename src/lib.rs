@@ -14,7 +14,8 @@
 //!    outbox, in SQLite or PostgreSQL.
 //! 3. [`radar`] matches a subscriber's topics against the new papers.
 //! 4. [`briefing`] turns the matches into an MJML email in the reader's
-//!    language and renders it to HTML and text.
+//!    language and renders it to HTML and text; its TL;DRs and opening
+//!    analysis come from an LLM through [`analysis`] when one is configured.
 //! 5. [`delivery`] sends queued briefings over SMTP (or into a folder),
 //!    recording each send before and after.
 //!
@@ -32,6 +33,7 @@
 //! drive it ([`daemon`] runs the last two together); [`config`] is the one
 //! settings tree; [`domain`] has the types that are valid by construction.
 
+pub mod analysis;
 pub mod app;
 pub mod briefing;
 pub mod cli;

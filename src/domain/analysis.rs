@@ -170,8 +170,8 @@ mod tests {
 
     #[test]
     fn other_brackets_are_text() {
-        let a = Analysis::from_marked("A [Pre-print] and [P] [P1", &keys(), Writer::BuiltIn)
-            .unwrap();
+        let a =
+            Analysis::from_marked("A [Pre-print] and [P] [P1", &keys(), Writer::BuiltIn).unwrap();
         assert_eq!(
             a.parts(),
             [AnalysisPart::Text("A [Pre-print] and [P] [P1".into())]
