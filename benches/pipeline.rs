@@ -1,13 +1,13 @@
 //! The per-run hot paths: parsing a full day's arXiv feed, matching it
-//! against a radar, rendering one briefing. Figures go to BENCHMARKS.md.
+//! against a radar (rendering a briefing: `benches/briefing.rs`). Figures go
+//! to BENCHMARKS.md.
 //!
 //! `cargo bench --bench pipeline`
 
 use std::hint::black_box;
 
-use academichub::briefing::{BriefingLinks, Pick, Renderer, Section, compose};
-use academichub::domain::{Locale, Paper, Topic, Verdict};
-use academichub::radar::{MatchOptions, RadarsBuilder, describe};
+use academichub::domain::{Paper, Topic};
+use academichub::radar::{MatchOptions, RadarsBuilder};
 use academichub::sources::parse_feed;
 use academichub::store::StoredPaper;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -112,52 +112,6 @@ fn pipeline(c: &mut Criterion) {
     c.bench_function("match a 5-topic radar against 1000 indexed papers", |b| {
         b.iter(|| index.match_radar(black_box(radar), &options))
     });
-
-    let renderer = Renderer::new().unwrap();
-    let picks = index.match_radar(radar, &options);
-    let hits: Vec<Section> = picks
-        .iter()
-        .map(|t| {
-            let topic = &topics[t.topic.unwrap()];
-            Section {
-                topic: Some(topic.name()),
-                picks: t
-                    .hits
-                    .iter()
-                    .map(|h| Pick {
-                        paper_id: papers[h.paper].id,
-                        paper: &papers[h.paper].paper,
-                        matched: describe(topic, h.matched.reasons()),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    // Links as long as real signed ones.
-    let feedback = |paper: i64, verdict: Verdict| {
-        format!(
-            "https://hub.example/feedback/djI6NDI6OTc3Om1vcmU6{paper}{verdict:?}.c2lnbmF0dXJlLW9mLTQzLWNoYXJhY3RlcnMtYmFzZTY0dXJs"
-        )
-    };
-    let links = BriefingLinks {
-        unsubscribe: "https://hub.example/unsubscribe/token".into(),
-        preferences: "https://hub.example/preferences/token".into(),
-        view: "https://hub.example/b/token".into(),
-        feedback: &feedback,
-    };
-    let content = compose(&hits, "2026-11-23", Locale::En, &links);
-    c.bench_function(
-        &format!(
-            "compose and render a {}-paper briefing (MJML → HTML + text)",
-            content.count
-        ),
-        |b| {
-            b.iter(|| {
-                let content = compose(black_box(&hits), "2026-11-23", Locale::En, &links);
-                renderer.render(&content, Locale::En).unwrap()
-            })
-        },
-    );
 }
 
 criterion_group!(benches, pipeline);

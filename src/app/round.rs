@@ -25,7 +25,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rayon::prelude::*;
 
 use super::{Application, Links, ReaderLink, message_id};
-use crate::briefing::{BriefingLinks, Pick, RenderedMail, Renderer, Section, compose};
+use crate::briefing::{
+    Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose, summarise,
+};
 use crate::domain::{EmailAddress, MessageBody, Paper, Subscriber, Verdict};
 use crate::radar::{MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
 use crate::store::{BriefingItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper};
@@ -137,7 +139,8 @@ fn match_due(
 /// At most `max` papers in all, taken in turns from each topic's best, so
 /// that every topic is heard from before any has a second paper. The rest
 /// stay unsent, and news on a later day while they are recent.
-fn within_total(picks: &[TopicPicks], max: usize) -> Vec<TopicPicks> {
+/// Each kept topic comes with the number of its picks left out.
+fn within_total(picks: &[TopicPicks], max: usize) -> Vec<(TopicPicks, usize)> {
     let mut keep = vec![0; picks.len()];
     let mut total = 0;
     for rank in 0.. {
@@ -156,9 +159,12 @@ fn within_total(picks: &[TopicPicks], max: usize) -> Vec<TopicPicks> {
         .iter()
         .zip(keep)
         .filter(|(_, k)| *k > 0)
-        .map(|(t, k)| TopicPicks {
-            topic: t.topic,
-            hits: t.hits[..k].to_vec(),
+        .map(|(t, k)| {
+            let kept = TopicPicks {
+                topic: t.topic,
+                hits: t.hits[..k].to_vec(),
+            };
+            (kept, t.hits.len() - k)
         })
         .collect()
 }
@@ -173,6 +179,8 @@ pub(super) struct Drafter {
     renderer: Arc<Renderer>,
     links: Arc<Links>,
     message_domain: Arc<str>,
+    /// The sender's contact line, in every footer.
+    contact: Arc<str>,
     max_per_topic: usize,
     max_papers: usize,
 }
@@ -189,6 +197,7 @@ impl Application {
             renderer: self.renderer.clone(),
             links: self.links.clone(),
             message_domain: self.sender.from().email.domain().into(),
+            contact: self.settings.briefing.contact_line.as_str().into(),
             max_per_topic: self.settings.briefing.max_per_topic,
             max_papers: self.settings.briefing.max_papers,
         }
@@ -400,7 +409,7 @@ impl Drafter {
         let picks = within_total(picks, self.max_papers);
         let sections: Vec<Section> = picks
             .iter()
-            .map(|t| {
+            .map(|(t, more)| {
                 let topic = t.topic.map(|i| &subscriber.topics[i]);
                 Section {
                     topic: topic.map(|t| t.name()),
@@ -413,8 +422,10 @@ impl Drafter {
                             matched: topic
                                 .map(|t| describe(t, h.matched.reasons()))
                                 .unwrap_or_default(),
+                            tldr: None,
                         })
                         .collect(),
+                    more: *more,
                 }
             })
             .collect();
@@ -460,7 +471,18 @@ impl Drafter {
             view: self.links.url(subscriber, ReaderLink::View(edition), now),
             feedback: &feedback,
         };
-        let content = compose(sections, &edition.to_string(), subscriber.locale, &links);
+        let strings = self.renderer.strings(subscriber.locale);
+        let analysis = summarise(sections, strings);
+        let content = compose(
+            &Briefing {
+                sections,
+                analysis: &analysis,
+                edition,
+                strings,
+                contact: &self.contact,
+            },
+            &links,
+        );
         let rendered = self
             .renderer
             .render(&content, subscriber.locale)
@@ -492,12 +514,14 @@ impl Application {
                 sections.push(Section {
                     topic,
                     picks: Vec::new(),
+                    more: 0,
                 });
             }
             sections.last_mut().expect("pushed above").picks.push(Pick {
                 paper_id: paper.id,
                 paper: &paper.paper,
                 matched: Vec::new(),
+                tldr: None,
             });
         }
         let (rendered, _) = self.drafter().render(subscriber, &sections, edition, now)?;

@@ -1,6 +1,11 @@
+//! What a reader sees per paper and per topic, in their language, from the
+//! radar's picks: values for the templates, with every link already built.
+
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::domain::{Locale, Paper, Verdict};
+use super::strings::Strings;
+use crate::domain::{Analysis, AnalysisPart, AnnounceType, Paper, Verdict};
 
 /// One topic's papers as the radar ranked them, best first.
 #[derive(Debug, Clone)]
@@ -9,6 +14,8 @@ pub struct Section<'a> {
     /// which no topic picked.
     pub topic: Option<&'a str>,
     pub picks: Vec<Pick<'a>>,
+    /// Papers this topic also picked that the briefing has no room for.
+    pub more: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -17,17 +24,46 @@ pub struct Pick<'a> {
     pub paper: &'a Paper,
     /// The reader's own words that matched ("conformal prediction").
     pub matched: Vec<String>,
+    /// A TL;DR written for this paper (by an LLM); `None`: the abstract's
+    /// first sentences.
+    pub tldr: Option<&'a str>,
 }
 
 /// Everything the templates show, already in the reader's language.
 #[derive(Debug, Clone, Serialize)]
 pub struct BriefingContent {
-    pub edition: String,
     pub count: usize,
+    /// The named topics, in the briefing's order: the subject lists the first.
+    pub topics: Vec<String>,
+    pub date: DateView,
+    pub analysis: Vec<AnalysisView>,
+    /// The analysis as plain text, paper titles in quotes.
+    pub analysis_text: String,
+    pub analysis_by_llm: bool,
     pub sections: Vec<SectionView>,
     pub unsubscribe_url: String,
     pub preferences_url: String,
     pub view_url: String,
+    /// The sender's contact line (address, who runs the service).
+    pub contact: String,
+}
+
+/// A date for the strings' `date` template.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DateView {
+    pub year: i32,
+    /// 0–11.
+    pub month: u32,
+    pub day: u32,
+    /// 0 = Monday.
+    pub weekday: u32,
+}
+
+/// A piece of the analysis: text, or a paper's title with its link.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisView {
+    pub text: String,
+    pub url: Option<String>,
 }
 
 /// The reader's signed links, built by the caller: composing a briefing
@@ -45,6 +81,7 @@ pub struct BriefingLinks<'a> {
 pub struct SectionView {
     pub topic: String,
     pub papers: Vec<PaperView>,
+    pub more: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,100 +92,262 @@ pub struct PaperView {
     pub url: Option<String>,
     pub more_url: String,
     pub less_url: String,
+    /// "A. Author, B. Author et al."
     pub authors: String,
-    pub venue: String,
-    /// The primary category, when the source gives one.
-    pub category: Option<String>,
-    /// The announce type's key (`new`, `cross`, …); labelled by the template's strings.
+    /// Where it is from: "arXiv cs.LG", "Nature".
+    pub badge: String,
+    /// The announce type's key (`new`, `cross`, …); labelled by the strings.
     pub announce_key: Option<String>,
-    pub summary: String,
+    /// The arXiv version of an updated paper.
+    pub version: Option<u32>,
+    pub tldr: String,
     pub matched: String,
 }
 
-/// How many authors are named before "et al.".
-const AUTHORS_SHOWN: usize = 3;
-/// The one-line abstract is cut to about this many characters.
-const SUMMARY_CHARS: usize = 240;
+/// A briefing's parts, before links.
+pub struct Briefing<'a> {
+    pub sections: &'a [Section<'a>],
+    pub analysis: &'a Analysis,
+    pub edition: NaiveDate,
+    pub strings: &'a Strings,
+    pub contact: &'a str,
+}
 
-pub fn compose(
-    sections: &[Section<'_>],
-    edition: &str,
-    locale: Locale,
-    links: &BriefingLinks<'_>,
-) -> BriefingContent {
-    let et_al = match locale {
-        Locale::En => " et al.",
-        Locale::Zh => " 等",
+/// How many authors are named before "et al." (all of them up to one more).
+const AUTHORS_SHOWN: usize = 2;
+/// A TL;DR from the abstract is at most about this many characters.
+const TLDR_CHARS: usize = 280;
+
+pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingContent {
+    let Briefing {
+        sections,
+        analysis,
+        edition,
+        strings,
+        contact,
+    } = *briefing;
+    let et_al = if strings.lang == "zh" {
+        " 等"
+    } else {
+        " et al."
     };
-    let similar = match locale {
-        Locale::En => "Like papers you liked",
-        Locale::Zh => "与您喜欢的论文相似",
-    };
-    let sections: Vec<SectionView> = sections
+    let similar = similar_topic(strings);
+    let views: Vec<SectionView> = sections
         .iter()
         .map(|t| SectionView {
             topic: t.topic.unwrap_or(similar).to_owned(),
+            more: t.more,
             papers: t
                 .picks
                 .iter()
                 .map(|h| {
                     let p = h.paper;
-                    let mut authors = p
-                        .authors
-                        .iter()
-                        .take(AUTHORS_SHOWN)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    if p.authors.len() > AUTHORS_SHOWN {
-                        authors.push_str(et_al);
-                    }
                     PaperView {
                         title: p.title.clone(),
                         url: web_link(&p.url),
                         more_url: (links.feedback)(h.paper_id, Verdict::More),
                         less_url: (links.feedback)(h.paper_id, Verdict::Less),
-                        authors,
-                        venue: p.venue.clone(),
-                        category: p.categories.first().cloned(),
+                        authors: short_authors(&p.authors, et_al),
+                        badge: badge(p),
                         announce_key: p.announce_type.map(|a| a.as_str().to_owned()),
-                        summary: one_line(&p.abstract_text),
+                        version: p
+                            .announce_type
+                            .filter(|a| {
+                                matches!(a, AnnounceType::Replace | AnnounceType::ReplaceCross)
+                            })
+                            .and(p.arxiv.as_ref().and_then(|(_, v)| *v)),
+                        tldr: h
+                            .tldr
+                            .map_or_else(|| tldr_of_abstract(&p.abstract_text), str::to_owned),
                         matched: h.matched.join(", "),
                     }
                 })
                 .collect(),
         })
         .collect();
+    let (analysis_views, analysis_text) = analysis_views(analysis, sections, strings);
     BriefingContent {
-        edition: edition.to_owned(),
-        count: sections.iter().map(|s| s.papers.len()).sum(),
-        sections,
+        count: views.iter().map(|s| s.papers.len()).sum(),
+        topics: sections
+            .iter()
+            .filter_map(|s| s.topic.map(str::to_owned))
+            .collect(),
+        date: DateView {
+            year: edition.year(),
+            month: edition.month0(),
+            day: edition.day(),
+            weekday: edition.weekday().num_days_from_monday(),
+        },
+        analysis: analysis_views,
+        analysis_text,
+        analysis_by_llm: !matches!(analysis.writer(), crate::domain::Writer::BuiltIn),
+        sections: views,
         unsubscribe_url: links.unsubscribe.clone(),
         preferences_url: links.preferences.clone(),
         view_url: links.view.clone(),
+        contact: contact.to_owned(),
     }
 }
 
+/// The heading of papers like ones the reader liked, which no topic picked.
+pub(super) fn similar_topic(strings: &Strings) -> &'static str {
+    if strings.lang == "zh" {
+        "与您喜欢的论文相似"
+    } else {
+        "Like papers you liked"
+    }
+}
+
+/// The analysis for both parts: pieces with links for HTML, and plain text
+/// with paper titles in quotes.
+fn analysis_views(
+    analysis: &Analysis,
+    sections: &[Section<'_>],
+    strings: &Strings,
+) -> (Vec<AnalysisView>, String) {
+    let q = &strings.analysis;
+    let mut views: Vec<AnalysisView> = Vec::with_capacity(analysis.parts().len());
+    let mut text = String::new();
+    let push_text = |views: &mut Vec<AnalysisView>, s: &str| match views.last_mut() {
+        Some(last) if last.url.is_none() => last.text.push_str(s),
+        _ => views.push(AnalysisView {
+            text: s.to_owned(),
+            url: None,
+        }),
+    };
+    for part in analysis.parts() {
+        match part {
+            AnalysisPart::Text(s) => {
+                push_text(&mut views, s);
+                text.push_str(s);
+            }
+            AnalysisPart::Paper(id) => {
+                let paper = sections
+                    .iter()
+                    .flat_map(|s| &s.picks)
+                    .find(|p| p.paper_id == *id)
+                    .map(|p| p.paper);
+                // An analysis only names papers of its briefing; one made for
+                // the same papers under another briefing cannot miss any.
+                let Some(paper) = paper else { continue };
+                push_text(&mut views, &q.quote_open);
+                views.push(AnalysisView {
+                    text: paper.title.clone(),
+                    url: web_link(&paper.url),
+                });
+                push_text(&mut views, &q.quote_close);
+                text.push_str(&q.quote_open);
+                text.push_str(&paper.title);
+                text.push_str(&q.quote_close);
+            }
+        }
+    }
+    (views, text)
+}
+
+/// "arXiv cs.LG" for an arXiv paper with a category; else where it appeared.
+fn badge(p: &Paper) -> String {
+    match (p.arxiv.is_some(), p.categories.first()) {
+        (true, Some(category)) => format!("{} {category}", p.venue),
+        _ => p.venue.clone(),
+    }
+}
+
+/// "A. Lovelace, C. Babbage et al.": initials for given names, as a
+/// bibliography does; names in scripts without initials stay whole.
+pub(super) fn short_authors(authors: &[String], et_al: &str) -> String {
+    let shown = if authors.len() <= AUTHORS_SHOWN + 1 {
+        authors.len()
+    } else {
+        AUTHORS_SHOWN
+    };
+    let mut line = authors[..shown]
+        .iter()
+        .map(|a| short_name(a))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if shown < authors.len() {
+        line.push_str(et_al);
+    }
+    line
+}
+
+fn short_name(name: &str) -> String {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let Some((family, given)) = words.split_last() else {
+        return String::new();
+    };
+    if given.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphabetic() || " .-'’".contains(c))
+    {
+        return name.trim().to_owned();
+    }
+    if !given
+        .iter()
+        .all(|g| g.chars().next().is_some_and(char::is_uppercase))
+    {
+        // "Ludwig van Beethoven", "Maria de la Cruz": particles belong to the
+        // family name; keep the name as written rather than guess.
+        return name.trim().to_owned();
+    }
+    let initials: Vec<String> = given
+        .iter()
+        .map(|g| {
+            g.split('-')
+                .filter_map(|part| part.chars().next())
+                .map(|c| format!("{c}."))
+                .collect::<Vec<_>>()
+                .join("-")
+        })
+        .collect();
+    format!("{} {family}", initials.join(" "))
+}
+
 /// `url` when it is an absolute http(s) URL, else `None`.
-fn web_link(url: &str) -> Option<String> {
+pub(super) fn web_link(url: &str) -> Option<String> {
     url::Url::parse(url)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .map(|_| url.to_owned())
 }
 
-/// The first sentence, or the first ~240 characters cut at a word.
-fn one_line(text: &str) -> String {
-    let first_sentence = text
-        .char_indices()
-        .find(|&(i, c)| c == '.' && text[i + 1..].starts_with(' ') && i > 40)
-        .map_or(text, |(i, _)| &text[..=i]);
-    if first_sentence.chars().count() <= SUMMARY_CHARS {
-        return first_sentence.to_owned();
+/// The abstract's first sentence, and the second when both are short;
+/// a first sentence too long for a TL;DR is cut at a word.
+pub(super) fn tldr_of_abstract(text: &str) -> String {
+    let mut end = 0;
+    for (i, sentence_end) in sentence_ends(text).enumerate() {
+        if sentence_end > TLDR_CHARS && i > 0 {
+            break;
+        }
+        end = sentence_end;
+        if i == 1 || end > TLDR_CHARS / 2 {
+            break;
+        }
     }
-    let cut: String = first_sentence.chars().take(SUMMARY_CHARS).collect();
+    let first = if end == 0 { text } else { &text[..end] };
+    if first.chars().count() <= TLDR_CHARS {
+        return first.trim().to_owned();
+    }
+    let cut: String = first.chars().take(TLDR_CHARS).collect();
     let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
     format!("{}…", cut.trim_end_matches([',', ';', ':']))
+}
+
+/// Byte offsets just after each sentence's full stop: a `.` followed by a
+/// space, at least 40 bytes in (so "E.g." and initials do not end one).
+fn sentence_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let mut last = 0;
+    text.char_indices().filter_map(move |(i, c)| {
+        let ends = matches!(c, '.' | '。' | '?' | '!')
+            && (c == '。' || text[i + c.len_utf8()..].starts_with(' '))
+            && i >= last + 40;
+        ends.then(|| {
+            last = i + c.len_utf8();
+            last
+        })
+    })
 }
 
 #[cfg(test)]
@@ -173,25 +372,59 @@ mod tests {
     }
 
     #[test]
-    fn the_one_line_abstract_is_the_first_sentence() {
-        let text = "We propose a simple method for outlier detection in networks. It works well.";
+    fn a_tldr_is_the_first_sentence_or_two_short_ones() {
+        let text = "We propose a simple method for outlier detection in networks. It works well on every benchmark we tried. More.";
         assert_eq!(
-            one_line(text),
-            "We propose a simple method for outlier detection in networks."
+            tldr_of_abstract(text),
+            "We propose a simple method for outlier detection in networks. It works well on every benchmark we tried."
+        );
+        let long = format!(
+            "{} end of the first. Second sentence here.",
+            "word ".repeat(30)
+        );
+        assert_eq!(
+            tldr_of_abstract(&long),
+            format!("{} end of the first.", "word ".repeat(30))
         );
     }
 
     #[test]
     fn long_first_sentences_are_cut_at_a_word() {
         let text = "word ".repeat(100);
-        let line = one_line(&text);
+        let line = tldr_of_abstract(&text);
         assert!(line.ends_with("word…"), "{line}");
-        assert!(line.chars().count() <= SUMMARY_CHARS + 1);
+        assert!(line.chars().count() <= TLDR_CHARS + 1);
     }
 
     #[test]
     fn abbreviations_early_in_a_sentence_do_not_end_it() {
         let text = "E.g. this short start. Then more.";
-        assert_eq!(one_line(text), text);
+        assert_eq!(tldr_of_abstract(text), text);
+    }
+
+    #[test]
+    fn authors_are_shortened_as_a_bibliography_does() {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            short_authors(&names(&["Ada Lovelace", "Charles Babbage"]), " et al."),
+            "A. Lovelace, C. Babbage"
+        );
+        assert_eq!(
+            short_authors(
+                &names(&[
+                    "Jean-Pierre Serre",
+                    "Alan M. Turing",
+                    "Kurt Gödel",
+                    "Emmy Noether"
+                ]),
+                " et al."
+            ),
+            "J.-P. Serre, A. M. Turing et al."
+        );
+        assert_eq!(
+            short_authors(&names(&["张三", "Ludwig van Beethoven", "Plato"]), " 等"),
+            "张三, Ludwig van Beethoven, Plato"
+        );
+        assert_eq!(short_authors(&[], " et al."), "");
     }
 }

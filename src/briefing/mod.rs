@@ -10,6 +10,13 @@
 
 mod compose;
 mod render;
+mod strings;
+mod summary;
 
-pub use compose::{BriefingContent, BriefingLinks, PaperView, Pick, Section, SectionView, compose};
+pub use compose::{
+    AnalysisView, Briefing, BriefingContent, BriefingLinks, DateView, PaperView, Pick, Section,
+    SectionView, compose,
+};
 pub use render::{Notice, RenderError, RenderedMail, Renderer};
+pub use strings::{AnalysisStrings, NoticeStrings, Strings};
+pub use summary::summarise;

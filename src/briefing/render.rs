@@ -1,21 +1,42 @@
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 
 use super::BriefingContent;
+use super::strings::{SOURCES, Strings};
 use crate::domain::Locale;
 
-const MJML_TEMPLATE: &str = "briefing.mjml";
+const LAYOUT: &str = "briefing.mjml";
+const BODY: &str = "partials/body.html";
 const TEXT_TEMPLATE: &str = "briefing.txt";
 const NOTICE_MJML: &str = "notice.mjml";
 const NOTICE_TEXT: &str = "notice.txt";
 
-/// The templates and strings, compiled into the binary so a deployed daemon
-/// cannot drift from the files it was tested with.
-const TEMPLATES: [(&str, &str); 4] = [
-    (MJML_TEMPLATE, include_str!("../../emails/briefing.mjml")),
+/// The templates, compiled into the binary so a deployed daemon cannot
+/// drift from the files it was tested with.
+const TEMPLATES: [(&str, &str); 8] = [
+    (LAYOUT, include_str!("../../emails/briefing.mjml")),
+    (
+        "partials/header.mjml",
+        include_str!("../../emails/partials/header.mjml"),
+    ),
+    (
+        "partials/footer.mjml",
+        include_str!("../../emails/partials/footer.mjml"),
+    ),
+    (BODY, include_str!("../../emails/partials/body.html")),
+    (
+        "partials/paper.html",
+        include_str!("../../emails/partials/paper.html"),
+    ),
     (TEXT_TEMPLATE, include_str!("../../emails/briefing.txt")),
     (NOTICE_MJML, include_str!("../../emails/notice.mjml")),
     (NOTICE_TEXT, include_str!("../../emails/notice.txt")),
 ];
+
+/// Longest subject, in characters, before topics are left out: what a
+/// phone's mail list shows in one line (CJK characters are twice as wide).
+const SUBJECT_CHARS: [(Locale, usize); 2] = [(Locale::En, 60), (Locale::Zh, 30)];
+/// The preheader (the grey line after the subject in a mail list).
+const PREHEADER_CHARS: usize = 140;
 
 /// Mail about the subscription itself, with one button.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +56,6 @@ impl Notice {
         }
     }
 }
-const STRINGS: [(Locale, &str); 2] = [
-    (Locale::En, include_str!("../../emails/i18n/en.toml")),
-    (Locale::Zh, include_str!("../../emails/i18n/zh.toml")),
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("email template error: {0:#}")]
@@ -59,9 +75,117 @@ pub struct RenderedMail {
 
 /// Built once at start-up; rendering is then cheap and cannot fail on a
 /// missing file.
+///
+/// MJML is costly to turn into HTML (mrml parses and lays out the whole
+/// document), so the briefing's layout goes through it once per language,
+/// with markers where each reader's values go ([`Shell`]); a briefing is
+/// then the layout's pieces with those values, escaped, in between, and
+/// its papers rendered from plain-HTML partials.
 pub struct Renderer {
     env: Environment<'static>,
-    strings: Vec<(Locale, Value)>,
+    languages: Vec<Language>,
+}
+
+struct Language {
+    locale: Locale,
+    strings: Strings,
+    /// `strings` as the templates see them.
+    t: Value,
+    shell: Shell,
+}
+
+/// What differs per reader in the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Subject,
+    Preheader,
+    Date,
+    /// The analysis and the papers: HTML, escaped when it was rendered.
+    Body,
+    PreferencesUrl,
+    ViewUrl,
+    UnsubscribeUrl,
+    Contact,
+}
+
+const SLOTS: [(Slot, &str); 8] = [
+    (Slot::Subject, "subject"),
+    (Slot::Preheader, "preheader"),
+    (Slot::Date, "date"),
+    (Slot::Body, "body"),
+    (Slot::PreferencesUrl, "preferences_url"),
+    (Slot::ViewUrl, "view_url"),
+    (Slot::UnsubscribeUrl, "unsubscribe_url"),
+    (Slot::Contact, "contact"),
+];
+
+/// Markers are letters and `@`, which neither minijinja nor mrml escapes.
+fn marker(name: &str) -> String {
+    format!("@@ah-{name}@@")
+}
+
+/// The layout as HTML, cut where the reader's values go.
+struct Shell {
+    pieces: Vec<Piece>,
+    len: usize,
+}
+
+enum Piece {
+    Html(String),
+    Slot(Slot),
+}
+
+impl Shell {
+    fn new(html: &str) -> Result<Self, RenderError> {
+        let mut pieces = Vec::new();
+        let mut rest = html;
+        while let Some(start) = rest.find("@@ah-") {
+            let (slot, name) = SLOTS
+                .iter()
+                .find(|(_, name)| rest[start..].starts_with(&marker(name)))
+                .ok_or_else(|| {
+                    let near: String = rest[start..].chars().take(24).collect();
+                    RenderError::Mjml(format!("unknown marker at …{near}"))
+                })?;
+            pieces.push(Piece::Html(rest[..start].to_owned()));
+            pieces.push(Piece::Slot(*slot));
+            rest = &rest[start + marker(name).len()..];
+        }
+        pieces.push(Piece::Html(rest.to_owned()));
+        for (slot, name) in SLOTS {
+            if !pieces
+                .iter()
+                .any(|p| matches!(p, Piece::Slot(s) if *s == slot))
+            {
+                return Err(RenderError::Mjml(format!(
+                    "the layout lost `slot.{name}` on its way through MJML"
+                )));
+            }
+        }
+        let len = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Html(h) => h.len(),
+                Piece::Slot(_) => 0,
+            })
+            .sum();
+        Ok(Self { pieces, len })
+    }
+
+    /// The HTML with `value(slot)` in each slot: escaped, except the body.
+    fn fill<'v>(&self, value: impl Fn(Slot) -> &'v str) -> String {
+        let mut html = String::with_capacity(self.len + value(Slot::Body).len() + 2048);
+        for piece in &self.pieces {
+            match piece {
+                Piece::Html(h) => html.push_str(h),
+                Piece::Slot(Slot::Body) => html.push_str(value(Slot::Body)),
+                Piece::Slot(slot) => {
+                    html_escape::encode_double_quoted_attribute_to_string(value(*slot), &mut html);
+                }
+            }
+        }
+        html
+    }
 }
 
 impl Renderer {
@@ -69,7 +193,7 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
-            if name.ends_with(".mjml") {
+            if name.ends_with(".mjml") || name.ends_with(".html") {
                 AutoEscape::Html
             } else {
                 AutoEscape::None
@@ -78,27 +202,42 @@ impl Renderer {
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
-        let strings = STRINGS
-            .iter()
-            .map(|(locale, source)| {
-                let table: toml::Table =
-                    toml::from_str(source).map_err(|e| RenderError::Strings {
-                        locale: *locale,
-                        message: e.to_string(),
-                    })?;
-                Ok((*locale, Value::from_serialize(table)))
-            })
-            .collect::<Result<_, RenderError>>()?;
-        Ok(Self { env, strings })
+        let mut loaded = Vec::new();
+        for (locale, source) in SOURCES {
+            let strings = Strings::load(locale, source)?;
+            env.add_template_owned(format!("{locale}/subject"), strings.subject.clone())?;
+            env.add_template_owned(format!("{locale}/date"), strings.date.clone())?;
+            loaded.push((locale, strings));
+        }
+        let mut languages = Vec::new();
+        for (locale, strings) in loaded {
+            let t = Value::from_serialize(&strings);
+            let slot: std::collections::BTreeMap<&str, String> = SLOTS
+                .iter()
+                .map(|(_, name)| (*name, marker(name)))
+                .collect();
+            let layout = mjml_to_html(&env, LAYOUT, &context! { t, slot })?;
+            let shell = Shell::new(&layout)?;
+            languages.push(Language {
+                locale,
+                strings,
+                t,
+                shell,
+            });
+        }
+        Ok(Self { env, languages })
     }
 
-    fn strings(&self, locale: Locale) -> &Value {
-        &self
-            .strings
+    fn language(&self, locale: Locale) -> &Language {
+        self.languages
             .iter()
-            .find(|(l, _)| *l == locale)
+            .find(|l| l.locale == locale)
             .expect("every locale has strings")
-            .1
+    }
+
+    /// The words of a briefing in `locale`.
+    pub fn strings(&self, locale: Locale) -> &Strings {
+        &self.language(locale).strings
     }
 
     pub fn render(
@@ -106,29 +245,61 @@ impl Renderer {
         content: &BriefingContent,
         locale: Locale,
     ) -> Result<RenderedMail, RenderError> {
-        let t = self.strings(locale);
-        let base = context! { t => t, ..Value::from_serialize(content) };
-        let line = |key: &str| -> Result<String, RenderError> {
-            let template = t.get_attr(key)?;
-            let template = template.as_str().ok_or_else(|| RenderError::Strings {
-                locale,
-                message: format!("`{key}` must be a string"),
-            })?;
-            Ok(self
-                .env
-                .render_str(template, base.clone())?
-                .trim()
-                .to_owned())
-        };
-        let subject = line("subject")?;
-        let preheader = line("preheader")?;
-        let ctx = context! { subject, preheader, ..base.clone() };
-
+        let lang = self.language(locale);
+        let ctx = context! { t => lang.t.clone(), ..Value::from_serialize(content) };
+        let date = self
+            .env
+            .get_template(&format!("{locale}/date"))?
+            .render(context! { t => lang.t.clone(), d => content.date })?;
+        let subject = self.subject(lang, content)?;
+        let preheader = cut(&content.analysis_text, PREHEADER_CHARS);
+        let body = self.env.get_template(BODY)?.render(&ctx)?;
+        let html = lang.shell.fill(|slot| match slot {
+            Slot::Subject => &subject,
+            Slot::Preheader => &preheader,
+            Slot::Date => &date,
+            Slot::Body => &body,
+            Slot::PreferencesUrl => &content.preferences_url,
+            Slot::ViewUrl => &content.view_url,
+            Slot::UnsubscribeUrl => &content.unsubscribe_url,
+            Slot::Contact => &content.contact,
+        });
+        let text = self
+            .env
+            .get_template(TEXT_TEMPLATE)?
+            .render(context! { date => &date, ..ctx })?;
         Ok(RenderedMail {
-            subject: ctx.get_attr("subject")?.to_string(),
-            html: self.mjml_to_html(MJML_TEMPLATE, &ctx)?,
-            text: self.env.get_template(TEXT_TEMPLATE)?.render(&ctx)?,
+            subject,
+            html,
+            text,
         })
+    }
+
+    /// "3 new on A, B +1 more": as many of the topics as fit on a phone's line.
+    fn subject(&self, lang: &Language, content: &BriefingContent) -> Result<String, RenderError> {
+        let template = self.env.get_template(&format!("{}/subject", lang.locale))?;
+        let limit = SUBJECT_CHARS
+            .iter()
+            .find(|(l, _)| *l == lang.locale)
+            .map_or(60, |(_, n)| *n);
+        let similar = [super::compose::similar_topic(&lang.strings).to_owned()];
+        let topics = if content.topics.is_empty() {
+            &similar[..]
+        } else {
+            &content.topics[..]
+        };
+        let mut subject = String::new();
+        for shown in (1..=topics.len()).rev() {
+            subject = template.render(context! {
+                count => content.count,
+                topics => topics[..shown].join(&lang.strings.analysis.comma),
+                others => topics.len() - shown,
+            })?;
+            if subject.chars().count() <= limit {
+                break;
+            }
+        }
+        Ok(cut(subject.trim(), limit))
     }
 
     /// A mail about the subscription with one button that opens `url`.
@@ -138,70 +309,108 @@ impl Renderer {
         locale: Locale,
         url: &str,
     ) -> Result<RenderedMail, RenderError> {
-        let t = self.strings(locale);
+        let t = &self.language(locale).t;
         let n = t.get_attr(notice.key())?;
         let ctx = context! { t, n, url };
         Ok(RenderedMail {
             subject: n.get_attr("subject")?.to_string(),
-            html: self.mjml_to_html(NOTICE_MJML, &ctx)?,
+            html: mjml_to_html(&self.env, NOTICE_MJML, &ctx)?,
             text: self.env.get_template(NOTICE_TEXT)?.render(&ctx)?,
         })
     }
+}
 
-    fn mjml_to_html(&self, template: &str, ctx: &Value) -> Result<String, RenderError> {
-        let mjml = self.env.get_template(template)?.render(ctx)?;
-        let parsed = mrml::parse(&mjml).map_err(|e| RenderError::Mjml(e.to_string()))?;
-        parsed
-            .element
-            .render(&mrml::prelude::render::RenderOptions::default())
-            .map_err(|e| RenderError::Mjml(e.to_string()))
+fn mjml_to_html(env: &Environment<'_>, template: &str, ctx: &Value) -> Result<String, RenderError> {
+    let mjml = env.get_template(template)?.render(ctx)?;
+    let parsed = mrml::parse(&mjml).map_err(|e| RenderError::Mjml(e.to_string()))?;
+    parsed
+        .element
+        .render(&mrml::prelude::render::RenderOptions::default())
+        .map_err(|e| RenderError::Mjml(e.to_string()))
+}
+
+/// `text` within `max` characters, cut at a word with "…".
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
     }
+    let head: String = text.chars().take(max - 1).collect();
+    let head = match head.rsplit_once(' ') {
+        Some((words, _)) if words.chars().count() > max / 2 => words.to_owned(),
+        _ => head,
+    };
+    format!("{}…", head.trim_end_matches([',', ';', ':', ' ']))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::briefing::{PaperView, SectionView};
+    use crate::briefing::{Briefing, BriefingLinks, Pick, Section, compose, summarise};
+    use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey, Verdict};
 
-    fn content(title: &str) -> BriefingContent {
-        BriefingContent {
-            edition: "2026-11-23".into(),
-            count: 1,
-            sections: vec![SectionView {
-                topic: "Graphs <&>".into(),
-                papers: vec![PaperView {
-                    title: title.into(),
-                    url: Some("https://arxiv.org/abs/2609.26811".into()),
-                    more_url: "https://hub.example/feedback/more".into(),
-                    less_url: "https://hub.example/feedback/less".into(),
-                    authors: "Ada Example, Bo Placeholder".into(),
-                    venue: "arXiv".into(),
-                    category: Some("cs.LG".into()),
-                    announce_key: Some("replace-cross".into()),
-                    summary: "One line.".into(),
-                    matched: "graphs".into(),
-                }],
-            }],
-            unsubscribe_url: "https://hub.example/unsubscribe/abc".into(),
-            preferences_url: "https://hub.example/preferences/abc".into(),
-            view_url: "https://hub.example/b/abc".into(),
+    fn paper(title: &str) -> Paper {
+        let (id, _) = ArxivId::parse_with_version("2609.26811").unwrap();
+        Paper {
+            key: PaperKey::Arxiv(id.clone()),
+            arxiv: Some((id, Some(2))),
+            doi: None,
+            title: title.into(),
+            abstract_text: "We study graphs. They are everywhere.".into(),
+            url: "https://arxiv.org/abs/2609.26811".into(),
+            authors: vec!["Ada Example".into(), "Bo Placeholder".into()],
+            categories: vec!["cs.LG".into()],
+            venue: "arXiv".into(),
+            announce_type: Some(AnnounceType::ReplaceCross),
+            published: None,
         }
     }
 
-    #[test]
-    fn both_locales_have_the_same_string_keys() {
-        assert_eq!(
-            crate::domain::string_keys(STRINGS[0].1),
-            crate::domain::string_keys(STRINGS[1].1)
+    fn render(renderer: &Renderer, title: &str, topics: &[&str], locale: Locale) -> RenderedMail {
+        let p = paper(title);
+        let sections: Vec<Section> = topics
+            .iter()
+            .map(|t| Section {
+                topic: Some(t),
+                picks: vec![Pick {
+                    paper_id: 7,
+                    paper: &p,
+                    matched: vec!["graphs".into()],
+                    tldr: None,
+                }],
+                more: 2,
+            })
+            .collect();
+        let strings = renderer.strings(locale);
+        let analysis = summarise(&sections, strings);
+        let feedback = |id: i64, v: Verdict| format!("https://hub.example/feedback/{id}/{v:?}");
+        let links = BriefingLinks {
+            unsubscribe: "https://hub.example/unsubscribe/abc".into(),
+            preferences: "https://hub.example/preferences/abc?a=1&b=2".into(),
+            view: "https://hub.example/b/abc".into(),
+            feedback: &feedback,
+        };
+        let content = compose(
+            &Briefing {
+                sections: &sections,
+                analysis: &analysis,
+                edition: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+                strings,
+                contact: "AcademicHub, 1 Example Street <hello@hub.example>",
+            },
+            &links,
         );
+        renderer.render(&content, locale).unwrap()
     }
 
     #[test]
     fn paper_text_is_escaped_in_html_and_kept_verbatim_in_text() {
-        let rendered = Renderer::new()
-            .unwrap()
-            .render(&content("<script>alert(1)</script> & co"), Locale::En)
-            .unwrap();
+        let renderer = Renderer::new().unwrap();
+        let rendered = render(
+            &renderer,
+            "<script>alert(1)</script> & co",
+            &["Graphs <&>"],
+            Locale::En,
+        );
         assert!(!rendered.html.contains("<script>alert"));
         assert!(
             rendered
@@ -209,26 +418,54 @@ mod tests {
                 .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co")
         );
         assert!(rendered.html.contains("Graphs &lt;&amp;&gt;"));
+        assert!(rendered.html.contains("&lt;hello@hub.example&gt;"));
+        assert!(rendered.html.contains("preferences/abc?a=1&amp;b=2\""));
         assert!(rendered.text.contains("<script>alert(1)</script> & co"));
-        assert!(rendered.html.contains("Updated cross-list"));
+        assert!(rendered.html.contains("Updated cross-list v2"));
+        assert!(rendered.html.contains("2 more on this topic"));
+        assert!(rendered.html.contains("Tuesday, 24 November 2026"));
+        assert_eq!(rendered.subject, "1 new on Graphs <&>");
+    }
+
+    #[test]
+    fn long_subjects_name_the_first_topics_and_count_the_rest() {
+        let renderer = Renderer::new().unwrap();
+        let rendered = render(
+            &renderer,
+            "T",
+            &[
+                "conformal prediction",
+                "speculative decoding",
+                "graph neural networks",
+            ],
+            Locale::En,
+        );
         assert_eq!(
             rendered.subject,
-            "AcademicHub · 2026-11-23 · 1 new paper on your radar"
+            "3 new on conformal prediction, speculative decoding +1 more"
+        );
+        let zh = render(
+            &renderer,
+            "T",
+            &["保形预测", "推测解码", "图神经网络", "扩散模型", "强化学习"],
+            Locale::Zh,
+        );
+        assert_eq!(
+            zh.subject,
+            "保形预测、推测解码、图神经网络、扩散模型等：5 篇新论文"
         );
     }
 
     #[test]
     fn chinese_readers_get_chinese_strings() {
-        let rendered = Renderer::new()
-            .unwrap()
-            .render(&content("T"), Locale::Zh)
-            .unwrap();
+        let rendered = render(&Renderer::new().unwrap(), "T", &["图"], Locale::Zh);
         assert!(
             rendered.subject.contains("篇新论文"),
             "{}",
             rendered.subject
         );
         assert!(rendered.html.contains("您的科研简报"));
+        assert!(rendered.html.contains("2026年11月24日 星期二"));
         assert!(rendered.html.contains("lang=\"zh\""));
         assert!(rendered.text.contains("退订"));
     }
@@ -265,5 +502,11 @@ mod tests {
             .render_str("{{ nope }}", context! {})
             .unwrap_err();
         assert_eq!(err.kind(), minijinja::ErrorKind::UndefinedError);
+    }
+
+    #[test]
+    fn a_layout_that_loses_a_marker_is_refused() {
+        assert!(Shell::new("<html>@@ah-body@@</html>").is_err());
+        assert!(Shell::new("<html>@@ah-nope@@</html>").is_err());
     }
 }
