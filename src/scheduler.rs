@@ -75,11 +75,20 @@ enum Tick {
 async fn run_tick(app: &Application, tick: Tick) {
     let now = Utc::now();
     let result = match tick {
-        Tick::Collect => app.collect(now).await.map(|r| {
-            for (feed, error) in r.failures() {
-                tracing::warn!(%feed, %error, "feed failed");
+        Tick::Collect => {
+            async {
+                let collected = app.collect(now).await?;
+                for (feed, error) in collected.failures() {
+                    tracing::warn!(%feed, %error, "feed failed");
+                }
+                let tldrs = app.write_tldrs(now).await?;
+                if tldrs != Default::default() {
+                    tracing::info!(?tldrs, "TL;DRs written after collection");
+                }
+                Ok::<_, anyhow::Error>(())
             }
-        }),
+            .await
+        }
         Tick::Deliver => {
             async {
                 let prepared = app.prepare_briefings(now, false).await?;

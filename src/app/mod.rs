@@ -11,6 +11,7 @@ mod bulk;
 mod explain;
 mod readers;
 mod round;
+mod writing;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::Llm;
 use crate::briefing::Renderer;
 use crate::config::Settings;
 use crate::delivery::{
@@ -33,6 +35,7 @@ pub use readers::{
     MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, SubscribeRequest, TopicInput,
 };
 pub use round::PrepareReport;
+pub use writing::TldrReport;
 
 /// A link in our mail, with what it is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub struct Application {
     fetcher: Fetcher,
     mailer: Mailer,
     renderer: Arc<Renderer>,
+    /// The LLM that writes TL;DRs and analyses, when `[llm]` is set.
+    llm: Option<Arc<Llm>>,
     links: Arc<Links>,
     /// The From mailbox and the DKIM signature.
     sender: Arc<Sender>,
@@ -74,6 +79,7 @@ impl Application {
         .context("cannot build the HTTP client for feeds")?;
         let mailer = Mailer::from_settings(&settings.delivery)?;
         let renderer = Renderer::new()?;
+        let llm = Llm::from_settings(&settings.llm)?.map(Arc::new);
         let mut keys = settings.link_secrets().map_err(anyhow::Error::msg)?;
         if keys.is_empty() {
             keys.push(store.link_secret().await?);
@@ -93,6 +99,7 @@ impl Application {
             fetcher,
             mailer,
             renderer: Arc::new(renderer),
+            llm,
             links,
             sender: Arc::new(sender),
             pace: Arc::new(pace),

@@ -24,11 +24,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use rayon::prelude::*;
 
+use super::writing::{BriefingPapers, Words, analysis_key};
 use super::{Application, Links, ReaderLink, message_id};
 use crate::briefing::{
     Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose, summarise,
 };
-use crate::domain::{EmailAddress, MessageBody, Paper, Subscriber, Verdict};
+use crate::domain::{Analysis, EmailAddress, MessageBody, Paper, Subscriber, Verdict};
 use crate::radar::{MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
 use crate::store::{BriefingItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper};
 
@@ -169,6 +170,10 @@ fn within_total(picks: &[TopicPicks], max: usize) -> Vec<(TopicPicks, usize)> {
         .collect()
 }
 
+/// A radar's picks within the briefing's size: each topic's kept picks,
+/// with how many more it had.
+type Kept = Vec<(TopicPicks, usize)>;
+
 /// A briefing's outcome for one subscriber of a batch.
 type Drafted = anyhow::Result<Option<Draft>>;
 
@@ -300,9 +305,23 @@ impl Application {
             };
             let due = self.load_due(due, now).await?;
             let drafter = self.drafter();
-            tokio::task::spawn_blocking(move || drafter.draft_batch(&papers, due, now))
+            let (due, picks) = {
+                let (drafter, papers) = (drafter.clone(), papers.clone());
+                tokio::task::spawn_blocking(move || {
+                    let picks = drafter.match_batch(&papers, &due);
+                    (due, picks)
+                })
                 .await
-                .context("making the briefings failed")?
+                .context("matching the batch failed")?
+            };
+            let words = self
+                .words_for_picks(&papers.papers, &due, &picks, now)
+                .await;
+            tokio::task::spawn_blocking(move || {
+                drafter.draft_batch(&papers, due, &picks, &words, now)
+            })
+            .await
+            .context("making the briefings failed")?
         };
         let mut briefings = Vec::with_capacity(drafts.len());
         for (subscriber, drafted) in drafts {
@@ -378,18 +397,27 @@ impl Application {
 }
 
 impl Drafter {
-    /// Matches a batch and makes each briefing, on rayon's pool.
+    /// Each due radar's picks, on rayon's pool, within the briefing's size.
+    fn match_batch(&self, papers: &RoundPapers, due: &[Due]) -> Vec<Kept> {
+        match_due(papers.builder.clone(), due, self.max_per_topic)
+            .into_par_iter()
+            .map(|picks| within_total(&picks, self.max_papers))
+            .collect()
+    }
+
+    /// Makes each briefing of a matched batch, on rayon's pool.
     fn draft_batch(
         &self,
         papers: &RoundPapers,
         due: Vec<Due>,
+        picks: &[Kept],
+        words: &Words,
         now: DateTime<Utc>,
     ) -> Vec<(Subscriber, Drafted)> {
-        let picks = match_due(papers.builder.clone(), &due, self.max_per_topic);
         due.into_par_iter()
             .zip(picks)
             .map(|(d, picks)| {
-                let drafted = self.draft(&d.subscriber, &papers.papers, &picks, now);
+                let drafted = self.draft(&d.subscriber, &papers.papers, picks, words, now);
                 (d.subscriber, drafted)
             })
             .collect()
@@ -400,13 +428,14 @@ impl Drafter {
         &self,
         subscriber: &Subscriber,
         papers: &[StoredPaper],
-        picks: &[TopicPicks],
+        picks: &Kept,
+        words: &Words,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Draft>> {
         if picks.is_empty() {
             return Ok(None);
         }
-        let picks = within_total(picks, self.max_papers);
+        let locale = subscriber.locale;
         let sections: Vec<Section> = picks
             .iter()
             .map(|(t, more)| {
@@ -422,15 +451,30 @@ impl Drafter {
                             matched: topic
                                 .map(|t| describe(t, h.matched.reasons()))
                                 .unwrap_or_default(),
-                            tldr: None,
+                            tldr: words
+                                .tldrs
+                                .get(&(papers[h.paper].id, locale))
+                                .map(String::as_str),
                         })
                         .collect(),
                     more: *more,
                 }
             })
             .collect();
-        let (rendered, unsubscribe) =
-            self.render(subscriber, &sections, subscriber.edition(now), now)?;
+        let analysis = if words.analyses.is_empty() {
+            None
+        } else {
+            words
+                .analyses
+                .get(&analysis_key(&briefing_papers(subscriber, papers, picks)))
+        };
+        let (rendered, unsubscribe) = self.render(
+            subscriber,
+            &sections,
+            analysis,
+            subscriber.edition(now),
+            now,
+        )?;
         let items = sections
             .iter()
             .flat_map(|s| {
@@ -458,6 +502,7 @@ impl Drafter {
         &self,
         subscriber: &Subscriber,
         sections: &[Section],
+        analysis: Option<&Analysis>,
         edition: NaiveDate,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(RenderedMail, String)> {
@@ -472,11 +517,18 @@ impl Drafter {
             feedback: &feedback,
         };
         let strings = self.renderer.strings(subscriber.locale);
-        let analysis = summarise(sections, strings);
+        let built_in;
+        let analysis = match analysis {
+            Some(analysis) => analysis,
+            None => {
+                built_in = summarise(sections, strings);
+                &built_in
+            }
+        };
         let content = compose(
             &Briefing {
                 sections,
-                analysis: &analysis,
+                analysis,
                 edition,
                 strings,
                 contact: &self.contact,
@@ -524,7 +576,9 @@ impl Application {
                 tldr: None,
             });
         }
-        let (rendered, _) = self.drafter().render(subscriber, &sections, edition, now)?;
+        let (rendered, _) = self
+            .drafter()
+            .render(subscriber, &sections, None, edition, now)?;
         Ok(Some(rendered.html))
     }
 }
@@ -554,9 +608,17 @@ impl Application {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<String>> {
         let (subscriber, papers, picks) = self.match_one(email, now).await?;
-        Ok(self
-            .drafter()
-            .draft(&subscriber, &papers, &picks, now)?
+        let drafter = self.drafter();
+        let picks = vec![within_total(&picks, drafter.max_papers)];
+        let due = [Due {
+            subscriber,
+            already_sent: HashSet::new(),
+            feedback: Vec::new(),
+        }];
+        let words = self.words_for_picks(&papers, &due, &picks, now).await;
+        let [Due { subscriber, .. }] = due;
+        Ok(drafter
+            .draft(&subscriber, &papers, &picks[0], &words, now)?
             .map(|d| d.message.body.html().into_owned()))
     }
 
@@ -566,5 +628,52 @@ impl Application {
 
     pub(super) fn message_id(&self) -> String {
         message_id(self.sender.from().email.domain())
+    }
+}
+
+/// A briefing's topics and papers, as the writing stage keys and asks for them.
+fn briefing_papers<'a>(
+    subscriber: &'a Subscriber,
+    papers: &'a [StoredPaper],
+    picks: &Kept,
+) -> BriefingPapers<'a> {
+    BriefingPapers {
+        locale: subscriber.locale,
+        sections: picks
+            .iter()
+            .map(|(t, _)| {
+                let topic = t
+                    .topic
+                    .map_or(SIMILAR_TOPIC, |i| subscriber.topics[i].name());
+                let hits = t
+                    .hits
+                    .iter()
+                    .map(|h| (papers[h.paper].id, &papers[h.paper].paper))
+                    .collect();
+                (topic, hits)
+            })
+            .collect(),
+    }
+}
+
+impl Application {
+    /// What the LLM wrote, or writes now, for a matched batch.
+    async fn words_for_picks(
+        &self,
+        papers: &[StoredPaper],
+        due: &[Due],
+        picks: &[Kept],
+        now: DateTime<Utc>,
+    ) -> Words {
+        if self.llm.is_none() {
+            return Words::default();
+        }
+        let briefings: Vec<BriefingPapers> = due
+            .iter()
+            .zip(picks)
+            .filter(|(_, picks)| !picks.is_empty())
+            .map(|(d, picks)| briefing_papers(&d.subscriber, papers, picks))
+            .collect();
+        self.words_for(&briefings, now).await
     }
 }

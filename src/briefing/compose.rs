@@ -148,7 +148,7 @@ pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingCo
                         more_url: (links.feedback)(h.paper_id, Verdict::More),
                         less_url: (links.feedback)(h.paper_id, Verdict::Less),
                         authors: short_authors(&p.authors, et_al),
-                        badge: badge(p),
+                        badge: source_badge(p),
                         announce_key: p.announce_type.map(|a| a.as_str().to_owned()),
                         version: p
                             .announce_type
@@ -246,7 +246,7 @@ fn analysis_views(
 }
 
 /// "arXiv cs.LG" for an arXiv paper with a category; else where it appeared.
-fn badge(p: &Paper) -> String {
+pub fn source_badge(p: &Paper) -> String {
     match (p.arxiv.is_some(), p.categories.first()) {
         (true, Some(category)) => format!("{} {category}", p.venue),
         _ => p.venue.clone(),
@@ -315,7 +315,7 @@ pub(super) fn web_link(url: &str) -> Option<String> {
 
 /// The abstract's first sentence, and the second when both are short;
 /// a first sentence too long for a TL;DR is cut at a word.
-pub(super) fn tldr_of_abstract(text: &str) -> String {
+pub fn tldr_of_abstract(text: &str) -> String {
     let mut end = 0;
     for (i, sentence_end) in sentence_ends(text).enumerate() {
         if sentence_end > TLDR_CHARS && i > 0 {

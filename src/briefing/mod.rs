@@ -15,7 +15,7 @@ mod summary;
 
 pub use compose::{
     AnalysisView, Briefing, BriefingContent, BriefingLinks, DateView, PaperView, Pick, Section,
-    SectionView, compose,
+    SectionView, compose, source_badge, tldr_of_abstract,
 };
 pub use render::{Notice, RenderError, RenderedMail, Renderer};
 pub use strings::{AnalysisStrings, NoticeStrings, Strings};

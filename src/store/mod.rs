@@ -20,6 +20,7 @@ mod papers;
 mod settings;
 mod sources;
 mod subscribers;
+mod writing;
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub use briefings::{BriefingItem, NewBriefing, NextLook};
 pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;
+pub use writing::NewTldr;
 pub use subscribers::{
     ConfirmOutcome, EventOrigin, FeedbackEntry, SubscriberEvent, SubscriberSummary,
     SubscriptionRequest,

@@ -18,6 +18,7 @@ mod delivery_faults;
 mod dkim;
 mod feedback;
 mod helpers;
+mod llm;
 mod politeness;
 mod reader_pages;
 mod readers;

@@ -1,0 +1,375 @@
+//! The writing stage: what an LLM adds to briefings, when `[llm]` is set.
+//!
+//! TL;DRs are written after collection, before any send hour, once per
+//! paper and language readers read, and kept. An analysis is written in
+//! the round for each distinct (language, topics, papers) a batch needs
+//! and kept under a hash of them, so identical radars cost one call and a
+//! re-run costs none. Every call is bounded: by `llm.timeout_secs` (a
+//! batch waits at most that long for all its analyses together), by
+//! `llm.concurrency`, and by `llm.daily_token_budget`, counted in the
+//! database so that every daemon shares it. Whatever is not written in
+//! time, or fails, or is refused, is left to the built-in summariser: the
+//! briefing goes out on time either way.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::Application;
+use crate::analysis::{AnalysisPaper, AnalysisRequest, LlmError, PaperText};
+use crate::briefing::{source_badge, tldr_of_abstract};
+use crate::domain::{Analysis, AnalysisPart, Locale, Paper, Writer};
+use crate::store::StoredPaper;
+
+/// Papers per TL;DR request: a prompt of a few thousand tokens.
+const TLDR_BATCH: usize = 8;
+/// Failed calls in a row after which a pass stops asking (the server is
+/// down or refusing): the rest is left to the built-in summariser.
+const GIVE_UP_AFTER_FAILURES: usize = 3;
+
+/// What the LLM wrote that a batch of briefings can use.
+#[derive(Default)]
+pub(super) struct Words {
+    /// By (paper id, language).
+    pub(super) tldrs: HashMap<(i64, Locale), String>,
+    /// By [`analysis_key`].
+    pub(super) analyses: HashMap<String, Analysis>,
+}
+
+/// What writing TL;DRs did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TldrReport {
+    pub written: usize,
+    /// Papers left to the built-in summariser: failed or refused answers.
+    pub failed: usize,
+    /// Papers not asked for: the day's token budget is spent.
+    pub over_budget: usize,
+}
+
+/// One briefing's papers under its topics, as the analysis sees them.
+pub(super) struct BriefingPapers<'a> {
+    pub(super) locale: Locale,
+    /// (topic name, papers), in the briefing's order.
+    pub(super) sections: Vec<(&'a str, Vec<(i64, &'a Paper)>)>,
+}
+
+/// The cache key of an analysis: the language, and each topic's name with
+/// its papers, in order.
+pub(super) fn analysis_key(briefing: &BriefingPapers<'_>) -> String {
+    let mut hash = Sha256::new();
+    hash.update(briefing.locale.to_string());
+    for (topic, papers) in &briefing.sections {
+        hash.update(b"\n");
+        hash.update(topic);
+        for (id, _) in papers {
+            hash.update(format!(":{id}"));
+        }
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An analysis as stored: its text with `[P<paper id>]` for each paper.
+fn stored_text(analysis: &Analysis) -> String {
+    analysis
+        .parts()
+        .iter()
+        .map(|p| match p {
+            AnalysisPart::Text(t) => t.clone(),
+            AnalysisPart::Paper(id) => format!("[P{id}]"),
+        })
+        .collect()
+}
+
+/// A stored analysis, checked again against the briefing's papers.
+fn from_stored(body: &str, model: &str, briefing: &BriefingPapers<'_>) -> Option<Analysis> {
+    let papers: HashMap<String, i64> = briefing
+        .sections
+        .iter()
+        .flat_map(|(_, papers)| papers)
+        .map(|(id, _)| (format!("P{id}"), *id))
+        .collect();
+    Analysis::from_marked(body, &papers, Writer::Llm(model.to_owned())).ok()
+}
+
+impl Application {
+    /// True while today's tokens are under `llm.daily_token_budget`.
+    async fn within_budget(&self, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let budget = self.settings.llm.daily_token_budget;
+        if budget == 0 {
+            return Ok(true);
+        }
+        let spent = self.store.tokens_spent(&day(now)).await?;
+        Ok(u64::try_from(spent).unwrap_or(0) < budget)
+    }
+
+    async fn spend(&self, now: DateTime<Utc>, tokens: u64) -> anyhow::Result<()> {
+        let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
+        Ok(self.store.spend_tokens(&day(now), tokens).await?)
+    }
+
+    /// TL;DRs for the recent papers that lack one, in each language active
+    /// readers read. Without `[llm]`, nothing.
+    pub async fn write_tldrs(&self, now: DateTime<Utc>) -> anyhow::Result<TldrReport> {
+        let mut report = TldrReport::default();
+        let Some(llm) = self.llm.clone() else {
+            return Ok(report);
+        };
+        let papers = self.store.recent_papers(self.news_since(now)).await?;
+        let ids: Vec<i64> = papers.iter().map(|p| p.id).collect();
+        let have = self.store.tldrs_of(&ids).await?;
+        let mut jobs: Vec<(Locale, Vec<&StoredPaper>)> = Vec::new();
+        for locale in self.store.reader_locales().await? {
+            let Ok(locale) = locale.parse::<Locale>() else {
+                continue;
+            };
+            let missing: Vec<&StoredPaper> = papers
+                .iter()
+                .filter(|p| !have.contains_key(&(p.id, locale.to_string())))
+                .collect();
+            jobs.extend(
+                missing
+                    .chunks(TLDR_BATCH)
+                    .map(|chunk| (locale, chunk.to_vec())),
+            );
+        }
+        let failures = AtomicUsize::new(0);
+        let mut results = futures_util::stream::iter(jobs)
+            .map(|(locale, chunk)| {
+                let (llm, failures) = (&llm, &failures);
+                async move {
+                    let n = chunk.len();
+                    if self.stopping() || failures.load(Ordering::Relaxed) >= GIVE_UP_AFTER_FAILURES
+                    {
+                        return Ok((Outcome::Skipped, n));
+                    }
+                    if !self.within_budget(now).await? {
+                        return Ok((Outcome::OverBudget, n));
+                    }
+                    let texts: Vec<PaperText> = chunk
+                        .iter()
+                        .map(|p| PaperText {
+                            id: p.id,
+                            title: &p.paper.title,
+                            abstract_text: &p.paper.abstract_text,
+                        })
+                        .collect();
+                    match llm.tldrs(&texts, locale).await {
+                        Ok(answer) => {
+                            failures.store(0, Ordering::Relaxed);
+                            self.spend(now, answer.tokens).await?;
+                            let lang = locale.to_string();
+                            let rows: Vec<_> = chunk
+                                .iter()
+                                .zip(&answer.value)
+                                .map(|(p, tldr)| (p.id, lang.as_str(), tldr.as_str()))
+                                .collect();
+                            self.store
+                                .save_tldrs(&rows, llm.model(), now.timestamp())
+                                .await?;
+                            Ok((Outcome::Written, n))
+                        }
+                        Err(e) => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                            warn_failed("TL;DRs", &e);
+                            Ok::<_, anyhow::Error>((Outcome::Failed, n))
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(llm.concurrency());
+        while let Some(result) = results.next().await {
+            let (outcome, n) = result?;
+            match outcome {
+                Outcome::Written => report.written += n,
+                Outcome::Failed | Outcome::Skipped => report.failed += n,
+                Outcome::OverBudget => report.over_budget += n,
+            }
+        }
+        Ok(report)
+    }
+
+    /// What the LLM wrote for these briefings: their papers' stored TL;DRs,
+    /// and an analysis for each distinct key, stored or asked for now
+    /// (within `llm.timeout_secs` for the whole batch). Never fails the
+    /// round: a database or LLM error leaves the built-in summariser.
+    pub(super) async fn words_for(
+        &self,
+        briefings: &[BriefingPapers<'_>],
+        now: DateTime<Utc>,
+    ) -> Words {
+        match self.try_words_for(briefings, now).await {
+            Ok(words) => words,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "cannot read or keep what the LLM wrote; these briefings use the built-in summariser"
+                );
+                Words::default()
+            }
+        }
+    }
+
+    async fn try_words_for(
+        &self,
+        briefings: &[BriefingPapers<'_>],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Words> {
+        let mut words = Words::default();
+        let Some(llm) = self.llm.clone() else {
+            return Ok(words);
+        };
+        let mut ids: Vec<i64> = briefings
+            .iter()
+            .flat_map(|b| &b.sections)
+            .flat_map(|(_, papers)| papers.iter().map(|(id, _)| *id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for ((id, locale), tldr) in self.store.tldrs_of(&ids).await? {
+            if let Ok(locale) = locale.parse::<Locale>() {
+                words.tldrs.insert((id, locale), tldr);
+            }
+        }
+
+        let mut wanted: HashMap<String, &BriefingPapers> = HashMap::new();
+        for b in briefings {
+            wanted.entry(analysis_key(b)).or_insert(b);
+        }
+        let keys: Vec<String> = wanted.keys().cloned().collect();
+        for (key, (body, model)) in self.store.analyses(&keys).await? {
+            if let Some(analysis) = wanted.get(&key).and_then(|b| from_stored(&body, &model, b)) {
+                words.analyses.insert(key, analysis);
+            }
+        }
+        let missing: Vec<(String, &BriefingPapers)> = wanted
+            .into_iter()
+            .filter(|(key, _)| !words.analyses.contains_key(key))
+            .collect();
+        if missing.is_empty() {
+            return Ok(words);
+        }
+        let Words {
+            tldrs,
+            mut analyses,
+        } = words;
+        let failures = AtomicUsize::new(0);
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(self.settings.llm.timeout_secs);
+        let mut asked = futures_util::stream::iter(missing)
+            .map(|(key, briefing)| {
+                let (llm, failures, tldrs) = (&llm, &failures, &tldrs);
+                async move {
+                    if self.stopping() || failures.load(Ordering::Relaxed) >= GIVE_UP_AFTER_FAILURES {
+                        return Ok(None);
+                    }
+                    if !self.within_budget(now).await? {
+                        tracing::info!("the LLM's daily token budget is spent; the built-in summariser writes today's remaining analyses");
+                        return Ok(None);
+                    }
+                    let shown = shown(briefing, tldrs);
+                    let request = analysis_request(briefing, &shown);
+                    match llm.analysis(&request).await {
+                        Ok(answer) => {
+                            failures.store(0, Ordering::Relaxed);
+                            self.spend(now, answer.tokens).await?;
+                            self.store
+                                .save_analysis(&key, &stored_text(&answer.value), llm.model(), now.timestamp())
+                                .await?;
+                            Ok(Some((key, answer.value)))
+                        }
+                        Err(e) => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                            warn_failed("an analysis", &e);
+                            Ok::<_, anyhow::Error>(None)
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(llm.concurrency());
+        loop {
+            match tokio::time::timeout_at(deadline, asked.next()).await {
+                Ok(Some(result)) => {
+                    if let Some((key, analysis)) = result? {
+                        analyses.insert(key, analysis);
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        timeout_secs = self.settings.llm.timeout_secs,
+                        "the LLM did not write every analysis in time; the built-in summariser writes the rest"
+                    );
+                    break;
+                }
+            }
+        }
+        drop(asked);
+        Ok(Words { tldrs, analyses })
+    }
+}
+
+enum Outcome {
+    Written,
+    Failed,
+    Skipped,
+    OverBudget,
+}
+
+fn warn_failed(what: &str, e: &LlmError) {
+    tracing::warn!(error = %e, "the LLM did not write {what}");
+}
+
+/// `YYYY-MM-DD` in UTC: the budget's day.
+fn day(now: DateTime<Utc>) -> String {
+    now.date_naive().to_string()
+}
+
+/// What the LLM is told of a briefing: its topics, and each paper with
+/// its source and TL;DR as the briefing shows them (`shown`, in order).
+fn analysis_request<'a>(
+    briefing: &'a BriefingPapers<'a>,
+    shown: &'a [(String, String)],
+) -> AnalysisRequest<'a> {
+    let topics = briefing.sections.iter().map(|(t, _)| *t).collect();
+    let papers = briefing
+        .sections
+        .iter()
+        .flat_map(|(topic, papers)| papers.iter().map(move |(id, p)| (*topic, *id, *p)))
+        .zip(shown)
+        .map(|((topic, id, p), (source, tldr))| AnalysisPaper {
+            id,
+            title: &p.title,
+            tldr,
+            topic,
+            source,
+        })
+        .collect();
+    AnalysisRequest {
+        locale: briefing.locale,
+        topics,
+        papers,
+    }
+}
+
+/// Each paper's source badge and TL;DR (stored, or the abstract's start).
+fn shown(
+    briefing: &BriefingPapers<'_>,
+    tldrs: &HashMap<(i64, Locale), String>,
+) -> Vec<(String, String)> {
+    briefing
+        .sections
+        .iter()
+        .flat_map(|(_, papers)| papers)
+        .map(|(id, p)| {
+            let tldr = tldrs
+                .get(&(*id, briefing.locale))
+                .cloned()
+                .unwrap_or_else(|| tldr_of_abstract(&p.abstract_text));
+            (source_badge(p), tldr)
+        })
+        .collect()
+}

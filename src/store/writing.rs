@@ -1,0 +1,132 @@
+//! What an LLM wrote, kept so it is asked once: TL;DRs per (paper,
+//! language), analyses per key, and the tokens spent per UTC day (shared by
+//! every daemon on the database, for `llm.daily_token_budget`).
+
+use std::collections::HashMap;
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{ROWS_PER_INSERT, Result, Store, placeholders};
+
+/// A TL;DR to keep: (paper id, language, text).
+pub type NewTldr<'a> = (i64, &'a str, &'a str);
+
+impl Store {
+    /// The stored TL;DRs of these papers, by (paper id, language).
+    pub async fn tldrs_of(&self, papers: &[i64]) -> Result<HashMap<(i64, String), String>> {
+        let mut out = HashMap::new();
+        for chunk in papers.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT paper_id, locale, tldr FROM paper_tldrs WHERE paper_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.insert(
+                    (row.try_get("paper_id")?, row.try_get("locale")?),
+                    row.try_get("tldr")?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keeps TL;DRs; one already kept for a (paper, language) stays.
+    pub async fn save_tldrs(&self, tldrs: &[NewTldr<'_>], model: &str, now: i64) -> Result<()> {
+        for chunk in tldrs.chunks(ROWS_PER_INSERT / 5) {
+            let sql = format!(
+                "INSERT INTO paper_tldrs (paper_id, locale, tldr, model, created_at) VALUES {}
+                 ON CONFLICT (paper_id, locale) DO NOTHING",
+                self.values(chunk.len(), 5)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (paper, locale, tldr) in chunk {
+                query = query
+                    .bind(paper)
+                    .bind(*locale)
+                    .bind(*tldr)
+                    .bind(model)
+                    .bind(now);
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// The languages active subscribers read: the TL;DRs worth writing.
+    pub async fn reader_locales(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT locale FROM subscribers WHERE status = 'active' ORDER BY locale",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("locale").map_err(Into::into))
+            .collect()
+    }
+
+    /// Stored analyses by key: (text with `[P<paper id>]` markers, model).
+    pub async fn analyses(&self, keys: &[String]) -> Result<HashMap<String, (String, String)>> {
+        let mut out = HashMap::new();
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT key, body, model FROM analyses WHERE key IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for key in chunk {
+                query = query.bind(key);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.insert(
+                    row.try_get("key")?,
+                    (row.try_get("body")?, row.try_get("model")?),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keeps an analysis; one already kept under `key` stays.
+    pub async fn save_analysis(&self, key: &str, body: &str, model: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO analyses (key, body, model, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(body)
+        .bind(model)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Tokens spent on `day` (`YYYY-MM-DD`, UTC).
+    pub async fn tokens_spent(&self, day: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT tokens FROM llm_usage WHERE day = $1")
+            .bind(day)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("tokens")?,
+            None => 0,
+        })
+    }
+
+    /// Adds `tokens` to `day`'s count, in one statement (daemons share it).
+    pub async fn spend_tokens(&self, day: &str, tokens: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO llm_usage (day, tokens) VALUES ($1, $2)
+             ON CONFLICT (day) DO UPDATE SET tokens = llm_usage.tokens + excluded.tokens",
+        )
+        .bind(day)
+        .bind(tokens)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
