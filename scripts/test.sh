@@ -5,6 +5,8 @@
 #   - headless Chromium and ChromeDriver (Debian packages), for the tests that
 #     render a briefing and drive the reader's pages; SpamAssassin, which scores one;
 #     Postfix's smtp-sink and smtp-source, for the round's scale benchmark
+#   - html-validate (npm from Debian, then npm ci into scripts/html-lint/), the
+#     email-aware HTML lint of the rendered briefings
 #   - PostgreSQL on 127.0.0.1:5432 (started if it is down), for the tests that
 #     run every storage story on PostgreSQL as well as SQLite
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets),
@@ -24,9 +26,15 @@ fi
 # Postfix's smtp-sink and smtp-source are the load tools of the round's scale
 # benchmark (its daemon need not run).
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null ||
-  ! command -v spamassassin >/dev/null || ! command -v smtp-sink >/dev/null; then
+  ! command -v spamassassin >/dev/null || ! command -v smtp-sink >/dev/null ||
+  ! command -v npm >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    chromium chromium-driver fonts-noto-cjk spamassassin postfix >/dev/null
+    chromium chromium-driver fonts-noto-cjk spamassassin postfix npm >/dev/null
+fi
+
+# The email-aware HTML lint of the rendered briefings, pinned by its lock file.
+if [ ! -x scripts/html-lint/node_modules/.bin/html-validate ]; then
+  npm ci --prefix scripts/html-lint --no-audit --no-fund --silent
 fi
 
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"

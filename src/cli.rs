@@ -1,14 +1,14 @@
 //! The command line: what an operator can do, each command one call into
 //! the `Application`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::app::Application;
+use crate::app::{Application, TldrReport};
 use crate::config::Settings;
 use crate::domain::{Locale, NewSubscriber, Topic, Verdict};
 use crate::redact::redact_url;
@@ -77,6 +77,10 @@ pub enum Command {
         email: String,
         #[arg(long, value_name = "FILE.html")]
         out: PathBuf,
+        /// Also screenshot it as a mail client 600 px wide would show it,
+        /// with headless Chromium (found on PATH or through $CHROME).
+        #[arg(long, value_name = "FILE.png")]
+        png: Option<PathBuf>,
     },
     /// Send one test message to EMAIL now (not through the outbox), to check
     /// the mail set-up: server, TLS, login, sender.
@@ -176,8 +180,10 @@ async fn dispatch(
             Ok(())
         }
         Command::Collect => {
-            let report = app.collect(Utc::now()).await?;
+            let now = Utc::now();
+            let report = app.collect(now).await?;
             print_collect(&report);
+            print_tldrs(&app.write_tldrs(now).await?);
             Ok(())
         }
         Command::RunOnce { force } => run_once(app, force).await,
@@ -279,13 +285,16 @@ async fn dispatch(
             print!("{}", app.explain(&email, &paper, Utc::now()).await?);
             Ok(())
         }
-        Command::Preview { email, out } => {
+        Command::Preview { email, out, png } => {
             let email = app.parse_address(&email)?;
             match app.preview(&email, Utc::now()).await? {
                 Some(html) => {
                     std::fs::write(&out, html)
                         .with_context(|| format!("cannot write {}", out.display()))?;
                     println!("wrote {}", out.display());
+                    if let Some(png) = png {
+                        tokio::task::spawn_blocking(move || screenshot(&out, &png)).await??;
+                    }
                     Ok(())
                 }
                 None => bail!(
@@ -294,6 +303,63 @@ async fn dispatch(
             }
         }
     }
+}
+
+/// Screenshots the HTML file `page` into `png` as headless Chromium shows it
+/// 600 px wide, in a throwaway browser profile.
+fn screenshot(page: &Path, png: &Path) -> anyhow::Result<()> {
+    let browser = std::env::var_os("CHROME")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path)
+                .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+                .find(|p| p.is_file())
+        })
+        .with_context(|| {
+            format!(
+                "no Chromium to take the screenshot with: install it (apt-get install chromium) \
+                 or set CHROME to the browser; the HTML was still written to {}",
+                page.display()
+            )
+        })?;
+    let url = std::fs::canonicalize(page)
+        .ok()
+        .and_then(|p| url::Url::from_file_path(p).ok())
+        .with_context(|| format!("{} has no file:// URL", page.display()))?;
+    let profile =
+        std::env::temp_dir().join(format!("academichub-preview-{}", uuid::Uuid::new_v4()));
+    let _ = std::fs::remove_file(png);
+    let out = std::process::Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args([
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-sync",
+        ])
+        .arg("--window-size=600,2400")
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(url.as_str())
+        .output();
+    let _ = std::fs::remove_dir_all(&profile);
+    let out = out.with_context(|| format!("cannot run {}", browser.display()))?;
+    if !out.status.success() || !png.is_file() {
+        bail!(
+            "{} could not screenshot {} ({}); the HTML was still written:\n{}",
+            browser.display(),
+            page.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    println!("wrote {}", png.display());
+    Ok(())
 }
 
 async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
@@ -365,10 +431,22 @@ async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the LLM wrote after collection (nothing to say without `[llm]`).
+fn print_tldrs(report: &TldrReport) {
+    if *report == Default::default() {
+        return;
+    }
+    println!(
+        "TL;DRs: {} written by the LLM, {} left to the built-in summariser (the LLM failed), {} not asked for (over the daily token budget)",
+        report.written, report.failed, report.over_budget
+    );
+}
+
 async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
     let now = Utc::now();
     let collected = app.collect(now).await?;
     print_collect(&collected);
+    print_tldrs(&app.write_tldrs(now).await?);
     let started = std::time::Instant::now();
     let prepared = app.prepare_briefings(now, force).await?;
     println!(

@@ -27,6 +27,9 @@ use crate::store::StoredPaper;
 
 /// Papers per TL;DR request: a prompt of a few thousand tokens.
 const TLDR_BATCH: usize = 8;
+/// Analyses are kept this long after their papers stop being news (for a
+/// late round), then forgotten.
+const ANALYSES_KEPT_SECS: i64 = 86_400;
 /// Failed calls in a row after which a pass stops asking (the server is
 /// down or refusing): the rest is left to the built-in summariser.
 const GIVE_UP_AFTER_FAILURES: usize = 3;
@@ -112,12 +115,15 @@ impl Application {
     }
 
     /// TL;DRs for the recent papers that lack one, in each language active
-    /// readers read. Without `[llm]`, nothing.
+    /// readers read; and old analyses forgotten. Without `[llm]`, nothing.
     pub async fn write_tldrs(&self, now: DateTime<Utc>) -> anyhow::Result<TldrReport> {
         let mut report = TldrReport::default();
         let Some(llm) = self.llm.clone() else {
             return Ok(report);
         };
+        self.store
+            .drop_old_analyses(self.news_since(now) - ANALYSES_KEPT_SECS)
+            .await?;
         let papers = self.store.recent_papers(self.news_since(now)).await?;
         let ids: Vec<i64> = papers.iter().map(|p| p.id).collect();
         let have = self.store.tldrs_of(&ids).await?;

@@ -105,6 +105,16 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets analyses kept before `before`: they were for papers that are
+    /// no longer news. Returns how many.
+    pub async fn drop_old_analyses(&self, before: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM analyses WHERE created_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// Tokens spent on `day` (`YYYY-MM-DD`, UTC).
     pub async fn tokens_spent(&self, day: &str) -> Result<i64> {
         let row = sqlx::query("SELECT tokens FROM llm_usage WHERE day = $1")

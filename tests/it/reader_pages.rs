@@ -16,14 +16,14 @@ use crate::helpers::{
     web_config,
 };
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 const PHONE: u32 = 375;
 const DESKTOP: u32 = 1280;
 
 /// ChromeDriver in its own process group: dropping it kills the driver and
 /// every browser process it started, even when a test panics.
-struct Driver {
+pub(crate) struct Driver {
     child: tokio::process::Child,
     port: u16,
 }
@@ -39,7 +39,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let port = free_port();
         let child = tokio::process::Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -74,19 +74,34 @@ impl Driver {
     }
 
     async fn session(&self, profile: &Path, lang: &str) -> Client {
+        self.session_with(profile, lang, &[]).await
+    }
+
+    /// A session whose Chromium also gets `extra` arguments.
+    pub(crate) async fn session_with(&self, profile: &Path, lang: &str, extra: &[&str]) -> Client {
+        let mut args = vec![
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.push(format!("--lang={lang}"));
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut caps = Capabilities::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    format!("--lang={lang}"),
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
                 "prefs": { "intl.accept_languages": lang },
             }),
         );
@@ -98,7 +113,7 @@ impl Driver {
     }
 }
 
-fn screenshots() -> PathBuf {
+pub(crate) fn screenshots() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -127,7 +142,7 @@ async fn shoot(browser: &Client, name: &str) {
     browser.set_window_size(PHONE, 900).await.unwrap();
 }
 
-async fn number(browser: &Client, script: &str) -> i64 {
+pub(crate) async fn number(browser: &Client, script: &str) -> i64 {
     browser
         .execute(script, vec![])
         .await
