@@ -49,7 +49,7 @@ export TEST_REQUIRE_SERVICES=1
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # Benchmarks run once each as smoke tests; the test binaries' summary comes last.
-cargo test --bench pipeline --bench readers --locked
+cargo test --bench pipeline --bench readers --bench briefing --locked
 # The radar at scale, small (the million-radar figure is in BENCHMARKS.md).
 cargo test --bench radar_scale --locked -- --papers 1000 --radars 10000 --scan-radars 100
 # The round at scale, small: 300 subscribers through the real binary into

@@ -105,8 +105,8 @@ fn render(locale: Locale, llm: bool) -> RenderedMail {
         .map(|(id, p)| {
             let tldr = match locale {
                 Locale::En => format!(
-                    "In short: {} (a TL;DR an LLM wrote).",
-                    p.title.to_lowercase()
+                    "In one line, as an LLM would put it: what “{}” finds.",
+                    p.title
                 ),
                 Locale::Zh => format!("简而言之：{}（由 LLM 撰写的摘要）。", p.title),
             };
