@@ -35,11 +35,11 @@ pub use briefings::{BriefingItem, NewBriefing, NextLook};
 pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;
-pub use writing::NewTldr;
 pub use subscribers::{
     ConfirmOutcome, EventOrigin, FeedbackEntry, SubscriberEvent, SubscriberSummary,
     SubscriptionRequest,
 };
+pub use writing::NewTldr;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

@@ -146,10 +146,7 @@ async fn run_once_sends_each_subscriber_their_papers_exactly_once() {
         );
         assert_eq!(ada.subject().unwrap(), "2 new on Anomalies");
         let text = ada.body_text(0).unwrap();
-        assert!(
-            text.contains("P. Dey, Z. Zhang, D. B. Dunson"),
-            "{text}"
-        );
+        assert!(text.contains("P. Dey, Z. Zhang, D. B. Dunson"), "{text}");
 
         let li = to("li@example.cn").parsed();
         assert!(
