@@ -29,6 +29,7 @@ use crate::delivery::{
 use crate::domain::{LinkAction, LinkClaims, LinkKeys, Subscriber, Verdict};
 use crate::sources::{CollectReport, Fetcher, collect};
 use crate::store::Store;
+use writing::LlmState;
 
 pub use bulk::{ImportError, ImportReport, SubscriberLine, TopicLine};
 pub use readers::{
@@ -56,7 +57,7 @@ pub struct Application {
     mailer: Mailer,
     renderer: Arc<Renderer>,
     /// The LLM that writes TL;DRs and analyses, when `[llm]` is set.
-    llm: Option<Arc<Llm>>,
+    llm: Option<Arc<LlmState>>,
     links: Arc<Links>,
     /// The From mailbox and the DKIM signature.
     sender: Arc<Sender>,
@@ -79,7 +80,7 @@ impl Application {
         .context("cannot build the HTTP client for feeds")?;
         let mailer = Mailer::from_settings(&settings.delivery)?;
         let renderer = Renderer::new()?;
-        let llm = Llm::from_settings(&settings.llm)?.map(Arc::new);
+        let llm = Llm::from_settings(&settings.llm)?.map(|llm| Arc::new(LlmState::new(llm)));
         let mut keys = settings.link_secrets().map_err(anyhow::Error::msg)?;
         if keys.is_empty() {
             keys.push(store.link_secret().await?);

@@ -7,12 +7,14 @@
 //! re-run costs none. Every call is bounded: by `llm.timeout_secs` (a
 //! batch waits at most that long for all its analyses together), by
 //! `llm.concurrency`, and by `llm.daily_token_budget`, counted in the
-//! database so that every daemon shares it. Whatever is not written in
+//! database so that every daemon shares it. After three failures in a row
+//! the LLM is left alone for ten minutes, so a round's later batches do not
+//! each wait out a timeout. Whatever is not written in
 //! time, or fails, or is refused, is left to the built-in summariser: the
 //! briefing goes out on time either way.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +22,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::Application;
-use crate::analysis::{AnalysisPaper, AnalysisRequest, LlmError, PaperText};
+use crate::analysis::{AnalysisPaper, AnalysisRequest, Llm, PaperText};
 use crate::briefing::{source_badge, tldr_of_abstract};
 use crate::domain::{Analysis, AnalysisPart, Locale, Paper, Writer};
 use crate::store::StoredPaper;
@@ -30,9 +32,53 @@ const TLDR_BATCH: usize = 8;
 /// Analyses are kept this long after their papers stop being news (for a
 /// late round), then forgotten.
 const ANALYSES_KEPT_SECS: i64 = 86_400;
-/// Failed calls in a row after which a pass stops asking (the server is
-/// down or refusing): the rest is left to the built-in summariser.
-const GIVE_UP_AFTER_FAILURES: usize = 3;
+/// Failed calls in a row after which the LLM is left alone for a while
+/// (it is down, overloaded or refusing): the round's later batches then
+/// go straight to the built-in summariser instead of each waiting out a
+/// timeout, which would push briefings past their send hour.
+const REST_AFTER_FAILURES: usize = 3;
+/// How long the LLM is left alone after that.
+const REST_SECS: i64 = 600;
+
+/// The LLM, and how it has been answering lately: shared by every pass
+/// and batch of this daemon.
+pub(super) struct LlmState {
+    llm: Llm,
+    failures_in_a_row: AtomicUsize,
+    /// Unix time before which nothing is asked.
+    resting_until: AtomicI64,
+}
+
+impl LlmState {
+    pub(super) fn new(llm: Llm) -> Self {
+        Self {
+            llm,
+            failures_in_a_row: AtomicUsize::new(0),
+            resting_until: AtomicI64::new(0),
+        }
+    }
+
+    fn resting(&self) -> bool {
+        Utc::now().timestamp() < self.resting_until.load(Ordering::Relaxed)
+    }
+
+    fn answered(&self) {
+        self.failures_in_a_row.store(0, Ordering::Relaxed);
+    }
+
+    fn failed(&self, what: &str, error: &dyn std::fmt::Display) {
+        tracing::warn!(error = %error, "the LLM did not write {what}; the built-in summariser does");
+        if self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 >= REST_AFTER_FAILURES {
+            self.failures_in_a_row.store(0, Ordering::Relaxed);
+            self.resting_until
+                .store(Utc::now().timestamp() + REST_SECS, Ordering::Relaxed);
+            tracing::warn!(
+                rest_secs = REST_SECS,
+                "the LLM failed {REST_AFTER_FAILURES} times in a row; not asking it for a while"
+            );
+        }
+    }
+}
 
 /// What the LLM wrote that a batch of briefings can use.
 #[derive(Default)]
@@ -118,7 +164,7 @@ impl Application {
     /// readers read; and old analyses forgotten. Without `[llm]`, nothing.
     pub async fn write_tldrs(&self, now: DateTime<Utc>) -> anyhow::Result<TldrReport> {
         let mut report = TldrReport::default();
-        let Some(llm) = self.llm.clone() else {
+        let Some(state) = self.llm.clone() else {
             return Ok(report);
         };
         self.store
@@ -142,14 +188,13 @@ impl Application {
                     .map(|chunk| (locale, chunk.to_vec())),
             );
         }
-        let failures = AtomicUsize::new(0);
         let mut results = futures_util::stream::iter(jobs)
             .map(|(locale, chunk)| {
-                let (llm, failures) = (&llm, &failures);
+                let state = &state;
+                let llm = &state.llm;
                 async move {
                     let n = chunk.len();
-                    if self.stopping() || failures.load(Ordering::Relaxed) >= GIVE_UP_AFTER_FAILURES
-                    {
+                    if self.stopping() || state.resting() {
                         return Ok((Outcome::Skipped, n));
                     }
                     if !self.within_budget(now).await? {
@@ -165,7 +210,7 @@ impl Application {
                         .collect();
                     match llm.tldrs(&texts, locale).await {
                         Ok(answer) => {
-                            failures.store(0, Ordering::Relaxed);
+                            state.answered();
                             self.spend(now, answer.tokens).await?;
                             let lang = locale.to_string();
                             let rows: Vec<_> = chunk
@@ -179,14 +224,13 @@ impl Application {
                             Ok((Outcome::Written, n))
                         }
                         Err(e) => {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                            warn_failed("TL;DRs", &e);
+                            state.failed("TL;DRs", &e);
                             Ok::<_, anyhow::Error>((Outcome::Failed, n))
                         }
                     }
                 }
             })
-            .buffer_unordered(llm.concurrency());
+            .buffer_unordered(state.llm.concurrency());
         while let Some(result) = results.next().await {
             let (outcome, n) = result?;
             match outcome {
@@ -225,7 +269,7 @@ impl Application {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Words> {
         let mut words = Words::default();
-        let Some(llm) = self.llm.clone() else {
+        let Some(state) = self.llm.clone() else {
             return Ok(words);
         };
         let mut ids: Vec<i64> = briefings
@@ -262,14 +306,14 @@ impl Application {
             tldrs,
             mut analyses,
         } = words;
-        let failures = AtomicUsize::new(0);
         let deadline =
             tokio::time::Instant::now() + Duration::from_secs(self.settings.llm.timeout_secs);
         let mut asked = futures_util::stream::iter(missing)
             .map(|(key, briefing)| {
-                let (llm, failures, tldrs) = (&llm, &failures, &tldrs);
+                let (state, tldrs) = (&state, &tldrs);
+                let llm = &state.llm;
                 async move {
-                    if self.stopping() || failures.load(Ordering::Relaxed) >= GIVE_UP_AFTER_FAILURES {
+                    if self.stopping() || state.resting() {
                         return Ok(None);
                     }
                     if !self.within_budget(now).await? {
@@ -280,7 +324,7 @@ impl Application {
                     let request = analysis_request(briefing, &shown);
                     match llm.analysis(&request).await {
                         Ok(answer) => {
-                            failures.store(0, Ordering::Relaxed);
+                            state.answered();
                             self.spend(now, answer.tokens).await?;
                             self.store
                                 .save_analysis(&key, &stored_text(&answer.value), llm.model(), now.timestamp())
@@ -288,14 +332,13 @@ impl Application {
                             Ok(Some((key, answer.value)))
                         }
                         Err(e) => {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                            warn_failed("an analysis", &e);
+                            state.failed("an analysis", &e);
                             Ok::<_, anyhow::Error>(None)
                         }
                     }
                 }
             })
-            .buffer_unordered(llm.concurrency());
+            .buffer_unordered(state.llm.concurrency());
         loop {
             match tokio::time::timeout_at(deadline, asked.next()).await {
                 Ok(Some(result)) => {
@@ -305,9 +348,9 @@ impl Application {
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    tracing::warn!(
-                        timeout_secs = self.settings.llm.timeout_secs,
-                        "the LLM did not write every analysis in time; the built-in summariser writes the rest"
+                    state.failed(
+                        "every analysis of this batch in time",
+                        &format!("not done within {} s", self.settings.llm.timeout_secs),
                     );
                     break;
                 }
@@ -323,10 +366,6 @@ enum Outcome {
     Failed,
     Skipped,
     OverBudget,
-}
-
-fn warn_failed(what: &str, e: &LlmError) {
-    tracing::warn!(error = %e, "the LLM did not write {what}");
 }
 
 /// `YYYY-MM-DD` in UTC: the budget's day.
@@ -378,4 +417,33 @@ fn shown(
             (source_badge(p), tldr)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LlmSettings;
+
+    fn state() -> LlmState {
+        let settings = LlmSettings {
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            ..LlmSettings::default()
+        };
+        LlmState::new(Llm::from_settings(&settings).unwrap().unwrap())
+    }
+
+    #[test]
+    fn three_failures_in_a_row_rest_the_llm_and_an_answer_forgives() {
+        let state = state();
+        state.failed("a", &"x");
+        state.failed("a", &"x");
+        state.answered();
+        state.failed("a", &"x");
+        state.failed("a", &"x");
+        assert!(!state.resting(), "an answer in between resets the count");
+        state.failed("a", &"x");
+        assert!(state.resting());
+        let until = state.resting_until.load(Ordering::Relaxed);
+        assert!((REST_SECS - 5..=REST_SECS).contains(&(until - Utc::now().timestamp())));
+    }
 }
