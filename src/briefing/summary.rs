@@ -198,27 +198,37 @@ fn bridge<'s>(sections: &'s [Section<'_>]) -> Option<(i64, &'s str, &'s str)> {
     None
 }
 
-/// Up to three title words found in more than one paper's title, most
-/// shared first; words of the topics' own names say nothing new.
+/// Up to three words found in more than one paper's title, those shared
+/// by most topics, then by most papers, first; words of the topics' own
+/// names say nothing new.
 fn themes(sections: &[Section<'_>]) -> Vec<String> {
     let named: HashSet<String> = sections
         .iter()
         .filter_map(|t| t.topic)
         .flat_map(words)
         .collect();
-    let mut papers_with: HashMap<String, usize> = HashMap::new();
-    for pick in sections.iter().flat_map(|t| &t.picks) {
-        let unique: HashSet<String> = words(&pick.paper.title).collect();
-        for w in unique {
-            *papers_with.entry(w).or_default() += 1;
+    // Per word: the topics and the papers whose titles have it.
+    let mut found: HashMap<String, (HashSet<usize>, usize)> = HashMap::new();
+    for (i, section) in sections.iter().enumerate() {
+        for pick in &section.picks {
+            let unique: HashSet<String> = words(&pick.paper.title).collect();
+            for w in unique {
+                let (topics, papers) = found.entry(w).or_default();
+                topics.insert(i);
+                *papers += 1;
+            }
         }
     }
-    let mut shared: Vec<(String, usize)> = papers_with
+    let mut shared: Vec<(String, usize, usize)> = found
         .into_iter()
-        .filter(|(w, n)| *n >= 2 && !named.contains(w) && !PLAIN_WORDS.contains(&w.as_str()))
+        .filter(|(w, (_, papers))| {
+            *papers >= 2 && !named.contains(w) && !PLAIN_WORDS.contains(&w.as_str())
+        })
+        .map(|(w, (topics, papers))| (w, topics.len(), papers))
         .collect();
-    shared.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    shared.into_iter().take(3).map(|(w, _)| w).collect()
+    // A word across topics says more about the day than one within a topic.
+    shared.sort_by(|a, b| (b.1, b.2).cmp(&(a.1, a.2)).then_with(|| a.0.cmp(&b.0)));
+    shared.into_iter().take(3).map(|(w, ..)| w).collect()
 }
 
 /// Lower-cased words of five letters or more.
@@ -350,7 +360,7 @@ mod tests {
             plain,
             "Today brings 3 new papers across 2 of your topics: 2 on conformal prediction and 1 on speculative decoding. \
              [P1] bridges conformal prediction and speculative decoding. \
-             Recurring themes are calibration and diffusion. \
+             Recurring themes are diffusion and calibration. \
              [P3] stands out, matching calibration and conformal. \
              By source: 2 from arXiv and 1 from Nature. \
              One of them is a revised version of an earlier preprint."
