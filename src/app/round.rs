@@ -10,7 +10,9 @@
 //! several daemons share a round and one that dies leaves its batch to the
 //! others once the lease passes. A batch goes through the stages together:
 //! its radars, already-sent papers and feedback in three queries; matching
-//! and rendering on every core (rayon, off the async runtime); then one
+//! on every core (rayon, off the async runtime); what the LLM wrote or
+//! writes now for these briefings (`writing.rs`; nothing without `[llm]`);
+//! rendering on every core; then one
 //! transaction with multi-row inserts writes its briefings, their items and
 //! outbox rows, and each subscriber's next slot. A subscriber whose row or
 //! template fails gets the error recorded (`round_error`) and is tried again
