@@ -327,12 +327,21 @@ pub fn tldr_of_abstract(text: &str) -> String {
         }
     }
     let first = if end == 0 { text } else { &text[..end] };
-    if first.chars().count() <= TLDR_CHARS {
-        return first.trim().to_owned();
+    cut_at_word(first.trim(), TLDR_CHARS + 1)
+}
+
+/// `text` within `max` characters: when longer, cut at a word (unless that
+/// loses more than half) and ended with "…".
+pub(super) fn cut_at_word(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
     }
-    let cut: String = first.chars().take(TLDR_CHARS).collect();
-    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
-    format!("{}…", cut.trim_end_matches([',', ';', ':']))
+    let head: String = text.chars().take(max - 1).collect();
+    let head = match head.rsplit_once(' ') {
+        Some((words, _)) if words.chars().count() > max / 2 => words.to_owned(),
+        _ => head,
+    };
+    format!("{}…", head.trim_end_matches([',', ';', ':', ' ']))
 }
 
 /// Byte offsets just after each sentence's full stop: a `.` followed by a

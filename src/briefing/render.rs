@@ -1,6 +1,7 @@
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 
 use super::BriefingContent;
+use super::compose::cut_at_word;
 use super::strings::{SOURCES, Strings};
 use crate::domain::Locale;
 
@@ -252,7 +253,7 @@ impl Renderer {
             .get_template(&format!("{locale}/date"))?
             .render(context! { t => lang.t.clone(), d => content.date })?;
         let subject = self.subject(lang, content)?;
-        let preheader = cut(&content.analysis_text, PREHEADER_CHARS);
+        let preheader = cut_at_word(&content.analysis_text, PREHEADER_CHARS);
         let body = self.env.get_template(BODY)?.render(&ctx)?;
         let html = lang.shell.fill(|slot| match slot {
             Slot::Subject => &subject,
@@ -299,7 +300,7 @@ impl Renderer {
                 break;
             }
         }
-        Ok(cut(subject.trim(), limit))
+        Ok(cut_at_word(subject.trim(), limit))
     }
 
     /// A mail about the subscription with one button that opens `url`.
@@ -327,19 +328,6 @@ fn mjml_to_html(env: &Environment<'_>, template: &str, ctx: &Value) -> Result<St
         .element
         .render(&mrml::prelude::render::RenderOptions::default())
         .map_err(|e| RenderError::Mjml(e.to_string()))
-}
-
-/// `text` within `max` characters, cut at a word with "…".
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let head: String = text.chars().take(max - 1).collect();
-    let head = match head.rsplit_once(' ') {
-        Some((words, _)) if words.chars().count() > max / 2 => words.to_owned(),
-        _ => head,
-    };
-    format!("{}…", head.trim_end_matches([',', ';', ':', ' ']))
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ pub fn summarise(sections: &[Section<'_>], strings: &Strings) -> Analysis {
         }
         parts.extend(sentence);
     }
-    Analysis::built_in(merge_text(parts))
+    Analysis::built_in(parts)
 }
 
 /// A paper of one topic whose title or abstract has words another topic
@@ -255,26 +255,12 @@ fn text(s: String) -> Vec<AnalysisPart> {
 fn with_paper(pattern: &str, paper: i64, values: &[(&str, &str)]) -> Vec<AnalysisPart> {
     let filled = fill(pattern, values);
     let (before, after) = filled.split_once("{paper}").unwrap_or((&filled, ""));
-    let mut parts = Vec::new();
-    if !before.is_empty() {
-        parts.push(AnalysisPart::Text(before.to_owned()));
-    }
-    parts.push(AnalysisPart::Paper(paper));
-    if !after.is_empty() {
-        parts.push(AnalysisPart::Text(after.to_owned()));
-    }
-    parts
-}
-
-fn merge_text(parts: Vec<AnalysisPart>) -> Vec<AnalysisPart> {
-    let mut merged: Vec<AnalysisPart> = Vec::with_capacity(parts.len());
-    for part in parts {
-        match (merged.last_mut(), part) {
-            (Some(AnalysisPart::Text(last)), AnalysisPart::Text(s)) => last.push_str(&s),
-            (_, part) => merged.push(part),
-        }
-    }
-    merged
+    // Empty texts are dropped by `Analysis::built_in`.
+    vec![
+        AnalysisPart::Text(before.to_owned()),
+        AnalysisPart::Paper(paper),
+        AnalysisPart::Text(after.to_owned()),
+    ]
 }
 
 #[cfg(test)]

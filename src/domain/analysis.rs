@@ -48,8 +48,15 @@ pub const ANALYSIS_MAX_CHARS: usize = 1200;
 
 impl Analysis {
     /// Pieces as written by the built-in summariser (trusted: it only names
-    /// papers it was given).
-    pub fn built_in(parts: Vec<AnalysisPart>) -> Self {
+    /// papers it was given); adjacent texts become one.
+    pub fn built_in(pieces: Vec<AnalysisPart>) -> Self {
+        let mut parts = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            match piece {
+                AnalysisPart::Text(text) => push_text(&mut parts, &text),
+                paper => parts.push(paper),
+            }
+        }
         Self {
             parts,
             writer: Writer::BuiltIn,
