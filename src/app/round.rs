@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use rayon::prelude::*;
 
-use super::writing::{BriefingPapers, Words, analysis_key};
+use super::writing::{BriefingPapers, Words};
 use super::{Application, Links, ReaderLink, message_id};
 use crate::briefing::{
     Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose, summarise,
@@ -463,17 +463,10 @@ impl Drafter {
                 }
             })
             .collect();
-        let analysis = if words.analyses.is_empty() {
-            None
-        } else {
-            words
-                .analyses
-                .get(&analysis_key(&briefing_papers(subscriber, papers, picks)))
-        };
         let (rendered, unsubscribe) = self.render(
             subscriber,
             &sections,
-            analysis,
+            words.analyses.get(&subscriber.id),
             subscriber.edition(now),
             now,
         )?;
@@ -640,6 +633,7 @@ fn briefing_papers<'a>(
     picks: &Kept,
 ) -> BriefingPapers<'a> {
     BriefingPapers {
+        subscriber_id: subscriber.id,
         locale: subscriber.locale,
         sections: picks
             .iter()

@@ -85,8 +85,8 @@ impl LlmState {
 pub(super) struct Words {
     /// By (paper id, language).
     pub(super) tldrs: HashMap<(i64, Locale), String>,
-    /// By [`analysis_key`].
-    pub(super) analyses: HashMap<String, Analysis>,
+    /// By subscriber id.
+    pub(super) analyses: HashMap<i64, Analysis>,
 }
 
 /// What writing TL;DRs did.
@@ -101,6 +101,8 @@ pub struct TldrReport {
 
 /// One briefing's papers under its topics, as the analysis sees them.
 pub(super) struct BriefingPapers<'a> {
+    /// Whose briefing it is.
+    pub(super) subscriber_id: i64,
     pub(super) locale: Locale,
     /// (topic name, papers), in the briefing's order.
     pub(super) sections: Vec<(&'a str, Vec<(i64, &'a Paper)>)>,
@@ -108,7 +110,7 @@ pub(super) struct BriefingPapers<'a> {
 
 /// The cache key of an analysis: the language, and each topic's name with
 /// its papers, in order.
-pub(super) fn analysis_key(briefing: &BriefingPapers<'_>) -> String {
+fn analysis_key(briefing: &BriefingPapers<'_>) -> String {
     let mut hash = Sha256::new();
     hash.update(briefing.locale.to_string());
     for (topic, papers) in &briefing.sections {
@@ -285,27 +287,27 @@ impl Application {
             }
         }
 
-        let mut wanted: HashMap<String, &BriefingPapers> = HashMap::new();
-        for b in briefings {
-            wanted.entry(analysis_key(b)).or_insert(b);
+        let keys: Vec<String> = briefings.iter().map(analysis_key).collect();
+        let mut wanted: HashMap<&str, &BriefingPapers> = HashMap::new();
+        for (key, b) in keys.iter().zip(briefings) {
+            wanted.entry(key).or_insert(b);
         }
-        let keys: Vec<String> = wanted.keys().cloned().collect();
-        for (key, (body, model)) in self.store.analyses(&keys).await? {
-            if let Some(analysis) = wanted.get(&key).and_then(|b| from_stored(&body, &model, b)) {
-                words.analyses.insert(key, analysis);
+        let distinct: Vec<String> = wanted.keys().map(|k| (*k).to_owned()).collect();
+        let mut analyses: HashMap<String, Analysis> = HashMap::new();
+        for (key, (body, model)) in self.store.analyses(&distinct).await? {
+            if let Some(analysis) = wanted
+                .get(key.as_str())
+                .and_then(|b| from_stored(&body, &model, b))
+            {
+                analyses.insert(key, analysis);
             }
         }
         let missing: Vec<(String, &BriefingPapers)> = wanted
             .into_iter()
-            .filter(|(key, _)| !words.analyses.contains_key(key))
+            .filter(|(key, _)| !analyses.contains_key(*key))
+            .map(|(key, b)| (key.to_owned(), b))
             .collect();
-        if missing.is_empty() {
-            return Ok(words);
-        }
-        let Words {
-            tldrs,
-            mut analyses,
-        } = words;
+        let tldrs = words.tldrs;
         let deadline =
             tokio::time::Instant::now() + Duration::from_secs(self.settings.llm.timeout_secs);
         let mut asked = futures_util::stream::iter(missing)
@@ -357,7 +359,15 @@ impl Application {
             }
         }
         drop(asked);
-        Ok(Words { tldrs, analyses })
+        let by_subscriber = keys
+            .iter()
+            .zip(briefings)
+            .filter_map(|(key, b)| Some((b.subscriber_id, analyses.get(key)?.clone())))
+            .collect();
+        Ok(Words {
+            tldrs,
+            analyses: by_subscriber,
+        })
     }
 }
 
