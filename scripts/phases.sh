@@ -39,8 +39,8 @@ phases_report() {
     {
       echo
       echo "Time per phase:"
-      awk -F'\t' '{ printf "  %-34s %4d min %02d s\n", $1, $2 / 60, $2 % 60; total += $2 }
-        END { printf "  %-34s %4d min %02d s\n", "total", total / 60, total % 60 }' "$PHASES_FILE"
+      awk -F'\t' '{ printf "  %-48s %4d min %02d s\n", $1, $2 / 60, $2 % 60; total += $2 }
+        END { printf "  %-48s %4d min %02d s\n", "total", total / 60, total % 60 }' "$PHASES_FILE"
     } >&2
     rm -f "$PHASES_FILE"
   fi
