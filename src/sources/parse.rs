@@ -480,6 +480,8 @@ fn local(name: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -667,5 +669,65 @@ mod tests {
     #[test]
     fn html_abstracts_become_plain_text() {
         assert_eq!(html_to_text("<p>A &amp; B</p>\n<i>c</i>"), "A & B c");
+    }
+
+    /// A damaged recorded feed: one of the recorded feeds (its first 64 KiB,
+    /// as the fuzzer's inputs), then a few cuts, insertions and overwrites.
+    fn damaged_feed() -> impl Strategy<Value = Vec<u8>> {
+        let seeds: Vec<Vec<u8>> = [
+            "arxiv-rss2-cs.CV-2026-04-21-real-day.xml",
+            "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
+            "arxiv-atom-cs.LG-2026-09-25.xml",
+            "biorxiv-rss1-genomics.xml",
+            "nature-rss1-real-2024-07-18.rss",
+        ]
+        .iter()
+        .map(|name| fixture(name).into_iter().take(64 * 1024).collect())
+        .collect();
+        // Markup pieces a damaged feed is likely to get wrong, beside random bytes.
+        let piece = prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..24),
+            prop::sample::select(vec![
+                b"<".to_vec(),
+                b"</item>".to_vec(),
+                b"<![CDATA[".to_vec(),
+                b"&#x".to_vec(),
+                b"&amp".to_vec(),
+                "\u{2039}@".as_bytes().to_vec(),
+                b"\xff\xfe".to_vec(),
+                b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>".to_vec(),
+            ]),
+        ];
+        let edit = (any::<prop::sample::Index>(), 0usize..64, piece);
+        (
+            prop::sample::select(seeds),
+            prop::collection::vec(edit, 1..6),
+        )
+            .prop_map(|(mut bytes, edits)| {
+                for (at, cut, piece) in edits {
+                    let at = at.index(bytes.len() + 1);
+                    let end = (at + cut).min(bytes.len());
+                    bytes.splice(at..end, piece);
+                }
+                bytes
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// What the fuzz target (`fuzz/`) checks, on damaged real feeds,
+        /// in every test run: parsing returns papers or an error, never a
+        /// panic, and every paper it returns has a title and a web link.
+        /// Real coverage-guided fuzzing is the local command in DEVELOPERS.md.
+        #[test]
+        fn a_damaged_feed_parses_or_is_an_error_and_never_panics(bytes in damaged_feed()) {
+            if let Ok(parsed) = parse_feed(&bytes) {
+                for paper in &parsed.papers {
+                    prop_assert!(!paper.title.is_empty());
+                    prop_assert!(is_web_url(&paper.url), "{}", paper.url);
+                }
+            }
+        }
     }
 }
