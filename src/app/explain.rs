@@ -85,10 +85,16 @@ impl Application {
                 self.settings.briefing.lookback_hours
             )?;
         }
-        if d.already_sent.contains(&target.id) {
+        if d.already_sent.current.contains(&target.id) {
             writeln!(
                 out,
                 "         already sent to {}: never sent again",
+                d.subscriber.email
+            )?;
+        } else if d.already_sent.earlier.contains(&target.id) {
+            writeln!(
+                out,
+                "         sent to {} in an earlier version: sent again only under a topic that says with:updates",
                 d.subscriber.email
             )?;
         }
@@ -146,8 +152,6 @@ fn rejection(topic: &crate::domain::Topic, why: Rejection) -> String {
         ),
         Rejection::OutsideCategories => "it is in none of the topic's categories".into(),
         Rejection::OutsideVenues => "it is from none of the topic's venues".into(),
-        Rejection::Replacement => {
-            "it is a replaced version, and the topic does not say with:updates".into()
-        }
+        Rejection::Replacement => "it is a revised version, and the topic says only:new".into(),
     }
 }

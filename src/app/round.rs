@@ -18,7 +18,6 @@
 //! template fails gets the error recorded (`round_error`) and is tried again
 //! in an hour; the rest of the batch goes on.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -31,7 +30,7 @@ use super::{Application, Links, ReaderLink, message_id};
 use crate::briefing::{
     Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose, summarise,
 };
-use crate::domain::{Analysis, EmailAddress, MessageBody, Paper, Subscriber, Verdict};
+use crate::domain::{Analysis, EmailAddress, MessageBody, Paper, SentPapers, Subscriber, Verdict};
 use crate::radar::{MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
 use crate::store::{BriefingItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper};
 
@@ -72,7 +71,7 @@ struct Draft {
 /// A subscriber whose briefing is being made, with what matching needs.
 pub(super) struct Due {
     pub(super) subscriber: Subscriber,
-    pub(super) already_sent: HashSet<i64>,
+    pub(super) already_sent: SentPapers,
     /// Verdicts with the papers' text, for the feedback profile.
     pub(super) feedback: Vec<(Verdict, StoredPaper)>,
 }
@@ -607,7 +606,7 @@ impl Application {
         let picks = vec![within_total(&picks, drafter.max_papers)];
         let due = [Due {
             subscriber,
-            already_sent: HashSet::new(),
+            already_sent: SentPapers::default(),
             feedback: Vec::new(),
         }];
         let words = self.words_for_picks(&papers, &due, &picks, now).await;

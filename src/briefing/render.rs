@@ -409,7 +409,7 @@ mod tests {
         assert!(rendered.html.contains("&lt;hello@hub.example&gt;"));
         assert!(rendered.html.contains("preferences/abc?a=1&amp;b=2\""));
         assert!(rendered.text.contains("<script>alert(1)</script> & co"));
-        assert!(rendered.html.contains("Updated cross-list v2"));
+        assert!(rendered.html.contains("Revised cross-list · v2"));
         assert!(rendered.html.contains("2 more on this topic"));
         assert!(rendered.html.contains("Tuesday, 24 November 2026"));
         assert_eq!(rendered.subject, "1 new on Graphs <&>");

@@ -27,9 +27,9 @@ pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 pub(crate) use locale::string_keys;
 pub use locale::{Locale, LocaleError};
 pub use message_body::MessageBody;
-pub use paper::Paper;
+pub use paper::{Paper, SentPapers};
 pub use paper_key::PaperKey;
-pub use query::{Facet, Query, QueryError, Term};
+pub use query::{Facet, Query, QueryError, Revisions, Term};
 pub use subscriber::{
     Cadence, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Verdict,
 };

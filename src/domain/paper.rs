@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use super::{AnnounceType, ArxivId, PaperKey};
@@ -21,4 +23,32 @@ pub struct Paper {
     pub venue: String,
     pub announce_type: Option<AnnounceType>,
     pub published: Option<DateTime<Utc>>,
+}
+
+/// The recent papers a subscriber has been sent, by stored paper id: what
+/// matching needs to send each paper once, and a revised one again only to
+/// topics that ask for updates.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SentPapers {
+    /// Sent in the version stored now (or a later one): never again.
+    pub current: HashSet<i64>,
+    /// Sent only in an earlier version than the one stored now.
+    pub earlier: HashSet<i64>,
+}
+
+impl SentPapers {
+    /// Records that a paper was sent, in its current version or not.
+    pub fn insert(&mut self, paper: i64, current: bool) {
+        if current {
+            self.earlier.remove(&paper);
+            self.current.insert(paper);
+        } else if !self.current.contains(&paper) {
+            self.earlier.insert(paper);
+        }
+    }
+
+    /// Whether the paper was sent in any version.
+    pub fn contains(&self, paper: i64) -> bool {
+        self.current.contains(&paper) || self.earlier.contains(&paper)
+    }
 }

@@ -16,7 +16,12 @@
 //! | `~cat:cs.LG`, `~venue:"Nature Physics"` | papers there rank higher |
 //! | `author:"Ada Lovelace"` | every paper by this author, whatever its words |
 //! | `weight:2` | this topic counts twice (0.1 to 5) |
-//! | `with:updates` | replaced versions (`replace`) are shown too |
+//! | `only:new` | no revised versions (`replace`), only papers announced as new |
+//! | `with:updates` | a new version of a paper already sent is sent again |
+//!
+//! A revised version of a paper the reader was never sent is news to them,
+//! so by default a topic shows it (ranked a little lower, labelled
+//! "Revised"); `only:new` and `with:updates` move that line either way.
 //!
 //! A plain comma-separated list with none of these signs, `GNN, graph neural
 //! network`, means what it always meant: any one of these phrases.
@@ -71,11 +76,24 @@ pub struct Query {
     authors: Vec<String>,
     /// In hundredths: 100 is the default weight of 1.
     weight_percent: u16,
-    updates: bool,
+    revisions: Revisions,
     /// A 128-bit hash of everything above, computed once: the radar index
     /// meets the same query in many radars and knows it by this alone (two
     /// different queries share one with odds of about 2^-128 per pair).
     fingerprint: u128,
+}
+
+/// Which revised versions of papers (arXiv `replace`, `replace-cross`) a
+/// topic shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Revisions {
+    /// None: only papers announced as new (`only:new`).
+    OnlyNew,
+    /// Those of papers the reader has never been sent (the default).
+    #[default]
+    Unsent,
+    /// Those too, and a new version of a paper already sent (`with:updates`).
+    Updates,
 }
 
 /// Where a query stops making sense, and why. `at` counts characters from 1.
@@ -142,7 +160,7 @@ impl Query {
             venues: vec![],
             authors: vec![],
             weight_percent: 100,
-            updates: false,
+            revisions: Revisions::default(),
             fingerprint: 0,
         };
         let text = query.to_string();
@@ -179,7 +197,7 @@ impl Query {
             venues: vec![],
             authors: vec![],
             weight_percent: 100,
-            updates: false,
+            revisions: Revisions::default(),
             fingerprint: 0,
         }
     }
@@ -256,7 +274,7 @@ impl Query {
             &self.venues,
             &self.authors,
             self.weight_percent,
-            self.updates,
+            self.revisions,
         );
         // Two independent 64-bit halves: the same content under two seeds.
         let half = |seed: u8| {
@@ -292,9 +310,9 @@ impl Query {
     pub fn weight(&self) -> f32 {
         f32::from(self.weight_percent) / 100.0
     }
-    /// Whether replaced versions of papers are wanted.
-    pub fn wants_updates(&self) -> bool {
-        self.updates
+    /// Which revised versions of papers the topic shows.
+    pub fn revisions(&self) -> Revisions {
+        self.revisions
     }
 }
 
@@ -440,7 +458,7 @@ impl Parser<'_> {
 
     /// A known `name:` at the cursor.
     fn field_name(&self) -> Option<&'static str> {
-        ["cat", "venue", "author", "weight", "with"]
+        ["cat", "venue", "author", "weight", "with", "only"]
             .into_iter()
             .find(|f| self.rest_starts_with(f) && self.chars.get(self.pos + f.len()) == Some(&':'))
     }
@@ -468,13 +486,32 @@ impl Parser<'_> {
                     .ok_or_else(|| self.error(value_at, "weight: takes a number from 0.1 to 5"))?;
                 self.query.weight_percent = (weight * 100.0).round() as u16;
             }
-            "with" if value == "updates" => self.query.updates = true,
-            _ => {
-                return Err(self.error(
-                    start,
-                    "the only with: is with:updates (show replaced versions)",
-                ));
+            "with" | "only" => {
+                let revisions = match (field, value.as_str()) {
+                    ("with", "updates") => Revisions::Updates,
+                    ("only", "new") => Revisions::OnlyNew,
+                    ("with", _) => {
+                        return Err(self.error(
+                            start,
+                            "the only with: is with:updates (send a paper again when it is revised)",
+                        ));
+                    }
+                    _ => {
+                        return Err(
+                            self.error(start, "the only only: is only:new (no revised versions)")
+                        );
+                    }
+                };
+                if self.query.revisions != Revisions::default() && self.query.revisions != revisions
+                {
+                    return Err(self.error(
+                        start,
+                        "with:updates and only:new contradict each other: keep one",
+                    ));
+                }
+                self.query.revisions = revisions;
             }
+            _ => unreachable!("field_name() only returns known fields"),
         }
         Ok(())
     }
@@ -657,9 +694,16 @@ impl fmt::Display for Query {
             sep(f)?;
             write!(f, "weight:{}", self.weight())?;
         }
-        if self.updates {
-            sep(f)?;
-            f.write_str("with:updates")?;
+        match self.revisions {
+            Revisions::OnlyNew => {
+                sep(f)?;
+                f.write_str("only:new")?;
+            }
+            Revisions::Unsent => {}
+            Revisions::Updates => {
+                sep(f)?;
+                f.write_str("with:updates")?;
+            }
         }
         Ok(())
     }
@@ -704,7 +748,9 @@ mod tests {
         assert!(q.groups()[1][0].is_exact());
         assert!(q.categories()[0].is_boost());
         assert_eq!(q.weight(), 1.5);
-        assert!(q.wants_updates());
+        assert_eq!(q.revisions(), Revisions::Updates);
+        assert_eq!(parse("x").revisions(), Revisions::Unsent);
+        assert_eq!(parse("x only:new").revisions(), Revisions::OnlyNew);
         let q = parse("a OR b c | d");
         assert_eq!(q.groups().len(), 2);
         assert_eq!(texts(&q.groups()[1]), ["c", "d"]);
@@ -740,6 +786,8 @@ mod tests {
             ("x cat:CS LG", 7, "not an arXiv category"),
             ("x weight:9", 10, "0.1 to 5"),
             ("x with:everything", 3, "with:updates"),
+            ("x only:old", 3, "only:new"),
+            ("x only:new with:updates", 12, "contradict"),
             ("x - y", 3, "followed by the word"),
             ("x -cat:cs.LG", 3, "only words and phrases"),
             ("-medical", 9, "at least one word"),
@@ -813,7 +861,7 @@ mod tests {
             venues in prop::collection::vec((word(), any::<bool>()), 0..2),
             authors in prop::collection::vec("[A-Z][a-z]{1,8}( [A-Z][a-z]{1,8})?", 0..2),
             weight_percent in prop_oneof![Just(100u16), 10u16..=500],
-            updates in any::<bool>(),
+            revisions in prop_oneof![Just(Revisions::OnlyNew), Just(Revisions::Unsent), Just(Revisions::Updates)],
         ) -> Query {
             // What the parser would collapse: duplicate alternatives in a group.
             let groups = groups.into_iter().map(|g| {
@@ -832,7 +880,7 @@ mod tests {
                 venues: venues.into_iter().map(|(value, boost)| Facet { value, boost }).collect(),
                 authors,
                 weight_percent,
-                updates,
+                revisions,
                 fingerprint: 0,
             }
             .sealed()

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use super::text::{self, Tokens};
-use crate::domain::{AnnounceType, Paper, Query, Topic};
+use crate::domain::{AnnounceType, Paper, Query, Revisions, SentPapers, Topic};
 
 /// Title words weigh this much more than abstract words.
 const TITLE_WEIGHT: f32 = 2.0;
@@ -68,7 +68,7 @@ struct CompiledTopic {
     len: u32,
     groups: u8,
     weight: f32,
-    updates: bool,
+    revisions: Revisions,
     has_category_filter: bool,
     has_venue_filter: bool,
 }
@@ -197,8 +197,9 @@ pub struct TopicPicks {
 /// What a subscriber brings to matching besides their topics.
 #[derive(Debug, Default)]
 pub struct MatchOptions<'a> {
-    /// Ids of papers this subscriber already received.
-    pub already_sent: Option<&'a HashSet<i64>>,
+    /// The papers this subscriber already received: never again, but for
+    /// a new version of one under a topic that asks `with:updates`.
+    pub already_sent: Option<&'a SentPapers>,
     pub max_per_topic: usize,
     pub profile: Option<&'a Profile>,
 }
@@ -450,7 +451,7 @@ impl RadarsBuilder {
             len: entries.len() as u32,
             groups: query.groups().len() as u8,
             weight: query.weight(),
-            updates: query.wants_updates(),
+            revisions: query.revisions(),
             has_category_filter: entries
                 .iter()
                 .any(|e| e.kind == Kind::Category { boost: false }),
@@ -460,14 +461,14 @@ impl RadarsBuilder {
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         entries.hash(&mut hasher);
-        (topic.groups, topic.weight.to_bits(), topic.updates).hash(&mut hasher);
+        (topic.groups, topic.weight.to_bits(), topic.revisions).hash(&mut hasher);
         let hash = hasher.finish();
         if let Some(&existing) = self.topic_by_hash.get(&hash) {
             let t = self.topics[existing as usize];
             let same = self.entries[t.start as usize..(t.start + t.len) as usize] == entries[..]
                 && t.groups == topic.groups
                 && t.weight == topic.weight
-                && t.updates == topic.updates;
+                && t.revisions == topic.revisions;
             if same {
                 return existing;
             }
@@ -681,7 +682,9 @@ fn prior(paper: &Paper, now: DateTime<Utc>) -> f32 {
         None | Some(AnnounceType::New) => 1.0,
         Some(AnnounceType::Cross) => 0.9,
         Some(AnnounceType::AbsOnly) => 0.7,
-        Some(AnnounceType::Replace | AnnounceType::ReplaceCross) => 0.6,
+        // A revised version is news to a reader who never got the paper,
+        // a little less than a new one.
+        Some(AnnounceType::Replace | AnnounceType::ReplaceCross) => 0.8,
     };
     let age_days = paper
         .published
@@ -795,7 +798,7 @@ pub enum Rejection {
     Excluded(u8),
     OutsideCategories,
     OutsideVenues,
-    /// A replaced version, and the topic does not ask for updates.
+    /// A revised version, and the topic says `only:new`.
     Replacement,
 }
 
@@ -848,14 +851,16 @@ impl RadarIndex {
         // Enough of each topic's best to fill it after others take their share.
         let depth = options.max_per_topic.saturating_mul(CANDIDATE_DEPTH);
         for (position, &topic) in topics.iter().enumerate() {
+            let updates = self.topics[topic as usize].revisions == Revisions::Updates;
             candidates.extend(
                 self.topic_hits[topic as usize]
                     .iter()
                     .enumerate()
                     .filter(|(_, h)| {
-                        !options
-                            .already_sent
-                            .is_some_and(|sent| sent.contains(&self.papers[h.paper as usize].id))
+                        let id = self.papers[h.paper as usize].id;
+                        !options.already_sent.is_some_and(|sent| {
+                            sent.current.contains(&id) || (!updates && sent.earlier.contains(&id))
+                        })
                     })
                     .take(depth)
                     .map(|(place, h)| (h.paper, position as u16, place as u16, h.score)),
@@ -969,7 +974,7 @@ impl RadarIndex {
 
     /// The facet multiplier, or `None` when a filter or the announce type rules the paper out.
     fn facets(&self, t: &CompiledTopic, entries: &[Entry], paper: &IndexedPaper) -> Option<f32> {
-        if !t.updates
+        if t.revisions == Revisions::OnlyNew
             && matches!(
                 paper.announce,
                 Some(AnnounceType::Replace | AnnounceType::ReplaceCross)
@@ -1044,7 +1049,7 @@ impl RadarIndex {
         }
         let boost = self.facets(&t, entries, p);
         if boost.is_none() {
-            let replacement = !t.updates
+            let replacement = t.revisions == Revisions::OnlyNew
                 && matches!(
                     p.announce,
                     Some(AnnounceType::Replace | AnnounceType::ReplaceCross)
@@ -1127,10 +1132,7 @@ impl RadarIndex {
             })
             .filter(|&(p, _)| {
                 let paper = &self.papers[p as usize];
-                !matches!(
-                    paper.announce,
-                    Some(AnnounceType::Replace | AnnounceType::ReplaceCross)
-                ) && !options.already_sent.is_some_and(|s| s.contains(&paper.id))
+                !options.already_sent.is_some_and(|s| s.contains(paper.id))
                     && !topics.iter().any(|&t| {
                         self.entries_of(t).iter().any(|e| {
                             e.kind == Kind::Exclude && Self::has_term(paper, e.id).is_some()

@@ -11,8 +11,10 @@
 //!   mention its terms, not all papers. Matching is CPU work on rayon's pool.
 //! - Scores are BM25 per term (title words count double), a bonus for
 //!   phrases found as phrases, the topic's weight, preferred categories and
-//!   venues, announce type (a replaced version ranks lower and shows only
-//!   when the topic asks `with:updates`) and freshness.
+//!   venues, announce type (a revised version ranks a little lower; it
+//!   shows unless the topic says `only:new`, and a new version of a paper
+//!   already sent shows only when the topic says `with:updates`) and
+//!   freshness.
 //! - Feedback ("more / less like this") becomes a [`Profile`]: the TF-IDF
 //!   centroids of liked and disliked papers (Rocchio). It re-ranks every
 //!   topic's picks and may add up to three papers like the liked ones that

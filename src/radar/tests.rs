@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::{AnnounceType, Paper, PaperKey, Topic};
+use crate::domain::{AnnounceType, Paper, PaperKey, SentPapers, Topic};
 
 fn paper(title: &str, abstract_text: &str, categories: &[&str]) -> Paper {
     Paper {
@@ -28,13 +28,13 @@ fn topic(query: &str) -> Topic {
 
 /// Paper ids (1-based positions) each topic picks, in rank order.
 fn run(topics: &[Topic], papers: &[Paper]) -> Vec<(Option<usize>, Vec<i64>)> {
-    run_with(topics, papers, &HashSet::new())
+    run_with(topics, papers, &SentPapers::default())
 }
 
 fn run_with(
     topics: &[Topic],
     papers: &[Paper],
-    sent: &HashSet<i64>,
+    sent: &SentPapers,
 ) -> Vec<(Option<usize>, Vec<i64>)> {
     let pairs: Vec<(i64, &Paper)> = papers
         .iter()
@@ -149,12 +149,39 @@ fn a_followed_author_brings_their_papers_whatever_the_words() {
 }
 
 #[test]
-fn replacements_show_only_when_asked_and_below_new_papers() {
+fn a_revised_paper_never_sent_shows_below_new_papers_unless_the_topic_says_only_new() {
+    let mut replaced = paper("Diffusion models", "", &[]);
+    replaced.announce_type = Some(AnnounceType::Replace);
+    let mut cross = replaced.clone();
+    cross.announce_type = Some(AnnounceType::ReplaceCross);
+    let papers = [replaced, paper("Diffusion models", "", &[]), cross];
+    assert_eq!(ids(&[topic("diffusion")], &papers), [2, 1, 3]);
+    assert_eq!(ids(&[topic("diffusion with:updates")], &papers), [2, 1, 3]);
+    assert_eq!(ids(&[topic("diffusion only:new")], &papers), [2]);
+}
+
+#[test]
+fn a_new_version_of_a_paper_already_sent_is_sent_again_only_with_updates() {
     let mut replaced = paper("Diffusion models", "", &[]);
     replaced.announce_type = Some(AnnounceType::Replace);
     let papers = [replaced, paper("Diffusion models", "", &[])];
-    assert_eq!(ids(&[topic("diffusion")], &papers), [2]);
-    assert_eq!(ids(&[topic("diffusion with:updates")], &papers), [2, 1]);
+    let sent_earlier = SentPapers {
+        earlier: [1].into(),
+        ..Default::default()
+    };
+    let sent_now = SentPapers {
+        current: [1].into(),
+        ..Default::default()
+    };
+    let picks = |query: &str, sent: &SentPapers| -> Vec<i64> {
+        run_with(&[topic(query)], &papers, sent)
+            .into_iter()
+            .flat_map(|(_, ids)| ids)
+            .collect()
+    };
+    assert_eq!(picks("diffusion", &sent_earlier), [2]);
+    assert_eq!(picks("diffusion with:updates", &sent_earlier), [2, 1]);
+    assert_eq!(picks("diffusion with:updates", &sent_now), [2]);
 }
 
 #[test]
@@ -173,7 +200,11 @@ fn a_paper_is_listed_once_under_its_best_topic_and_title_hits_rank_first() {
 #[test]
 fn already_sent_papers_and_empty_topics_are_left_out() {
     let papers = [paper("Transformers", "", &[])];
-    assert!(run_with(&[topic("transformers")], &papers, &HashSet::from([1])).is_empty());
+    let sent = SentPapers {
+        current: [1].into(),
+        ..Default::default()
+    };
+    assert!(run_with(&[topic("transformers")], &papers, &sent).is_empty());
     assert!(run(&[topic("diffusion")], &papers).is_empty());
 }
 

@@ -1,10 +1,10 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Result, Store, StoreError, from_json, to_json};
-use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey, Verdict};
+use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey, SentPapers, Verdict};
 
 /// The columns `paper_from_row` reads, of `papers p`.
 macro_rules! paper_columns {
@@ -271,13 +271,8 @@ impl Store {
     }
 
     /// Which of the papers recent since `since` this subscriber has already
-    /// received in a briefing, in their current version: a paper sent at an
-    /// older version is not among them (a topic may ask `with:updates`).
-    pub async fn papers_already_sent(
-        &self,
-        subscriber_id: i64,
-        since: i64,
-    ) -> Result<HashSet<i64>> {
+    /// received in a briefing, in their current version or an earlier one.
+    pub async fn papers_already_sent(&self, subscriber_id: i64, since: i64) -> Result<SentPapers> {
         Ok(self
             .papers_already_sent_to(&[subscriber_id], since)
             .await?
@@ -290,17 +285,19 @@ impl Store {
         &self,
         subscribers: &[i64],
         since: i64,
-    ) -> Result<HashMap<i64, HashSet<i64>>> {
-        let mut out: HashMap<i64, HashSet<i64>> = HashMap::new();
+    ) -> Result<HashMap<i64, SentPapers>> {
+        let mut out: HashMap<i64, SentPapers> = HashMap::new();
         if subscribers.is_empty() {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT b.subscriber_id, bi.paper_id FROM briefing_items bi
+            "SELECT b.subscriber_id, bi.paper_id,
+                    CAST(CASE WHEN bi.version IS NULL OR p.version IS NULL OR bi.version >= p.version
+                              THEN 1 ELSE 0 END AS BIGINT) AS current
+             FROM briefing_items bi
              JOIN briefings b ON b.id = bi.briefing_id
              JOIN papers p ON p.id = bi.paper_id
-             WHERE b.subscriber_id IN ({}) AND p.version_seen_at >= $1
-               AND (bi.version IS NULL OR p.version IS NULL OR bi.version >= p.version)",
+             WHERE b.subscriber_id IN ({}) AND p.version_seen_at >= $1",
             super::placeholders(2, subscribers.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(since);
@@ -310,7 +307,10 @@ impl Store {
         for row in query.fetch_all(&self.pool).await? {
             out.entry(row.try_get("subscriber_id")?)
                 .or_default()
-                .insert(row.try_get("paper_id")?);
+                .insert(
+                    row.try_get("paper_id")?,
+                    row.try_get::<i64, _>("current")? == 1,
+                );
         }
         Ok(out)
     }

@@ -23,6 +23,7 @@ mod politeness;
 mod reader_pages;
 mod readers;
 mod relevance;
+mod revisions;
 mod round;
 mod run_once;
 mod schedule;

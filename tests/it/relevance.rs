@@ -2,10 +2,8 @@
 //! abstracts (`tests/fixtures/relevance/`, written before the matcher was
 //! tuned; its README says how). Every radar is matched against every
 //! recorded paper at once, as a round would; recall and precision at 5 are
-//! printed and must stay at or above 0.85.
-//!
-//! The set judges relevance, not the rule that replaced versions are shown
-//! only on request, so every topic here asks `with:updates`.
+//! printed and must stay at or above 0.85. The topics are matched with the
+//! settings a reader gets: no options added.
 
 use std::collections::{HashMap, HashSet};
 
@@ -95,11 +93,7 @@ fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
             let topics: Vec<Topic> = r
                 .topics
                 .iter()
-                .map(|t| {
-                    let simple =
-                        Topic::new(&t.name, &t.keywords, &t.categories, &t.exclude).unwrap();
-                    Topic::parse(&t.name, &format!("{} with:updates", simple.query())).unwrap()
-                })
+                .map(|t| Topic::new(&t.name, &t.keywords, &t.categories, &t.exclude).unwrap())
                 .collect();
             builder.add(&topics)
         })

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use academichub::domain::{EmailAddress, Locale, NewSubscriber, Topic};
+use academichub::domain::{EmailAddress, Locale, NewSubscriber, SentPapers, Topic};
 use academichub::sources::parse_feed;
 use academichub::store::{BriefingItem, NewBriefing, OutgoingMessage, Store};
 
@@ -162,7 +162,10 @@ async fn story(db: &TestDb) {
     assert!(store.has_briefing(id, "2026-11-23").await.unwrap());
     assert_eq!(
         store.papers_already_sent(id, 900).await.unwrap(),
-        HashSet::from([odin.id])
+        SentPapers {
+            current: HashSet::from([odin.id]),
+            earlier: HashSet::new(),
+        }
     );
 
     // The outbox: claim with a lease, defer, release, send.
@@ -268,8 +271,8 @@ async fn story(db: &TestDb) {
         sign(store.link_secret().await.unwrap())
     );
 
-    // A new version of a paper ada received is news again (for topics that
-    // ask `with:updates`): recent, and not "already sent" at this version.
+    // A new version of a paper ada received is recent again, and sent to
+    // her only in an earlier version (news to topics that ask `with:updates`).
     let mut v3 = papers[2].clone();
     let (arxiv_id, _) = v3.arxiv.clone().unwrap();
     v3.arxiv = Some((arxiv_id, Some(3)));
@@ -293,8 +296,12 @@ async fn story(db: &TestDb) {
         ),
         "[{label}]"
     );
-    assert!(
-        store.papers_already_sent(id, 900).await.unwrap().is_empty(),
+    assert_eq!(
+        store.papers_already_sent(id, 900).await.unwrap(),
+        SentPapers {
+            current: HashSet::new(),
+            earlier: HashSet::from([odin.id]),
+        },
         "[{label}]"
     );
     // Seeing the same version again is not news.
