@@ -153,8 +153,9 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
             "[{label}] {shown}"
         );
 
-        // Preferences: the outlier topic becomes a GNN topic, in a zone
-        // where it is already another day, so the next briefing can come now.
+        // Preferences: the outlier topic becomes a GNN topic without revised
+        // versions, in a zone where it is already another day, so the next
+        // briefing can come now.
         let preferences = briefing.link(&base, "preferences");
         let (code, page) = daemon.get(&preferences).await;
         assert_eq!(code, StatusCode::OK);
@@ -166,7 +167,7 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
                 &[
                     ("form_token", token.as_str()),
                     ("t0_name", "Graph learning"),
-                    ("t0_query", "\"graph neural network\" -molecule"),
+                    ("t0_query", "\"graph neural network\" -molecule only:new"),
                     ("t1_name", ""),
                     ("t1_query", ""),
                     ("locale", "en"),
@@ -183,7 +184,9 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         assert!(page.contains("Saved."), "{page}");
         let shown = hub.ok(&["subscribers", "--show", "ada@example.org"]).await;
         assert!(
-            shown.contains("topic:     Graph learning: \"graph neural network\" -molecule")
+            shown.contains(
+                "topic:     Graph learning: \"graph neural network\" -molecule only:new"
+            )
                 && !shown.contains("Outliers"),
             "[{label}] {shown}"
         );
