@@ -184,9 +184,8 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         assert!(page.contains("Saved."), "{page}");
         let shown = hub.ok(&["subscribers", "--show", "ada@example.org"]).await;
         assert!(
-            shown.contains(
-                "topic:     Graph learning: \"graph neural network\" -molecule only:new"
-            )
+            shown
+                .contains("topic:     Graph learning: \"graph neural network\" -molecule only:new")
                 && !shown.contains("Outliers"),
             "[{label}] {shown}"
         );

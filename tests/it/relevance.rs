@@ -1,9 +1,8 @@
-//! The radar against a hand-labelled relevance set built from real
-//! abstracts (`tests/fixtures/relevance/`, written before the matcher was
-//! tuned; its README says how). Every radar is matched against every
-//! recorded paper at once, as a round would; recall and precision at 5 are
-//! printed and must stay at or above 0.85. The topics are matched with the
-//! settings a reader gets: no options added.
+//! The radar against hand-labelled relevance sets built from real abstracts
+//! (`tests/fixtures/relevance/`, each written before the matcher was tuned;
+//! its README says how). Every radar is matched against every recorded
+//! paper at once, as a round would, with the settings a reader gets (no
+//! options added); the figures are printed per radar and in all.
 
 use std::collections::{HashMap, HashSet};
 
@@ -65,14 +64,45 @@ fn papers() -> Vec<(String, Paper)> {
     out
 }
 
-#[test]
-fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
+/// What one labelled set measures.
+struct Figures {
+    relevant: usize,
+    found: usize,
+    /// Judged papers among the first five picks (unjudged ones skipped).
+    top5_judged: usize,
+    top5_relevant: usize,
+    judged_picked: usize,
+    /// Every pick, judged or not.
+    picked: usize,
+}
+
+impl Figures {
+    fn recall(&self) -> f64 {
+        self.found as f64 / self.relevant as f64
+    }
+    fn precision_at_5(&self) -> f64 {
+        self.top5_relevant as f64 / self.top5_judged as f64
+    }
+    /// Of the judged papers picked, the relevant ones.
+    fn judged_precision(&self) -> f64 {
+        self.found as f64 / self.judged_picked as f64
+    }
+    /// Of every paper picked, the relevant ones: the precision of a set
+    /// that lists every relevant paper of its day.
+    fn precision(&self) -> f64 {
+        self.found as f64 / self.picked as f64
+    }
+}
+
+/// Matches every radar of `set` (a file in `tests/fixtures/relevance/`)
+/// against every recorded paper and prints what it finds.
+fn measure(set: &str) -> Figures {
     let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/relevance/judgements.toml",
+        "{}/tests/fixtures/relevance/{set}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let set: Set = toml::from_str(&text).unwrap();
+    let set_rows: Set = toml::from_str(&text).unwrap();
     let papers = papers();
     let pairs: Vec<(i64, &Paper)> = papers
         .iter()
@@ -86,7 +116,7 @@ fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
         .collect();
     let now = chrono::Utc::now();
     let mut builder = RadarsBuilder::new(&pairs, now);
-    let radars: Vec<_> = set
+    let radars: Vec<_> = set_rows
         .radar
         .iter()
         .map(|r| {
@@ -100,9 +130,15 @@ fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
         .collect();
     let index = builder.build();
 
-    let (mut relevant, mut found, mut top5_judged, mut top5_relevant) = (0, 0, 0, 0);
-    let (mut judged_picked, mut judged_picked_relevant) = (0, 0);
-    for (radar, id) in set.radar.iter().zip(radars) {
+    let mut all = Figures {
+        relevant: 0,
+        found: 0,
+        top5_judged: 0,
+        top5_relevant: 0,
+        judged_picked: 0,
+        picked: 0,
+    };
+    for (radar, id) in set_rows.radar.iter().zip(radars) {
         for j in &radar.judgement {
             assert!(
                 by_id.contains_key(j.paper.as_str()),
@@ -132,45 +168,94 @@ fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
             .iter()
             .filter(|(p, r)| **r && picked.contains(p))
             .count();
-        // Precision at 5 over the judged papers in rank order (unjudged
-        // papers are skipped: their relevance is unknown, not false).
         let top5: Vec<bool> = hits
             .iter()
             .filter_map(|(p, _)| verdicts.get(p).copied())
             .take(5)
             .collect();
-        let misses: Vec<&str> = radar
+        let missed: Vec<&str> = radar
             .judgement
             .iter()
-            .filter(|j| j.relevant != picked.contains(&by_id[j.paper.as_str()]))
+            .filter(|j| j.relevant && !picked.contains(&by_id[j.paper.as_str()]))
+            .map(|j| j.paper.as_str())
+            .collect();
+        let wrong: Vec<&str> = radar
+            .judgement
+            .iter()
+            .filter(|j| !j.relevant && picked.contains(&by_id[j.paper.as_str()]))
             .map(|j| j.paper.as_str())
             .collect();
         eprintln!(
-            "{:28} recall {radar_found}/{radar_relevant}  precision@5 {}/{}  picked {}  wrong: {misses:?}",
+            "{:30} recall {radar_found}/{radar_relevant}  precision@5 {}/{}  picked {}  missed: {missed:?}  wrong: {wrong:?}",
             radar.name,
             top5.iter().filter(|r| **r).count(),
             top5.len(),
             hits.len(),
         );
-        relevant += radar_relevant;
-        found += radar_found;
-        top5_judged += top5.len();
-        top5_relevant += top5.iter().filter(|r| **r).count();
-        judged_picked += verdicts.keys().filter(|p| picked.contains(p)).count();
-        judged_picked_relevant += verdicts
-            .iter()
-            .filter(|(p, r)| **r && picked.contains(p))
-            .count();
+        all.relevant += radar_relevant;
+        all.found += radar_found;
+        all.top5_judged += top5.len();
+        all.top5_relevant += top5.iter().filter(|r| **r).count();
+        all.judged_picked += verdicts.keys().filter(|p| picked.contains(p)).count();
+        all.picked += picked.len();
     }
-    let recall = found as f64 / relevant as f64;
-    let precision_at_5 = top5_relevant as f64 / top5_judged as f64;
-    let precision = judged_picked_relevant as f64 / judged_picked as f64;
     eprintln!(
-        "relevance set: recall {recall:.3} ({found}/{relevant}), precision@5 {precision_at_5:.3} ({top5_relevant}/{top5_judged}), precision of judged picks {precision:.3} ({judged_picked_relevant}/{judged_picked})"
+        "{set}: recall {:.3} ({}/{}), precision {:.3} ({}/{} picks), precision of judged picks {:.3} ({}/{}), precision@5 {:.3} ({}/{})",
+        all.recall(),
+        all.found,
+        all.relevant,
+        all.precision(),
+        all.found,
+        all.picked,
+        all.judged_precision(),
+        all.found,
+        all.judged_picked,
+        all.precision_at_5(),
+        all.top5_relevant,
+        all.top5_judged,
     );
-    assert!(recall >= 0.85, "recall {recall:.3} < 0.85");
+    all
+}
+
+/// The first set judges a handful of candidates per radar, so its precision
+/// is read at the top of each list.
+#[test]
+fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
+    let figures = measure("judgements.toml");
     assert!(
-        precision_at_5 >= 0.85,
-        "precision@5 {precision_at_5:.3} < 0.85"
+        figures.recall() >= 0.85,
+        "recall {:.3} < 0.85",
+        figures.recall()
+    );
+    assert!(
+        figures.precision_at_5() >= 0.85,
+        "precision@5 {:.3} < 0.85",
+        figures.precision_at_5()
+    );
+}
+
+/// What the radar reached on the cs.CV day set (see the test below) on
+/// 2026-12-03: recall 0.700 (152/217) at precision 0.631 (152/241 picks).
+/// Before revised papers were shown by default: 0.456 at 0.604.
+const RECALL_FLOOR: f64 = 0.70;
+const PRECISION_FLOOR: f64 = 0.63;
+
+/// The cs.CV day set lists every relevant paper of the day for each of its
+/// radars, so every pick it does not call relevant is a wrong one. Issue 15
+/// aims at recall 0.80 at precision 0.85 here; until the radar gets there,
+/// the test holds the figures reached so far, so that no change loses them.
+#[test]
+fn on_a_whole_real_day_the_radar_keeps_its_recall_and_precision() {
+    let figures = measure("cv-day-judgements.toml");
+    let (recall, precision) = (RECALL_FLOOR, PRECISION_FLOOR);
+    assert!(
+        figures.recall() >= recall,
+        "recall {:.3} < {recall}",
+        figures.recall()
+    );
+    assert!(
+        figures.precision() >= precision,
+        "precision {:.3} < {precision}",
+        figures.precision()
     );
 }
