@@ -39,18 +39,22 @@ struct Judgement {
     relevant: bool,
 }
 
+/// The cs.CV day the second set lists every relevant paper of.
+const CV_DAY: &str = "feeds/arxiv-rss2-cs.CV-2026-04-21-real-day.xml";
+
+/// Every recording the first set judges papers from.
 const FEEDS: &[&str] = &[
-    "feeds/arxiv-rss2-cs.CV-2026-04-21-real-day.xml",
+    CV_DAY,
     "feeds/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
     "feeds/arxiv-atom-cs.LG-2026-09-25.xml",
     "relevance/seed-papers.xml",
 ];
 
-/// Every recorded arXiv paper, once, by id.
-fn papers() -> Vec<(String, Paper)> {
+/// Every arXiv paper of these recordings, once, by id.
+fn papers(feeds: &[&str]) -> Vec<(String, Paper)> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for feed in FEEDS {
+    for feed in feeds {
         let path = format!("{}/tests/fixtures/{feed}", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap();
         for paper in parse_feed(&bytes).unwrap().papers {
@@ -95,15 +99,15 @@ impl Figures {
 }
 
 /// Matches every radar of `set` (a file in `tests/fixtures/relevance/`)
-/// against every recorded paper and prints what it finds.
-fn measure(set: &str) -> Figures {
+/// against every paper of `feeds` and prints what it finds.
+fn measure(set: &str, feeds: &[&str]) -> Figures {
     let text = std::fs::read_to_string(format!(
         "{}/tests/fixtures/relevance/{set}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     let set_rows: Set = toml::from_str(&text).unwrap();
-    let papers = papers();
+    let papers = papers(feeds);
     let pairs: Vec<(i64, &Paper)> = papers
         .iter()
         .enumerate()
@@ -221,7 +225,7 @@ fn measure(set: &str) -> Figures {
 /// is read at the top of each list.
 #[test]
 fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
-    let figures = measure("judgements.toml");
+    let figures = measure("judgements.toml", FEEDS);
     assert!(
         figures.recall() >= 0.85,
         "recall {:.3} < 0.85",
@@ -235,10 +239,10 @@ fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
 }
 
 /// What the radar reached on the cs.CV day set (see the test below) on
-/// 2026-12-03: recall 0.700 (152/217) at precision 0.631 (152/241 picks).
-/// Before revised papers were shown by default: 0.456 at 0.604.
+/// 2026-12-03: recall 0.700 (152/217) at precision 0.647 (152/235 picks).
+/// Before revised papers were shown by default: 0.456 at 0.615.
 const RECALL_FLOOR: f64 = 0.70;
-const PRECISION_FLOOR: f64 = 0.63;
+const PRECISION_FLOOR: f64 = 0.64;
 
 /// The cs.CV day set lists every relevant paper of the day for each of its
 /// radars, so every pick it does not call relevant is a wrong one. Issue 15
@@ -246,7 +250,7 @@ const PRECISION_FLOOR: f64 = 0.63;
 /// the test holds the figures reached so far, so that no change loses them.
 #[test]
 fn on_a_whole_real_day_the_radar_keeps_its_recall_and_precision() {
-    let figures = measure("cv-day-judgements.toml");
+    let figures = measure("cv-day-judgements.toml", &[CV_DAY]);
     let (recall, precision) = (RECALL_FLOOR, PRECISION_FLOOR);
     assert!(
         figures.recall() >= recall,
