@@ -370,6 +370,20 @@ impl Application {
             .ok_or(ReaderError::NotFound)
     }
 
+    /// The papers that briefing left out for its size ("N more on this
+    /// topic"), opened with the same link as the briefing in the browser.
+    pub async fn left_out_papers(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, ReaderError> {
+        let (subscriber, claims) = self.open_link(token, LinkAction::View, now).await?;
+        let edition = edition_from_object(claims.object).ok_or(ReaderError::NotFound)?;
+        self.render_left_out(&subscriber, edition, now)
+            .await?
+            .ok_or(ReaderError::NotFound)
+    }
+
     /// Everything stored about the subscriber, for "download my data".
     pub async fn export_data(
         &self,

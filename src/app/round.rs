@@ -31,8 +31,10 @@ use crate::briefing::{
     Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose, summarise,
 };
 use crate::domain::{Analysis, EmailAddress, MessageBody, Paper, SentPapers, Subscriber, Verdict};
-use crate::radar::{MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
-use crate::store::{BriefingItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper};
+use crate::radar::{Hit, MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
+use crate::store::{
+    BriefingItem, LeftOutItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper,
+};
 
 /// The topic recorded for papers that resemble liked ones but match no topic.
 const SIMILAR_TOPIC: &str = "(like papers you liked)";
@@ -65,6 +67,7 @@ const RETRY_FAILED_SECS: i64 = 3600;
 /// A briefing composed and rendered for one subscriber, not yet stored.
 struct Draft {
     items: Vec<BriefingItem>,
+    left_out: Vec<LeftOutItem>,
     message: OutgoingMessage,
 }
 
@@ -141,8 +144,8 @@ fn match_due(
 /// At most `max` papers in all, taken in turns from each topic's best, so
 /// that every topic is heard from before any has a second paper. The rest
 /// stay unsent, and news on a later day while they are recent.
-/// Each kept topic comes with the number of its picks left out.
-fn within_total(picks: &[TopicPicks], max: usize) -> Vec<(TopicPicks, usize)> {
+/// Each kept topic comes with its picks left out, best first.
+fn within_total(picks: &[TopicPicks], max: usize) -> Kept {
     let mut keep = vec![0; picks.len()];
     let mut total = 0;
     for rank in 0.. {
@@ -166,14 +169,14 @@ fn within_total(picks: &[TopicPicks], max: usize) -> Vec<(TopicPicks, usize)> {
                 topic: t.topic,
                 hits: t.hits[..k].to_vec(),
             };
-            (kept, t.hits.len() - k)
+            (kept, t.hits[k..].to_vec())
         })
         .collect()
 }
 
 /// A radar's picks within the briefing's size: each topic's kept picks,
-/// with how many more it had.
-type Kept = Vec<(TopicPicks, usize)>;
+/// with the ones the size left out.
+type Kept = Vec<(TopicPicks, Vec<Hit>)>;
 
 /// A briefing's outcome for one subscriber of a batch.
 type Drafted = anyhow::Result<Option<Draft>>;
@@ -332,6 +335,7 @@ impl Application {
                         subscriber_id: subscriber.id,
                         edition: subscriber.edition(now).to_string(),
                         items: draft.items,
+                        left_out: draft.left_out,
                         message: draft.message,
                     });
                     look(subscriber.id, subscriber.next_slot(now, true), None);
@@ -439,7 +443,7 @@ impl Drafter {
         let locale = subscriber.locale;
         let sections: Vec<Section> = picks
             .iter()
-            .map(|(t, more)| {
+            .map(|(t, left_out)| {
                 let topic = t.topic.map(|i| &subscriber.topics[i]);
                 Section {
                     topic: topic.map(|t| t.name()),
@@ -458,8 +462,21 @@ impl Drafter {
                                 .map(String::as_str),
                         })
                         .collect(),
-                    more: *more,
+                    more: left_out.len(),
                 }
+            })
+            .collect();
+        let left_out = picks
+            .iter()
+            .flat_map(|(t, left_out)| {
+                let topic = t.topic.map(|i| &subscriber.topics[i]);
+                left_out.iter().map(move |h| LeftOutItem {
+                    paper_id: papers[h.paper].id,
+                    topic: topic.map_or(SIMILAR_TOPIC, |t| t.name()).to_owned(),
+                    matched: topic
+                        .map(|t| describe(t, h.matched.reasons()))
+                        .unwrap_or_default(),
+                })
             })
             .collect();
         let (rendered, unsubscribe) = self.render(
@@ -487,7 +504,11 @@ impl Drafter {
             message_id: message_id(&self.message_domain),
             unsubscribe_url: Some(unsubscribe),
         };
-        Ok(Some(Draft { items, message }))
+        Ok(Some(Draft {
+            items,
+            left_out,
+            message,
+        }))
     }
 
     /// The briefing's mail for these sections and edition, with its links
@@ -550,31 +571,74 @@ impl Application {
             .store
             .briefing_papers(subscriber.id, &edition.to_string())
             .await?;
-        if items.is_empty() {
+        let sections = sections_of(
+            items
+                .iter()
+                .map(|(topic, paper)| (topic, Vec::new(), paper)),
+        );
+        self.render_page(subscriber, &sections, edition, now)
+    }
+
+    /// The papers a briefing left out for its size, ranked under their
+    /// topics with the words that matched, in the briefing's own layout:
+    /// where "N more on this topic" leads.
+    pub(super) async fn render_left_out(
+        &self,
+        subscriber: &Subscriber,
+        edition: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<String>> {
+        let items = self
+            .store
+            .briefing_left_out(subscriber.id, &edition.to_string())
+            .await?;
+        let sections = sections_of(
+            items
+                .iter()
+                .map(|(topic, matched, paper)| (topic, matched.clone(), paper)),
+        );
+        self.render_page(subscriber, &sections, edition, now)
+    }
+
+    fn render_page(
+        &self,
+        subscriber: &Subscriber,
+        sections: &[Section],
+        edition: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<String>> {
+        if sections.is_empty() {
             return Ok(None);
-        }
-        let mut sections: Vec<Section> = Vec::new();
-        for (topic, paper) in &items {
-            let topic = (topic != SIMILAR_TOPIC).then_some(topic.as_str());
-            if sections.last().is_none_or(|s| s.topic != topic) {
-                sections.push(Section {
-                    topic,
-                    picks: Vec::new(),
-                    more: 0,
-                });
-            }
-            sections.last_mut().expect("pushed above").picks.push(Pick {
-                paper_id: paper.id,
-                paper: &paper.paper,
-                matched: Vec::new(),
-                tldr: None,
-            });
         }
         let (rendered, _) = self
             .drafter()
-            .render(subscriber, &sections, None, edition, now)?;
+            .render(subscriber, sections, None, edition, now)?;
         Ok(Some(rendered.html))
     }
+}
+
+/// Stored papers in order, each under its topic, as a briefing's sections.
+fn sections_of<'a>(
+    items: impl Iterator<Item = (&'a String, Vec<String>, &'a StoredPaper)>,
+) -> Vec<Section<'a>> {
+    let mut sections: Vec<Section> = Vec::new();
+    for (topic, matched, paper) in items {
+        let topic = (topic != SIMILAR_TOPIC).then_some(topic.as_str());
+        if sections.last().is_none_or(|s| s.topic != topic) {
+            sections.push(Section {
+                topic,
+                picks: Vec::new(),
+                more: 0,
+            });
+        }
+        sections.last_mut().expect("pushed above").picks.push(Pick {
+            paper_id: paper.id,
+            paper: &paper.paper,
+            matched,
+            tldr: None,
+        });
+    }
+    sections
 }
 
 impl Application {

@@ -44,6 +44,8 @@ pub struct BriefingContent {
     pub unsubscribe_url: String,
     pub preferences_url: String,
     pub view_url: String,
+    /// The papers the briefing left out for its size ("N more on this topic").
+    pub more_url: String,
     /// The sender's contact line (address, who runs the service).
     pub contact: String,
 }
@@ -185,6 +187,7 @@ pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingCo
         unsubscribe_url: links.unsubscribe.clone(),
         preferences_url: links.preferences.clone(),
         view_url: links.view.clone(),
+        more_url: format!("{}/more", links.view),
         contact: contact.to_owned(),
     }
 }

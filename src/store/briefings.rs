@@ -22,6 +22,15 @@ pub struct BriefingItem {
     pub topic: String,
 }
 
+/// A paper a briefing left out for its size cap, under the topic that
+/// picked it, with the reader's words that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOutItem {
+    pub paper_id: i64,
+    pub topic: String,
+    pub matched: Vec<String>,
+}
+
 /// A subscriber's briefing for one edition (their local date), with the
 /// message that carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +39,8 @@ pub struct NewBriefing {
     /// `YYYY-MM-DD` in the subscriber's time zone: one briefing per edition.
     pub edition: String,
     pub items: Vec<BriefingItem>,
+    /// What the cap left out, best first within each topic.
+    pub left_out: Vec<LeftOutItem>,
     pub message: OutgoingMessage,
 }
 
@@ -113,6 +124,31 @@ impl Store {
                     .bind(item.paper_id)
                     .bind(item.version.map(i64::from))
                     .bind(&item.topic)
+                    .bind(position as i64);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let left_out: Vec<(i64, usize, &LeftOutItem)> = created
+            .iter()
+            .flat_map(|&(id, b)| {
+                b.left_out
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, item)| (id, i, item))
+            })
+            .collect();
+        for chunk in left_out.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO briefing_more (briefing_id, paper_id, topic, matched, position) VALUES {}",
+                self.values(chunk.len(), 5)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for &(id, position, item) in chunk {
+                query = query
+                    .bind(id)
+                    .bind(item.paper_id)
+                    .bind(&item.topic)
+                    .bind(item.matched.join("\n"))
                     .bind(position as i64);
             }
             query.execute(&mut *tx).await?;

@@ -31,7 +31,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::redact::redact_url;
 
-pub use briefings::{BriefingItem, NewBriefing, NextLook};
+pub use briefings::{BriefingItem, LeftOutItem, NewBriefing, NextLook};
 pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;

@@ -338,6 +338,41 @@ impl Store {
             .collect()
     }
 
+    /// The papers a subscriber's briefing for `edition` left out for its
+    /// size cap, best first within each topic: (topic, the words that
+    /// matched, paper without categories).
+    pub async fn briefing_left_out(
+        &self,
+        subscriber_id: i64,
+        edition: &str,
+    ) -> Result<Vec<(String, Vec<String>, StoredPaper)>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            paper_columns!(),
+            ", bm.topic, bm.matched FROM briefings b JOIN briefing_more bm ON bm.briefing_id = b.id
+             JOIN papers p ON p.id = bm.paper_id
+             WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY bm.position"
+        ))
+        .bind(subscriber_id)
+        .bind(edition)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let matched: String = row.try_get("matched")?;
+                Ok((
+                    row.try_get("topic")?,
+                    matched
+                        .split('\n')
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    paper_from_row(row)?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn paper_count(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM papers")
             .fetch_one(&self.pool)

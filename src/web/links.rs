@@ -260,3 +260,22 @@ pub(super) async fn view_briefing(
         Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }
+
+/// `/b/{token}/more`: what the briefing left out for its size.
+pub(super) async fn left_out_papers(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match web.app.left_out_papers(&token, Utc::now()).await {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CONTENT_SECURITY_POLICY, BRIEFING_CSP),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => web.error_page(negotiate(None, &headers), e),
+    }
+}

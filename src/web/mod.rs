@@ -85,6 +85,7 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
             get(links::feedback_page).post(links::feedback),
         )
         .route("/b/{token}", get(links::view_briefing))
+        .route("/b/{token}/more", get(links::left_out_papers))
         .route(
             "/preferences/{token}",
             get(preferences::page).post(preferences::save),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -354,5 +355,121 @@ async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_bot
     }
     drop(driver);
     daemon.stop().await;
+    smtp.stop().await;
+}
+
+/// Titles of the papers in a briefing's plain-text part (`* Title` lines).
+fn titles(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("* "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n_more_on_this_topic_opens_the_papers_the_briefing_left_out_in_the_readers_language() {
+    const TEST: &str =
+        "n_more_on_this_topic_opens_the_papers_the_briefing_left_out_in_the_readers_language";
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        return skip(
+            TEST,
+            "Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)",
+        );
+    }
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let driver = Driver::start().await;
+    let feeds = FeedServer::start([(
+        "cs.CV.rss",
+        Route::Feed(fixture("arxiv-rss2-cs.CV-2026-04-21-real-day.xml")),
+    )])
+    .await;
+    for db in TestDb::all(TEST).await {
+        let label = db.label;
+        let port = free_port();
+        // Two papers a briefing: a real day has many more on Gaussian splatting.
+        let hub = Hub::new(&format!(
+            "{}\n[briefing]\nmax_papers = 2\n",
+            web_config(&db.url, smtp.port, &[feeds.url("cs.CV.rss")], port)
+        ));
+        // Collected before the daemon starts, so that its own first
+        // collection finds the feed not due and the round sees every paper.
+        assert!(hub.ok(&["collect"]).await.contains("501 new"), "[{label}]");
+        let daemon = Daemon::start(&hub, port).await;
+        for (email, locale) in [("ada@example.org", "en"), ("li@example.cn", "zh")] {
+            hub.ok(&[
+                "subscribe",
+                email,
+                "--locale",
+                locale,
+                "--topic",
+                "Splatting",
+                "--keywords",
+                "gaussian splatting",
+            ])
+            .await;
+        }
+        let before = smtp.messages().len();
+        let out = hub.ok(&["run-once", "--force"]).await;
+        assert!(out.contains("2 queued"), "[{label}] {out}");
+        let mail = wait_for_mail(&smtp, before + 2).await;
+        for (email, locale, more_words, lang) in [
+            ("ada@example.org", "en", "more on this topic", "lang=\"en\""),
+            ("li@example.cn", "zh", "此主题还有", "lang=\"zh\""),
+        ] {
+            let m = mail[before..].iter().find(|m| m.to() == email).unwrap();
+            let text = m.parsed().body_text(0).unwrap().into_owned();
+            let sent = titles(&text);
+            assert_eq!(sent.len(), 2, "[{label}] {text}");
+            let line = text
+                .lines()
+                .find(|l| l.contains(more_words))
+                .unwrap_or_else(|| panic!("[{label}] no 'N more' line: {text}"));
+            let left: usize = line
+                .trim()
+                .trim_start_matches("此主题还有 ")
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("[{label}] a count in {line:?}"));
+            assert!(left > 2, "[{label}] {line}");
+            let more = m
+                .links(&daemon.base)
+                .into_iter()
+                .find(|l| l.ends_with("/more"))
+                .expect("the 'N more' link");
+            let (code, page) = daemon.get(&more).await;
+            assert_eq!(code, StatusCode::OK, "[{label}] {page}");
+            assert!(page.contains(lang), "[{label}] in the reader's language");
+            // Every paper left out, none of those sent, each with its feedback links.
+            assert_eq!(
+                page.matches("&#x2f;feedback&#x2f;").count(),
+                2 * left,
+                "[{label}] {page}"
+            );
+            for title in &sent {
+                assert!(!page.contains(title.as_str()), "[{label}] {title} was sent");
+            }
+            // A damaged link gets a page that says so.
+            let (code, _) = daemon.get(&more.replace("/more", "x/more")).await;
+            assert!(code.is_client_error(), "[{label}] {code}");
+
+            // As a reader's browser shows it, on a phone and a desktop.
+            let profile = tempfile::tempdir().unwrap();
+            let browser = driver.session(profile.path(), locale).await;
+            browser.goto(&more).await.unwrap();
+            let cards = number(
+                &browser,
+                "return document.querySelectorAll('a[href*=\"/feedback/\"]').length",
+            )
+            .await;
+            assert_eq!(cards, 2 * left as i64, "[{label}]");
+            shoot(&browser, &format!("more-{locale}")).await;
+            browser.close().await.unwrap();
+        }
+        daemon.stop().await;
+        db.drop_db().await;
+    }
     smtp.stop().await;
 }

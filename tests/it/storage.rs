@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use academichub::domain::{EmailAddress, Locale, NewSubscriber, SentPapers, Topic};
 use academichub::sources::parse_feed;
-use academichub::store::{BriefingItem, NewBriefing, OutgoingMessage, Store};
+use academichub::store::{BriefingItem, LeftOutItem, NewBriefing, OutgoingMessage, Store};
 
 use crate::helpers::{TestDb, fixture};
 
@@ -133,7 +133,9 @@ async fn story(db: &TestDb) {
         1
     );
 
-    // A briefing and its outbox row are made together, once per edition.
+    // A briefing and its outbox row are made together, once per edition,
+    // with the papers its size left out (not sent: they stay news).
+    let polytopes = recent.iter().find(|p| p.id != odin.id).unwrap();
     let briefing = NewBriefing {
         subscriber_id: id,
         edition: "2026-11-23".into(),
@@ -141,6 +143,11 @@ async fn story(db: &TestDb) {
             paper_id: odin.id,
             version: odin.paper.arxiv.as_ref().and_then(|(_, v)| *v),
             topic: "Outliers".into(),
+        }],
+        left_out: vec![LeftOutItem {
+            paper_id: polytopes.id,
+            topic: "Polytopes".into(),
+            matched: vec!["polytope".into(), "random".into()],
         }],
         message: message("ada@example.org"),
     };
@@ -166,6 +173,19 @@ async fn story(db: &TestDb) {
             current: HashSet::from([odin.id]),
             earlier: HashSet::new(),
         }
+    );
+    let left_out = store.briefing_left_out(id, "2026-11-23").await.unwrap();
+    assert_eq!(
+        left_out
+            .iter()
+            .map(|(topic, matched, p)| (topic.as_str(), matched.clone(), p.id))
+            .collect::<Vec<_>>(),
+        [(
+            "Polytopes",
+            vec!["polytope".to_owned(), "random".to_owned()],
+            polytopes.id
+        )],
+        "[{label}]"
     );
 
     // The outbox: claim with a lease, defer, release, send.
@@ -331,6 +351,7 @@ async fn concurrent_workers_never_claim_the_same_message() {
                 subscriber_id: id,
                 edition: "2026-11-23".into(),
                 items: vec![],
+                left_out: vec![],
                 message: message(&format!("r{n}@example.org")),
             };
             store.create_briefing(&b, 0).await.unwrap().unwrap();
