@@ -485,6 +485,7 @@ impl Drafter {
             words.analyses.get(&subscriber.id),
             subscriber.edition(now),
             now,
+            false,
         )?;
         let items = sections
             .iter()
@@ -513,6 +514,7 @@ impl Drafter {
 
     /// The briefing's mail for these sections and edition, with its links
     /// signed at `now`; and the unsubscribe link, for the list headers.
+    /// `left_out`: the sections are what the briefing left out for its size.
     fn render(
         &self,
         subscriber: &Subscriber,
@@ -520,6 +522,7 @@ impl Drafter {
         analysis: Option<&Analysis>,
         edition: NaiveDate,
         now: DateTime<Utc>,
+        left_out: bool,
     ) -> anyhow::Result<(RenderedMail, String)> {
         let feedback = |paper_id: i64, verdict: Verdict| {
             self.links
@@ -540,7 +543,7 @@ impl Drafter {
                 &built_in
             }
         };
-        let content = compose(
+        let mut content = compose(
             &Briefing {
                 sections,
                 analysis,
@@ -550,6 +553,7 @@ impl Drafter {
             },
             &links,
         );
+        content.left_out = left_out;
         let rendered = self
             .renderer
             .render(&content, subscriber.locale)
@@ -576,7 +580,7 @@ impl Application {
                 .iter()
                 .map(|(topic, paper)| (topic, Vec::new(), paper)),
         );
-        self.render_page(subscriber, &sections, edition, now)
+        self.render_page(subscriber, &sections, edition, now, false)
     }
 
     /// The papers a briefing left out for its size, ranked under their
@@ -597,22 +601,25 @@ impl Application {
                 .iter()
                 .map(|(topic, matched, paper)| (topic, matched.clone(), paper)),
         );
-        self.render_page(subscriber, &sections, edition, now)
+        self.render_page(subscriber, &sections, edition, now, true)
     }
 
+    /// A web page in the briefing's layout; `left_out` says it lists what
+    /// the briefing left out.
     fn render_page(
         &self,
         subscriber: &Subscriber,
         sections: &[Section],
         edition: NaiveDate,
         now: DateTime<Utc>,
+        left_out: bool,
     ) -> anyhow::Result<Option<String>> {
         if sections.is_empty() {
             return Ok(None);
         }
         let (rendered, _) = self
             .drafter()
-            .render(subscriber, sections, None, edition, now)?;
+            .render(subscriber, sections, None, edition, now, left_out)?;
         Ok(Some(rendered.html))
     }
 }

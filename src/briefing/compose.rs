@@ -46,6 +46,8 @@ pub struct BriefingContent {
     pub view_url: String,
     /// The papers the briefing left out for its size ("N more on this topic").
     pub more_url: String,
+    /// This is the page of those papers, not the briefing: it says so.
+    pub left_out: bool,
     /// The sender's contact line (address, who runs the service).
     pub contact: String,
 }
@@ -188,6 +190,7 @@ pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingCo
         preferences_url: links.preferences.clone(),
         view_url: links.view.clone(),
         more_url: format!("{}/more", links.view),
+        left_out: false,
         contact: contact.to_owned(),
     }
 }

@@ -30,6 +30,8 @@ pub struct Strings {
     pub analysis_heading: String,
     pub written_by_llm: String,
     pub more_on_topic: String,
+    /// Opens the page of the papers a briefing left out for its size.
+    pub left_out_note: String,
     pub matched: String,
     pub why: String,
     pub footer: String,

@@ -414,9 +414,21 @@ async fn n_more_on_this_topic_opens_the_papers_the_briefing_left_out_in_the_read
         let out = hub.ok(&["run-once", "--force"]).await;
         assert!(out.contains("2 queued"), "[{label}] {out}");
         let mail = wait_for_mail(&smtp, before + 2).await;
-        for (email, locale, more_words, lang) in [
-            ("ada@example.org", "en", "more on this topic", "lang=\"en\""),
-            ("li@example.cn", "zh", "此主题还有", "lang=\"zh\""),
+        for (email, locale, more_words, lang, note) in [
+            (
+                "ada@example.org",
+                "en",
+                "more on this topic",
+                "lang=\"en\"",
+                "did not fit in this briefing",
+            ),
+            (
+                "li@example.cn",
+                "zh",
+                "此主题还有",
+                "lang=\"zh\"",
+                "本期简报放不下",
+            ),
         ] {
             let m = mail[before..].iter().find(|m| m.to() == email).unwrap();
             let text = m.parsed().body_text(0).unwrap().into_owned();
@@ -442,6 +454,7 @@ async fn n_more_on_this_topic_opens_the_papers_the_briefing_left_out_in_the_read
             let (code, page) = daemon.get(&more).await;
             assert_eq!(code, StatusCode::OK, "[{label}] {page}");
             assert!(page.contains(lang), "[{label}] in the reader's language");
+            assert!(page.contains(note), "[{label}] it says what the page is");
             // Every paper left out, none of those sent, each with its feedback links.
             assert_eq!(
                 page.matches("&#x2f;feedback&#x2f;").count(),
