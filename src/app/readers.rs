@@ -355,8 +355,7 @@ impl Application {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<String, ReaderError> {
-        let (subscriber, claims) = self.open_link(token, LinkAction::View, now).await?;
-        let edition = edition_from_object(claims.object).ok_or(ReaderError::NotFound)?;
+        let (subscriber, edition) = self.open_view_link(token, now).await?;
         if let Some(html) = self
             .store
             .briefing_html(subscriber.id, &edition.to_string())
@@ -377,11 +376,21 @@ impl Application {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<String, ReaderError> {
-        let (subscriber, claims) = self.open_link(token, LinkAction::View, now).await?;
-        let edition = edition_from_object(claims.object).ok_or(ReaderError::NotFound)?;
+        let (subscriber, edition) = self.open_view_link(token, now).await?;
         self.render_left_out(&subscriber, edition, now)
             .await?
             .ok_or(ReaderError::NotFound)
+    }
+
+    /// The subscriber and the edition a "view in browser" link is for.
+    async fn open_view_link(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Subscriber, NaiveDate), ReaderError> {
+        let (subscriber, claims) = self.open_link(token, LinkAction::View, now).await?;
+        let edition = edition_from_object(claims.object).ok_or(ReaderError::NotFound)?;
+        Ok((subscriber, edition))
     }
 
     /// Everything stored about the subscriber, for "download my data".

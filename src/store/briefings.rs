@@ -103,15 +103,7 @@ impl Store {
             .iter()
             .filter_map(|b| ids.get(&b.subscriber_id).map(|&id| (id, b)))
             .collect();
-        let items: Vec<(i64, usize, &BriefingItem)> = created
-            .iter()
-            .flat_map(|&(id, b)| {
-                b.items
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, item)| (id, i, item))
-            })
-            .collect();
+        let items = numbered(&created, |b| &b.items);
         for chunk in items.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO briefing_items (briefing_id, paper_id, version, topic, position) VALUES {}",
@@ -128,15 +120,7 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        let left_out: Vec<(i64, usize, &LeftOutItem)> = created
-            .iter()
-            .flat_map(|&(id, b)| {
-                b.left_out
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, item)| (id, i, item))
-            })
-            .collect();
+        let left_out = numbered(&created, |b| &b.left_out);
         for chunk in left_out.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO briefing_more (briefing_id, paper_id, topic, matched, position) VALUES {}",
@@ -295,4 +279,16 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Each created briefing's rows of one kind, with the briefing's id and
+/// their position in it, in one list for multi-row inserts.
+fn numbered<'a, T>(
+    created: &[(i64, &'a NewBriefing)],
+    rows: impl Fn(&'a NewBriefing) -> &'a [T],
+) -> Vec<(i64, usize, &'a T)> {
+    created
+        .iter()
+        .flat_map(|&(id, b)| rows(b).iter().enumerate().map(move |(i, row)| (id, i, row)))
+        .collect()
 }

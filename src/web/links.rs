@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::pages::{Button, MessagePage, PageLink, negotiate};
 use super::{ClientIp, Web, origin};
-use crate::app::ReaderLink;
+use crate::app::{ReaderError, ReaderLink};
 use crate::domain::{LinkAction, Locale, Subscriber, Verdict};
 use crate::store::ConfirmOutcome;
 
@@ -248,17 +248,8 @@ pub(super) async fn view_briefing(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match web.app.sent_briefing(&token, Utc::now()).await {
-        Ok(html) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CONTENT_SECURITY_POLICY, BRIEFING_CSP),
-            ],
-            html,
-        )
-            .into_response(),
-        Err(e) => web.error_page(negotiate(None, &headers), e),
-    }
+    let page = web.app.sent_briefing(&token, Utc::now()).await;
+    briefing_page(&web, &headers, page)
 }
 
 /// `/b/{token}/more`: what the briefing left out for its size.
@@ -267,7 +258,14 @@ pub(super) async fn left_out_papers(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match web.app.left_out_papers(&token, Utc::now()).await {
+    let page = web.app.left_out_papers(&token, Utc::now()).await;
+    briefing_page(&web, &headers, page)
+}
+
+/// A page in the briefing's own layout, under the briefing's CSP, or the
+/// error page that says why not.
+fn briefing_page(web: &Web, headers: &HeaderMap, page: Result<String, ReaderError>) -> Response {
+    match page {
         Ok(html) => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -276,6 +274,6 @@ pub(super) async fn left_out_papers(
             html,
         )
             .into_response(),
-        Err(e) => web.error_page(negotiate(None, &headers), e),
+        Err(e) => web.error_page(negotiate(None, headers), e),
     }
 }
