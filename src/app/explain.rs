@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::Application;
 use super::round::index_due;
-use crate::domain::{EmailAddress, Subscriber, Verdict};
+use crate::domain::{EmailAddress, Glossary, Subscriber, Verdict};
 use crate::radar::{self, RadarId, Rejection, Why};
 use crate::store::StoredPaper;
 
@@ -57,8 +57,9 @@ impl Application {
         if !recent {
             papers.push(target.clone());
         }
+        let glossary = self.store.glossary().await?;
         let due = [self.due(subscriber, now).await?];
-        let (index, profiles) = index_due(&papers, &due, now);
+        let (index, profiles) = index_due(&papers, &glossary, &due, now);
         let position = index
             .position(target.id)
             .context("the paper is in the index")?;
@@ -101,12 +102,16 @@ impl Application {
         for (i, topic) in d.subscriber.topics.iter().enumerate() {
             let e = index.evaluate(RadarId(0), i, position);
             writeln!(out, "topic:   {}: {}", topic.name(), topic.query())?;
+            for line in senses_and_expansions(topic, &glossary) {
+                writeln!(out, "         {line}")?;
+            }
             for (matched, weight) in &e.matched {
                 let what = match matched {
                     Why::Term(_) => "term",
+                    Why::Expansion(_) => "also matching",
                     Why::Author(_) => "author",
                 };
-                let text = radar::describe(topic, [*matched]).join("");
+                let text = radar::describe(topic, &glossary, [*matched]).join("");
                 writeln!(out, "         {what} {text:?}: {weight:.2}")?;
             }
             match (e.score, e.rejected) {
@@ -154,4 +159,30 @@ fn rejection(topic: &crate::domain::Topic, why: Rejection) -> String {
         Rejection::OutsideVenues => "it is from none of the topic's venues".into(),
         Rejection::Replacement => "it is a revised version, and the topic says only:new".into(),
     }
+}
+
+/// What `explain` says of a topic's acronyms and learned expansions, one
+/// line each: the sense each acronym is read in, and each expansion with
+/// how to turn it off.
+fn senses_and_expansions(topic: &crate::domain::Topic, glossary: &Glossary) -> Vec<String> {
+    let query = topic.query();
+    let mut lines: Vec<String> = query
+        .groups()
+        .iter()
+        .flatten()
+        .filter_map(|t| {
+            let sense = radar::acronym_sense(glossary, query, t)?;
+            Some(format!(
+                "acronym {:?} read as {sense:?}: not counted where a paper defines it otherwise",
+                t.text()
+            ))
+        })
+        .collect();
+    for e in glossary.expansions(query) {
+        lines.push(format!(
+            "also matching {:?} (learned from stored papers; -also:{:?} turns it off)",
+            e.text, e.text
+        ));
+    }
+    lines
 }

@@ -30,7 +30,9 @@ use super::{Application, Links, ReaderLink, message_id};
 use crate::briefing::{
     Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose, summarise,
 };
-use crate::domain::{Analysis, EmailAddress, MessageBody, Paper, SentPapers, Subscriber, Verdict};
+use crate::domain::{
+    Analysis, EmailAddress, Glossary, MessageBody, Paper, SentPapers, Subscriber, Verdict,
+};
 use crate::radar::{Hit, MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
 use crate::store::{
     BriefingItem, LeftOutItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper,
@@ -86,16 +88,17 @@ const FEEDBACK_PAPERS: i64 = 50;
 /// feedback profile.
 pub(super) fn index_due(
     papers: &[StoredPaper],
+    glossary: &Glossary,
     due: &[Due],
     now: DateTime<Utc>,
 ) -> (RadarIndex, Vec<Option<Profile>>) {
-    profiles_of(builder_for(papers, now), due)
+    profiles_of(builder_for(papers, glossary, now), due)
 }
 
 /// The papers tokenised, once per round: each batch adds its radars to a copy.
-fn builder_for(papers: &[StoredPaper], now: DateTime<Utc>) -> RadarsBuilder {
+fn builder_for(papers: &[StoredPaper], glossary: &Glossary, now: DateTime<Utc>) -> RadarsBuilder {
     let pairs: Vec<(i64, &Paper)> = papers.iter().map(|p| (p.id, &p.paper)).collect();
-    RadarsBuilder::new(&pairs, now)
+    RadarsBuilder::new(&pairs, now).with_glossary(glossary.clone())
 }
 
 fn profiles_of(mut builder: RadarsBuilder, due: &[Due]) -> (RadarIndex, Vec<Option<Profile>>) {
@@ -197,6 +200,9 @@ pub(super) struct Drafter {
 /// Today's papers for one round, tokenised once and shared by its batches.
 struct RoundPapers {
     papers: Vec<StoredPaper>,
+    /// What acronyms stand for: the radar's senses and expansions, and the
+    /// words of those that matched.
+    glossary: Glossary,
     builder: RadarsBuilder,
 }
 
@@ -298,9 +304,11 @@ impl Application {
                 Some(p) => p.clone(),
                 None => {
                     let recent = self.store.recent_papers(self.news_since(now)).await?;
+                    let glossary = self.store.glossary().await?;
                     let p = tokio::task::spawn_blocking(move || RoundPapers {
-                        builder: builder_for(&recent, now),
+                        builder: builder_for(&recent, &glossary, now),
                         papers: recent,
+                        glossary,
                     })
                     .await
                     .context("tokenising today's papers failed")?;
@@ -422,7 +430,13 @@ impl Drafter {
         due.into_par_iter()
             .zip(picks)
             .map(|(d, picks)| {
-                let drafted = self.draft(&d.subscriber, &papers.papers, picks, words, now);
+                let drafted = self.draft(
+                    &d.subscriber,
+                    (&papers.papers, &papers.glossary),
+                    picks,
+                    words,
+                    now,
+                );
                 (d.subscriber, drafted)
             })
             .collect()
@@ -432,7 +446,7 @@ impl Drafter {
     fn draft(
         &self,
         subscriber: &Subscriber,
-        papers: &[StoredPaper],
+        (papers, glossary): (&[StoredPaper], &Glossary),
         picks: &Kept,
         words: &Words,
         now: DateTime<Utc>,
@@ -454,7 +468,7 @@ impl Drafter {
                             paper_id: papers[h.paper].id,
                             paper: &papers[h.paper].paper,
                             matched: topic
-                                .map(|t| describe(t, h.matched.reasons()))
+                                .map(|t| describe(t, glossary, h.matched.reasons()))
                                 .unwrap_or_default(),
                             tldr: words
                                 .tldrs
@@ -474,7 +488,7 @@ impl Drafter {
                     paper_id: papers[h.paper].id,
                     topic: topic.map_or(SIMILAR_TOPIC, |t| t.name()).to_owned(),
                     matched: topic
-                        .map(|t| describe(t, h.matched.reasons()))
+                        .map(|t| describe(t, glossary, h.matched.reasons()))
                         .unwrap_or_default(),
                 })
             })
@@ -654,16 +668,17 @@ impl Application {
         &self,
         email: &EmailAddress,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(Subscriber, Vec<StoredPaper>, Vec<TopicPicks>)> {
+    ) -> anyhow::Result<(Subscriber, Vec<StoredPaper>, Glossary, Vec<TopicPicks>)> {
         let subscriber = self.subscriber(email).await?;
         let papers = self.store.recent_papers(self.news_since(now)).await?;
+        let glossary = self.store.glossary().await?;
         let due = [self.due(subscriber, now).await?];
         let max = self.settings.briefing.max_per_topic;
-        let picks = match_due(builder_for(&papers, now), &due, max)
+        let picks = match_due(builder_for(&papers, &glossary, now), &due, max)
             .pop()
             .unwrap_or_default();
         let [Due { subscriber, .. }] = due;
-        Ok((subscriber, papers, picks))
+        Ok((subscriber, papers, glossary, picks))
     }
 
     /// The HTML a subscriber would receive if a briefing were made now.
@@ -672,7 +687,7 @@ impl Application {
         email: &EmailAddress,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<String>> {
-        let (subscriber, papers, picks) = self.match_one(email, now).await?;
+        let (subscriber, papers, glossary, picks) = self.match_one(email, now).await?;
         let drafter = self.drafter();
         let picks = vec![within_total(&picks, drafter.max_papers)];
         let due = [Due {
@@ -683,7 +698,7 @@ impl Application {
         let words = self.words_for_picks(&papers, &due, &picks, now).await;
         let [Due { subscriber, .. }] = due;
         Ok(drafter
-            .draft(&subscriber, &papers, &picks[0], &words, now)?
+            .draft(&subscriber, (&papers, &glossary), &picks[0], &words, now)?
             .map(|d| d.message.body.html().into_owned()))
     }
 

@@ -9,6 +9,7 @@ mod analysis;
 mod announce;
 mod arxiv_id;
 mod email;
+mod glossary;
 mod link_token;
 mod locale;
 mod message_body;
@@ -22,6 +23,7 @@ pub use analysis::{ANALYSIS_MAX_CHARS, Analysis, AnalysisError, AnalysisPart, Wr
 pub use announce::AnnounceType;
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use email::{EmailAddress, EmailAddressError};
+pub use glossary::{Definition, Expansion, Glossary, acronym_key, definitions, long_form_key};
 pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 #[cfg(test)]
 pub(crate) use locale::string_keys;

@@ -18,6 +18,7 @@
 //! | `weight:2` | this topic counts twice (0.1 to 5) |
 //! | `only:new` | no revised versions (`replace`), only papers announced as new |
 //! | `with:updates` | a new version of a paper already sent is sent again |
+//! | `-also:CAD`, `-also:"whole slide image"` | do not also match this learned expansion |
 //!
 //! A revised version of a paper the reader was never sent is news to them,
 //! so by default a topic shows it (ranked a little lower, labelled
@@ -77,6 +78,9 @@ pub struct Query {
     /// In hundredths: 100 is the default weight of 1.
     weight_percent: u16,
     revisions: Revisions,
+    /// Learned expansions ([`super::Glossary::expansions`]) the reader
+    /// turned off, as typed after `-also:`.
+    dropped: Vec<String>,
     /// A 128-bit hash of everything above, computed once: the radar index
     /// meets the same query in many radars and knows it by this alone (two
     /// different queries share one with odds of about 2^-128 per pair).
@@ -161,6 +165,7 @@ impl Query {
             authors: vec![],
             weight_percent: 100,
             revisions: Revisions::default(),
+            dropped: vec![],
             fingerprint: 0,
         };
         let text = query.to_string();
@@ -198,6 +203,7 @@ impl Query {
             authors: vec![],
             weight_percent: 100,
             revisions: Revisions::default(),
+            dropped: vec![],
             fingerprint: 0,
         }
     }
@@ -215,7 +221,8 @@ impl Query {
             + self.exclusions.len()
             + self.categories.len()
             + self.venues.len()
-            + self.authors.len();
+            + self.authors.len()
+            + self.dropped.len();
         if count > Self::MAX_TERMS {
             return Err(QueryError::new(
                 input,
@@ -240,6 +247,7 @@ impl Query {
         if let Some(long) = texts
             .chain(values)
             .chain(self.authors.iter().map(String::as_str))
+            .chain(self.dropped.iter().map(String::as_str))
             .find(|t| t.chars().count() > Self::MAX_TERM_CHARS)
         {
             return Err(QueryError::new(
@@ -275,6 +283,7 @@ impl Query {
             &self.authors,
             self.weight_percent,
             self.revisions,
+            &self.dropped,
         );
         // Two independent 64-bit halves: the same content under two seeds.
         let half = |seed: u8| {
@@ -313,6 +322,21 @@ impl Query {
     /// Which revised versions of papers the topic shows.
     pub fn revisions(&self) -> Revisions {
         self.revisions
+    }
+    /// The learned expansions this topic does not use (`-also:`).
+    pub fn dropped_expansions(&self) -> &[String] {
+        &self.dropped
+    }
+
+    /// The same query with one more learned expansion turned off.
+    pub fn without_expansion(&self, expansion: &str) -> Result<Self, QueryError> {
+        let mut query = self.clone();
+        let expansion = expansion.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !query.dropped.contains(&expansion) {
+            query.dropped.push(expansion);
+        }
+        let text = query.to_string();
+        query.validate(&text)
     }
 }
 
@@ -422,6 +446,19 @@ impl Parser<'_> {
                             "- must be followed by the word to leave out, e.g. -medical",
                         ));
                     }
+                    if self.field_name() == Some("also") {
+                        let value_at = self.pos + "also:".len();
+                        self.pos = value_at;
+                        let value = self.value()?;
+                        if value.is_empty() {
+                            return Err(self.error(
+                                value_at,
+                                "-also: needs the expansion to turn off, e.g. -also:CAD",
+                            ));
+                        }
+                        self.query.dropped.push(value);
+                        continue;
+                    }
                     if self.field_name().is_some() {
                         return Err(self.error(
                             start,
@@ -458,7 +495,7 @@ impl Parser<'_> {
 
     /// A known `name:` at the cursor.
     fn field_name(&self) -> Option<&'static str> {
-        ["cat", "venue", "author", "weight", "with", "only"]
+        ["cat", "venue", "author", "weight", "with", "only", "also"]
             .into_iter()
             .find(|f| self.rest_starts_with(f) && self.chars.get(self.pos + f.len()) == Some(&':'))
     }
@@ -510,6 +547,12 @@ impl Parser<'_> {
                     ));
                 }
                 self.query.revisions = revisions;
+            }
+            "also" => {
+                return Err(self.error(
+                    start,
+                    "expansions are learned, not typed: type the word itself, or -also:\"…\" to turn one off",
+                ));
             }
             _ => unreachable!("field_name() only returns known fields"),
         }
@@ -705,6 +748,11 @@ impl fmt::Display for Query {
                 f.write_str("with:updates")?;
             }
         }
+        for dropped in &self.dropped {
+            sep(f)?;
+            f.write_str("-also:")?;
+            write_value(f, dropped)?;
+        }
         Ok(())
     }
 }
@@ -751,6 +799,18 @@ mod tests {
         assert_eq!(q.revisions(), Revisions::Updates);
         assert_eq!(parse("x").revisions(), Revisions::Unsent);
         assert_eq!(parse("x only:new").revisions(), Revisions::OnlyNew);
+        let q = parse(r#"CAD -also:"computer aided diagnosis" -also:WSI"#);
+        assert_eq!(q.dropped_expansions(), ["computer aided diagnosis", "WSI"]);
+        assert_eq!(
+            q.to_string(),
+            r#"CAD -also:"computer aided diagnosis" -also:WSI"#
+        );
+        assert_eq!(
+            parse("CAD")
+                .without_expansion("computer  aided design")
+                .unwrap(),
+            parse(r#"CAD -also:"computer aided design""#)
+        );
         let q = parse("a OR b c | d");
         assert_eq!(q.groups().len(), 2);
         assert_eq!(texts(&q.groups()[1]), ["c", "d"]);
@@ -788,6 +848,8 @@ mod tests {
             ("x with:everything", 3, "with:updates"),
             ("x only:old", 3, "only:new"),
             ("x only:new with:updates", 12, "contradict"),
+            ("x also:CAD", 3, "learned, not typed"),
+            ("x -also:", 9, "-also: needs"),
             ("x - y", 3, "followed by the word"),
             ("x -cat:cs.LG", 3, "only words and phrases"),
             ("-medical", 9, "at least one word"),
@@ -862,6 +924,7 @@ mod tests {
             authors in prop::collection::vec("[A-Z][a-z]{1,8}( [A-Z][a-z]{1,8})?", 0..2),
             weight_percent in prop_oneof![Just(100u16), 10u16..=500],
             revisions in prop_oneof![Just(Revisions::OnlyNew), Just(Revisions::Unsent), Just(Revisions::Updates)],
+            dropped in prop::collection::vec(prop_oneof![Just("CAD".to_owned()), Just("whole slide image".to_owned()), word()], 0..2),
         ) -> Query {
             // What the parser would collapse: duplicate alternatives in a group.
             let groups = groups.into_iter().map(|g| {
@@ -881,6 +944,7 @@ mod tests {
                 authors,
                 weight_percent,
                 revisions,
+                dropped,
                 fingerprint: 0,
             }
             .sealed()

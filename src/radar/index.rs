@@ -20,7 +20,9 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use super::text::{self, Tokens};
-use crate::domain::{AnnounceType, Paper, Query, Revisions, SentPapers, Topic};
+use crate::domain::{
+    AnnounceType, Glossary, Paper, Query, Revisions, SentPapers, Topic, acronym_key, definitions,
+};
 
 /// Title words weigh this much more than abstract words.
 const TITLE_WEIGHT: f32 = 2.0;
@@ -34,6 +36,8 @@ const AUTHOR_SCORE: f32 = 8.0;
 const FACET_BOOST: f32 = 1.3;
 /// How much older papers fall: a week old loses `FRESHNESS_SPAN`.
 const FRESHNESS_SPAN: f32 = 0.2;
+/// A learned expansion counts this much of what the reader's own word would.
+const EXPANSION_WEIGHT: f32 = 0.7;
 
 type TermId = u32;
 
@@ -42,6 +46,8 @@ type TermId = u32;
 enum Kind {
     /// One alternative of group `group`.
     Include,
+    /// An alternative of group `group` learned from the glossary, not typed.
+    Expansion,
     Exclude,
     Author,
     Category {
@@ -112,7 +118,17 @@ struct PaperTokens {
     title: Tokens,
     abstract_text: Tokens,
     authors: Vec<Vec<String>>,
+    /// The acronyms it defines, with the stems of their long forms.
+    defines: Vec<(String, Vec<String>)>,
 }
+
+/// An acronym read in one sense: the acronym (upper case) and the stems of
+/// its long form.
+type Sense = (Box<str>, Box<[u32]>);
+
+/// A term as the index knows it: exact or stemmed, its token ids, and for
+/// an acronym the sense it must have in the paper.
+type TermKey = (bool, Box<[u32]>, Option<Sense>);
 
 /// Collects radars over a day's papers; [`RadarsBuilder::build`] makes the index.
 /// Tokenising the papers is the expensive part: clone a builder that has
@@ -125,10 +141,13 @@ pub struct RadarsBuilder {
     words: Interner,
     categories: Interner,
     venues: Interner,
-    /// Term keys: (exact, token ids) → term id.
-    term_ids: HashMap<(bool, Box<[u32]>), TermId>,
-    /// Terms as typed → term id: most radars repeat terms others typed.
-    term_cache: HashMap<(bool, String), TermId>,
+    /// Term keys → term id.
+    term_ids: HashMap<TermKey, TermId>,
+    /// Terms as typed (and the sense an acronym is read in) → term id:
+    /// most radars repeat terms others typed.
+    term_cache: HashMap<(bool, String, Option<String>), TermId>,
+    /// What acronyms stand for, by the stored papers.
+    glossary: Glossary,
     author_ids: HashMap<Box<[u32]>, TermId>,
     /// Stem document frequencies, for the feedback vectors.
     stem_df: Vec<u32>,
@@ -157,6 +176,8 @@ pub enum Why {
     /// The n-th term of the query (groups in order, then exclusions).
     Term(u8),
     Author(u8),
+    /// The n-th of the topic's learned expansions ([`Glossary::expansions`]).
+    Expansion(u8),
 }
 
 /// Everything that made a paper match, as sets of query positions (a query
@@ -165,6 +186,7 @@ pub enum Why {
 pub struct Matched {
     terms: u64,
     authors: u64,
+    expansions: u64,
 }
 
 const _: () = assert!(Query::MAX_TERMS < 64);
@@ -174,14 +196,16 @@ impl Matched {
         match why {
             Why::Term(i) => self.terms |= 1 << i,
             Why::Author(i) => self.authors |= 1 << i,
+            Why::Expansion(i) => self.expansions |= 1 << i,
         }
     }
 
-    /// Terms first, then authors, each in query order.
+    /// Terms first, then expansions, then authors, each in query order.
     pub fn reasons(self) -> impl Iterator<Item = Why> {
         let bits = |set: u64| (0..64u8).filter(move |i| set & (1 << i) != 0);
         bits(self.terms)
             .map(Why::Term)
+            .chain(bits(self.expansions).map(Why::Expansion))
             .chain(bits(self.authors).map(Why::Author))
     }
 }
@@ -270,6 +294,11 @@ impl RadarsBuilder {
                 title: text::tokens(&p.title),
                 abstract_text: text::tokens(&p.abstract_text),
                 authors: p.authors.iter().map(|a| text::words(a)).collect(),
+                defines: definitions(&p.title)
+                    .into_iter()
+                    .chain(definitions(&p.abstract_text))
+                    .map(|d| (d.acronym().to_owned(), sense_stems(d.long_form())))
+                    .collect(),
             })
             .collect();
         let mut builder = Self {
@@ -281,6 +310,7 @@ impl RadarsBuilder {
             venues: Interner::default(),
             term_ids: HashMap::new(),
             term_cache: HashMap::new(),
+            glossary: Glossary::default(),
             author_ids: HashMap::new(),
             stem_df: Vec::new(),
             entries: Vec::new(),
@@ -341,6 +371,14 @@ impl RadarsBuilder {
         builder
     }
 
+    /// Reads acronyms as the stored papers define them and adds the
+    /// expansions they imply ([`Glossary::expansions`]) to every topic
+    /// added from now on.
+    pub fn with_glossary(mut self, glossary: Glossary) -> Self {
+        self.glossary = glossary;
+        self
+    }
+
     /// Adds one subscriber's radar; ids count from 0 in the order added.
     pub fn add(&mut self, topics: &[Topic]) -> RadarId {
         self.add_all(topics)
@@ -364,24 +402,40 @@ impl RadarsBuilder {
         RadarId(self.radar_offsets.len() - 2)
     }
 
-    fn term_id(&mut self, text: &str, exact: bool) -> TermId {
-        if let Some(&id) = self.term_cache.get(&(exact, text.to_owned())) {
+    /// The term for `text`; `sense` reads an acronym only in that sense
+    /// (the long form it must stand for).
+    fn term_id(&mut self, text: &str, exact: bool, sense: Option<&str>) -> TermId {
+        let cache_key = (exact, text.to_owned(), sense.map(str::to_owned));
+        if let Some(&id) = self.term_cache.get(&cache_key) {
             return id;
         }
-        let id = self.new_term_id(text, exact);
-        self.term_cache.insert((exact, text.to_owned()), id);
+        let id = self.new_term_id(text, exact, sense);
+        self.term_cache.insert(cache_key, id);
         id
     }
 
-    fn new_term_id(&mut self, text: &str, exact: bool) -> TermId {
+    fn new_term_id(&mut self, text: &str, exact: bool, sense: Option<&str>) -> TermId {
         let toks = text::tokens(text);
         let key: Box<[u32]> = if exact {
             toks.words.iter().map(|w| self.words.id(w)).collect()
         } else {
             toks.stems.iter().map(|s| self.stems.id(s)).collect()
         };
+        let sense = sense.map(|long| -> Sense {
+            let acronym = acronym_key(text).unwrap_or_default().into_boxed_str();
+            let stems = sense_stems(long).iter().map(|s| self.stems.id(s)).collect();
+            (acronym, stems)
+        });
+        if sense.is_some() {
+            // A sensed term's postings are its plain term's, filtered.
+            self.key_id((exact, key.clone(), None));
+        }
+        self.key_id((exact, key, sense))
+    }
+
+    fn key_id(&mut self, key: TermKey) -> TermId {
         let next = (self.term_ids.len() + self.author_ids.len()) as TermId;
-        *self.term_ids.entry((exact, key)).or_insert(next)
+        *self.term_ids.entry(key).or_insert(next)
     }
 
     fn author_id(&mut self, name: &str) -> TermId {
@@ -395,7 +449,8 @@ impl RadarsBuilder {
         let mut pos: u8 = 0;
         for (group, alternatives) in query.groups().iter().enumerate() {
             for term in alternatives {
-                let id = self.term_id(term.text(), term.is_exact());
+                let sense = super::acronym_sense(&self.glossary, query, term);
+                let id = self.term_id(term.text(), term.is_exact(), sense.as_deref());
                 entries.push(Entry {
                     id,
                     kind: Kind::Include,
@@ -405,8 +460,20 @@ impl RadarsBuilder {
                 pos += 1;
             }
         }
+        if !self.glossary.is_empty() {
+            let expansions = self.glossary.expansions(query);
+            for (i, expansion) in expansions.into_iter().take(Query::MAX_TERMS).enumerate() {
+                let id = self.term_id(&expansion.text, false, expansion.sense.as_deref());
+                entries.push(Entry {
+                    id,
+                    kind: Kind::Expansion,
+                    group: expansion.group as u8,
+                    pos: i as u8,
+                });
+            }
+        }
         for term in query.exclusions() {
-            let id = self.term_id(term.text(), term.is_exact());
+            let id = self.term_id(term.text(), term.is_exact(), None);
             entries.push(Entry {
                 id,
                 kind: Kind::Exclude,
@@ -489,14 +556,38 @@ impl RadarsBuilder {
         let max_len = self
             .term_ids
             .keys()
-            .map(|(_, k)| k.len())
+            .map(|(_, k, _)| k.len())
             .max()
             .unwrap_or(0);
         // Lookups by slice: one map per stream.
         let mut by_stems: HashMap<&[u32], TermId> = HashMap::new();
         let mut by_words: HashMap<&[u32], TermId> = HashMap::new();
-        for ((exact, key), &id) in &self.term_ids {
-            if key.is_empty() {
+        // Acronyms read in one sense: by the plain term they filter, with
+        // whether a paper that does not define the acronym may count (no
+        // stored sense says otherwise).
+        let mut sensed: HashMap<TermId, Vec<(TermId, &Sense, bool)>> = HashMap::new();
+        let plain: HashMap<(bool, &[u32]), TermId> = self
+            .term_ids
+            .iter()
+            .filter(|((_, _, sense), _)| sense.is_none())
+            .map(|((exact, key, _), &id)| ((*exact, &key[..]), id))
+            .collect();
+        for ((exact, key, sense), &id) in &self.term_ids {
+            let Some(sense) = sense else { continue };
+            let undefined_ok = self.glossary.meaning(&sense.0).is_none_or(|m| {
+                let stems: Vec<u32> = sense_stems(m)
+                    .iter()
+                    .map(|s| self.stems.get(s).unwrap_or(u32::MAX))
+                    .collect();
+                stems[..] == sense.1[..]
+            });
+            sensed
+                .entry(plain[&(*exact, &key[..])])
+                .or_default()
+                .push((id, sense, undefined_ok));
+        }
+        for ((exact, key, sense), &id) in &self.term_ids {
+            if key.is_empty() || sense.is_some() {
                 continue;
             }
             if *exact {
@@ -572,6 +663,32 @@ impl RadarsBuilder {
                 }
                 found_authors.sort_unstable();
                 found_authors.dedup();
+                if !sensed.is_empty() {
+                    let defines: Vec<(&str, Vec<u32>)> = toks
+                        .defines
+                        .iter()
+                        .map(|(acronym, long)| (acronym.as_str(), ids(&self.stems, long)))
+                        .collect();
+                    let mut extra = Vec::new();
+                    for (base, &c) in &counts {
+                        for (id, (acronym, long), undefined_ok) in
+                            sensed.get(base).into_iter().flatten()
+                        {
+                            let mut defined = defines.iter().filter(|(a, _)| a == &&acronym[..]);
+                            let in_sense = match defined.next() {
+                                Some(first) => {
+                                    first.1[..] == long[..]
+                                        || defined.any(|(_, l)| l[..] == long[..])
+                                }
+                                None => *undefined_ok,
+                            };
+                            if in_sense {
+                                extra.push((*id, c));
+                            }
+                        }
+                    }
+                    counts.extend(extra);
+                }
                 Found {
                     counts: counts.into_iter().map(|(id, (t, a))| (id, t, a)).collect(),
                     authors: found_authors,
@@ -591,7 +708,7 @@ impl RadarsBuilder {
         }
         let phrase: Vec<bool> = {
             let mut v = vec![false; n_terms];
-            for ((_, key), &id) in &self.term_ids {
+            for ((_, key, _), &id) in &self.term_ids {
                 v[id as usize] = key.len() > 1;
             }
             v
@@ -661,6 +778,22 @@ impl RadarsBuilder {
             .collect();
         index
     }
+}
+
+/// The stems two long forms of one acronym are compared by: joining words
+/// left out, so "vision-and-language navigation" and "vision-language
+/// navigation" are one sense of VLN.
+fn sense_stems(long_form: &str) -> Vec<String> {
+    text::tokens(long_form)
+        .stems
+        .into_iter()
+        .filter(|s| {
+            !matches!(
+                s.as_str(),
+                "and" | "of" | "for" | "the" | "in" | "on" | "to" | "with" | "a"
+            )
+        })
+        .collect()
 }
 
 fn idf(n: f32, df: f32) -> f32 {
@@ -938,6 +1071,14 @@ impl RadarIndex {
                         s.matched[i].add(Why::Term(e.pos));
                     }
                 }
+                Kind::Expansion => {
+                    for &(p, w) in &self.postings[e.id as usize] {
+                        let i = s.touch(p);
+                        s.score[i] += w * EXPANSION_WEIGHT;
+                        s.mask[i] |= 1 << e.group;
+                        s.matched[i].add(Why::Expansion(e.pos));
+                    }
+                }
                 Kind::Author => {
                     for &(p, w) in &self.postings[e.id as usize] {
                         let i = s.touch(p);
@@ -1035,6 +1176,10 @@ impl RadarIndex {
                     score += w;
                     mask |= 1 << e.group;
                 }
+                Kind::Expansion => {
+                    score += w * EXPANSION_WEIGHT;
+                    mask |= 1 << e.group;
+                }
                 Kind::Author => {
                     score += w;
                     author = true;
@@ -1073,6 +1218,7 @@ impl RadarIndex {
                 let w = Self::has_term(p, e.id)?;
                 match e.kind {
                     Kind::Include => Some((Why::Term(e.pos), w)),
+                    Kind::Expansion => Some((Why::Expansion(e.pos), w * EXPANSION_WEIGHT)),
                     Kind::Author => Some((Why::Author(e.pos), w)),
                     _ => None,
                 }

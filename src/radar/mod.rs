@@ -30,7 +30,7 @@ pub use index::{
     TopicPicks, Why,
 };
 
-use crate::domain::{Term, Topic};
+use crate::domain::{Glossary, Query, Term, Topic, acronym_key};
 
 /// The query terms in the order [`Why::Term`] counts them: each
 /// group's alternatives, then exclusions.
@@ -39,13 +39,23 @@ fn terms_of(topic: &Topic) -> impl Iterator<Item = &Term> {
     q.groups().iter().flatten().chain(q.exclusions())
 }
 
-/// The words a reader sees after "matched:", as they typed them.
-pub fn describe(topic: &Topic, matched: impl IntoIterator<Item = Why>) -> Vec<String> {
+/// The words a reader sees after "matched:", as they typed them, and the
+/// learned expansions that matched (by the glossary the index was built with).
+pub fn describe(
+    topic: &Topic,
+    glossary: &Glossary,
+    matched: impl IntoIterator<Item = Why>,
+) -> Vec<String> {
     let terms: Vec<&Term> = terms_of(topic).collect();
+    let mut expansions = None;
     matched
         .into_iter()
         .filter_map(|m| match m {
             Why::Term(i) => terms.get(usize::from(i)).map(|t| t.text().to_owned()),
+            Why::Expansion(i) => expansions
+                .get_or_insert_with(|| glossary.expansions(topic.query()))
+                .get(usize::from(i))
+                .map(|e| e.text.clone()),
             Why::Author(i) => topic
                 .query()
                 .authors()
@@ -53,6 +63,20 @@ pub fn describe(topic: &Topic, matched: impl IntoIterator<Item = Why>) -> Vec<St
                 .map(|a| a.to_owned()),
         })
         .collect()
+}
+
+/// The sense an acronym term is read in, in this query ([`Glossary::sense`]):
+/// `None` for other terms, exact ones, and abbreviations the reviewed
+/// table spells out (they read as their long form everywhere).
+pub fn acronym_sense(glossary: &Glossary, query: &Query, term: &Term) -> Option<String> {
+    if term.is_exact() {
+        return None;
+    }
+    let acronym = acronym_key(term.text())?;
+    if text::tokens(term.text()).stems.len() != 1 {
+        return None;
+    }
+    glossary.sense(query, &acronym)
 }
 
 /// The n-th query term (as [`Why::Term`] and [`Rejection::Excluded`] count).

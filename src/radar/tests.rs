@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::{AnnounceType, Paper, PaperKey, SentPapers, Topic};
+use crate::domain::{AnnounceType, Glossary, Paper, PaperKey, SentPapers, Topic};
 
 fn paper(title: &str, abstract_text: &str, categories: &[&str]) -> Paper {
     Paper {
@@ -224,7 +224,7 @@ fn matched_terms_are_reported_as_the_reader_typed_them() {
         },
     );
     assert_eq!(
-        describe(&t, picks[0].hits[0].matched.reasons()),
+        describe(&t, &Glossary::default(), picks[0].hits[0].matched.reasons()),
         ["world model", "LLM"]
     );
 }
@@ -342,4 +342,89 @@ proptest! {
             }
         }
     }
+}
+
+/// Ids each topic picks with the glossary learned from the papers
+/// themselves, as the store learns it when it stores them, and the words
+/// of the first pick that matched.
+fn run_learned(t: &Topic, papers: &[Paper]) -> (Vec<i64>, Vec<String>) {
+    let texts: Vec<String> = papers
+        .iter()
+        .map(|p| format!("{}\n{}", p.title, p.abstract_text))
+        .collect();
+    let glossary = Glossary::learn(texts.iter().map(String::as_str));
+    let pairs: Vec<(i64, &Paper)> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as i64 + 1, p))
+        .collect();
+    let mut builder = RadarsBuilder::new(&pairs, Utc::now()).with_glossary(glossary.clone());
+    let radar = builder.add(std::slice::from_ref(t));
+    let index = builder.build();
+    let options = MatchOptions {
+        max_per_topic: 10,
+        ..Default::default()
+    };
+    let hits: Vec<Hit> = index
+        .match_radar(radar, &options)
+        .into_iter()
+        .flat_map(|p| p.hits)
+        .collect();
+    let words = hits
+        .first()
+        .map(|h| describe(t, &glossary, h.matched.reasons()))
+        .unwrap_or_default();
+    let mut ids: Vec<i64> = hits.iter().map(|h| h.paper as i64 + 1).collect();
+    ids.sort_unstable();
+    (ids, words)
+}
+
+#[test]
+fn an_acronym_counts_only_where_it_means_what_the_reader_means() {
+    let papers = [
+        paper(
+            "Text-to-CAD agents",
+            "Computer-Aided Design (CAD) is hard. CAD engines.",
+            &[],
+        ),
+        paper(
+            "CAD kernels",
+            "Computer-aided design (CAD) models of parts.",
+            &[],
+        ),
+        paper(
+            "Lung nodules",
+            "A computer-aided diagnosis (CAD) system for CT.",
+            &[],
+        ),
+        paper(
+            "Mesh partitioning",
+            "Many CAD learning pipelines need parts.",
+            &[],
+        ),
+        paper("Chest X-rays", "CAD of pneumonia from radiographs.", &[]),
+    ];
+    // The sense typed beside the acronym: 3 defines it so; 1 and 2 define
+    // it otherwise; 4 and 5 do not say, and the stored papers mostly mean
+    // design by it.
+    let (ids, _) = run_learned(&topic(r#"CAD OR "computer-aided diagnosis""#), &papers);
+    assert_eq!(ids, [3]);
+    // Typed alone, it is read as the stored papers mostly mean it.
+    let (ids, _) = run_learned(&topic("CAD"), &papers);
+    assert_eq!(ids, [1, 2, 4, 5]);
+}
+
+#[test]
+fn a_learned_expansion_matches_is_named_and_can_be_turned_off() {
+    let papers = [
+        paper("Slides", "Whole slide images (WSIs) are gigapixel.", &[]),
+        paper("Pathology", "whole-slide images (WSI) for grading.", &[]),
+        paper("Gigapixel MIL", "We classify WSIs with attention.", &[]),
+        paper("Segmentation", "Cells in microscopy.", &[]),
+    ];
+    let (ids, words) = run_learned(&topic(r#""whole slide image""#), &papers);
+    assert_eq!(ids, [1, 2, 3], "paper 3 says only WSI");
+    assert_eq!(words, ["whole slide image", "WSI"]);
+    let (ids, _) = run_learned(&topic(r#""whole slide image" -also:WSI"#), &papers);
+    assert_eq!(ids, [1, 2]);
 }

@@ -129,11 +129,14 @@ pub struct Tokens {
 }
 
 pub fn tokens(text: &str) -> Tokens {
-    let words = words(text);
+    let (words, plural_acronyms) = marked_words(text);
     let mut stems = Vec::with_capacity(words.len() + 4);
-    for word in &words {
+    for (i, word) in words.iter().enumerate() {
         if let Some(long) = expansion(word) {
             stems.extend(long.iter().cloned());
+        } else if plural_acronyms.contains(&i) {
+            // "WSIs" is the plural of "WSI"; the stemmer keeps the s.
+            stems.push(word[..word.len() - 1].to_owned());
         } else if is_cjk_char(word) {
             stems.push(word.clone());
         } else {
@@ -153,32 +156,66 @@ fn expansion(word: &str) -> Option<&'static Vec<String>> {
 /// Folded words: NFKC, lower case, LaTeX unwrapped, split at every
 /// character that is not a letter or digit, possessive `'s` dropped.
 pub fn words(text: &str) -> Vec<String> {
+    marked_words(text).0
+}
+
+/// [`words`], and the positions of acronym plurals among them: words
+/// written as two or more capitals or digits and a lower-case `s` ("WSIs").
+fn marked_words(text: &str) -> (Vec<String>, Vec<usize>) {
     let text = strip_latex(text);
     let mut out: Vec<String> = Vec::new();
+    let mut plurals: Vec<usize> = Vec::new();
     let mut current = String::new();
+    // Capitals and digits so far in the word, and whether a lower-case s
+    // followed them as the last letter.
+    let mut caps = 0usize;
+    let mut other = false;
+    let mut s_after_caps = false;
     let mut after_apostrophe = false;
-    let flush = |current: &mut String, out: &mut Vec<String>, after_apostrophe: bool| {
-        if !current.is_empty() {
-            if !(after_apostrophe && current == "s") {
-                out.push(std::mem::take(current));
+    let mut flush =
+        |current: &mut String, out: &mut Vec<String>, after_apostrophe: bool, plural: bool| {
+            if !current.is_empty() {
+                if !(after_apostrophe && current == "s") {
+                    if plural {
+                        plurals.push(out.len());
+                    }
+                    out.push(std::mem::take(current));
+                }
+                current.clear();
             }
-            current.clear();
-        }
-    };
-    for c in text.nfkc().flat_map(char::to_lowercase) {
+        };
+    for c in text.nfkc() {
         if is_cjk(c) {
-            flush(&mut current, &mut out, after_apostrophe);
+            flush(&mut current, &mut out, after_apostrophe, false);
             out.push(c.to_string());
+            (caps, other, s_after_caps) = (0, false, false);
             after_apostrophe = false;
         } else if c.is_alphanumeric() {
-            current.push(c);
+            if s_after_caps {
+                other = true;
+            }
+            if c == 's' && caps >= 2 && !other {
+                s_after_caps = true;
+            } else if c.is_uppercase() || c.is_ascii_digit() {
+                caps += usize::from(c.is_uppercase());
+            } else {
+                other = true;
+            }
+            current.extend(c.to_lowercase());
         } else {
-            flush(&mut current, &mut out, after_apostrophe);
+            let plural = s_after_caps && !other;
+            flush(&mut current, &mut out, after_apostrophe, plural);
+            (caps, other, s_after_caps) = (0, false, false);
             after_apostrophe = matches!(c, '\'' | '’' | 'ʼ' | '`' | '´');
         }
     }
-    flush(&mut current, &mut out, after_apostrophe);
-    out
+    flush(
+        &mut current,
+        &mut out,
+        after_apostrophe,
+        s_after_caps && !other,
+    );
+    (out, plurals)
 }
 
 /// Drops formatting commands and math delimiters; keeps arguments and the
@@ -252,6 +289,18 @@ mod tests {
         assert_eq!(stems("attributions"), stems("attribution"));
         assert_eq!(stems("language models"), stems("language model"));
         assert_ne!(stems("model"), stems("modal"));
+        // Acronym plurals, which the stemmer leaves alone; not words that end so.
+        assert_eq!(stems("WSIs and 3DGSs"), stems("WSI and 3DGS"));
+        assert_eq!(stems("WSIs"), ["wsi"]);
+        assert_eq!(stems("gas"), ["gas"]);
+        assert_eq!(stems("GPUs"), stems("GPU"));
+        assert_eq!(stems("CASTs"), ["cast"]);
+        assert_eq!(
+            stems("GANs"),
+            stems("GAN"),
+            "table abbreviations still expand"
+        );
+        assert_eq!(words("WSIs"), ["wsis"], "exact words stay as written");
     }
 
     #[test]

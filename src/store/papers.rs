@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Result, Store, StoreError, from_json, to_json};
-use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey, SentPapers, Verdict};
+use crate::domain::{
+    AnnounceType, ArxivId, Definition, Glossary, Paper, PaperKey, SentPapers, Verdict, definitions,
+};
 
 /// The columns `paper_from_row` reads, of `papers p`.
 macro_rules! paper_columns {
@@ -151,10 +153,43 @@ impl Store {
                 counts.updated += 1;
             } else {
                 counts.new += 1;
+                let mut defined = definitions(&paper.title);
+                for d in definitions(&paper.abstract_text) {
+                    if !defined.contains(&d) {
+                        defined.push(d);
+                    }
+                }
+                for d in defined {
+                    sqlx::query(
+                        "INSERT INTO acronyms (acronym, long_form, papers) VALUES ($1, $2, 1)
+                         ON CONFLICT (acronym, long_form) DO UPDATE SET papers = acronyms.papers + 1",
+                    )
+                    .bind(d.acronym())
+                    .bind(d.long_form())
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
         }
         tx.commit().await?;
         Ok(counts)
+    }
+
+    /// What acronyms stand for, by every paper stored so far.
+    pub async fn glossary(&self) -> Result<Glossary> {
+        let rows = sqlx::query("SELECT acronym, long_form, papers FROM acronyms")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (acronym, long): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            let papers: i64 = row.try_get(2)?;
+            // A row that no longer reads as a definition is left out.
+            if let Some(d) = Definition::new(&acronym, &long) {
+                counts.push((d, u32::try_from(papers).unwrap_or(u32::MAX)));
+            }
+        }
+        Ok(Glossary::from_counts(counts))
     }
 
     /// Papers first seen, or seen in a new version, at or after `since`,

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use academichub::domain::{Paper, Topic};
+use academichub::domain::{Glossary, Paper, Topic};
 use academichub::radar::{MatchOptions, RadarsBuilder};
 use academichub::sources::parse_feed;
 use serde::Deserialize;
@@ -119,7 +119,16 @@ fn measure(set: &str, feeds: &[&str]) -> Figures {
         .map(|(i, (id, _))| (id.as_str(), i))
         .collect();
     let now = chrono::Utc::now();
-    let mut builder = RadarsBuilder::new(&pairs, now);
+    // What the store would have learned from storing these papers.
+    let glossary = Glossary::learn(
+        papers
+            .iter()
+            .map(|(_, p)| format!("{}\n{}", p.title, p.abstract_text))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    );
+    let mut builder = RadarsBuilder::new(&pairs, now).with_glossary(glossary);
     let radars: Vec<_> = set_rows
         .radar
         .iter()
@@ -239,10 +248,11 @@ fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
 }
 
 /// What the radar reached on the cs.CV day set (see the test below) on
-/// 2026-12-03: recall 0.700 (152/217) at precision 0.647 (152/235 picks).
-/// Before revised papers were shown by default: 0.456 at 0.615.
+/// 2026-12-04, with acronyms read in the reader's sense: recall 0.700
+/// (152/217) at precision 0.652 (152/233 picks). On 2026-12-03: 0.700 at
+/// 0.647; before revised papers were shown by default: 0.456 at 0.615.
 const RECALL_FLOOR: f64 = 0.70;
-const PRECISION_FLOOR: f64 = 0.64;
+const PRECISION_FLOOR: f64 = 0.65;
 
 /// The cs.CV day set lists every relevant paper of the day for each of its
 /// radars, so every pick it does not call relevant is a wrong one. Issue 15

@@ -65,6 +65,18 @@ async fn story(db: &TestDb) {
         "[{label}]"
     );
     assert_eq!(store.paper_count().await.unwrap(), 4);
+    // What acronyms stand for, learned once per paper (not per feed).
+    let glossary = store.glossary().await.unwrap();
+    assert_eq!(
+        glossary.senses("ECG"),
+        [("electrocardiogram".to_owned(), 1)],
+        "[{label}]"
+    );
+    assert_eq!(
+        glossary.senses("FCA"),
+        [("formal concept analysis".to_owned(), 1)],
+        "[{label}]"
+    );
     let recent = store.recent_papers(900).await.unwrap();
     assert_eq!(recent.len(), 4, "[{label}]");
     let odin = recent
