@@ -349,6 +349,57 @@ impl Application {
             .ok_or(ReaderError::Gone)
     }
 
+    /// The learned expansions each of the subscriber's topics also matches
+    /// ([`crate::domain::Glossary::expansions`]), as the preferences page lists them.
+    pub async fn also_matching(
+        &self,
+        subscriber: &Subscriber,
+    ) -> Result<Vec<Vec<String>>, ReaderError> {
+        let glossary = self.store.glossary().await?;
+        Ok(subscriber
+            .topics
+            .iter()
+            .map(|t| {
+                glossary
+                    .expansions(t.query())
+                    .into_iter()
+                    .map(|e| e.text)
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Turns off one learned expansion of one topic (the reader's click on
+    /// it on the preferences page): the topic's query gains `-also:"…"`.
+    pub async fn drop_expansion(
+        &self,
+        token: &str,
+        form_token: &str,
+        topic: usize,
+        expansion: &str,
+        origin: &EventOrigin,
+        now: DateTime<Utc>,
+    ) -> Result<Subscriber, ReaderError> {
+        let (subscriber, _) = self.open_link(token, LinkAction::Preferences, now).await?;
+        self.check_form_token(&subscriber, form_token, now)?;
+        let mut preferences = subscriber.preferences();
+        let Some(old) = preferences.topics.get(topic) else {
+            return Err(ReaderError::Invalid(
+                "that topic is no longer there: reload the page".into(),
+            ));
+        };
+        preferences.topics[topic] = old
+            .without_expansion(expansion)
+            .map_err(|e| ReaderError::Invalid(e.to_string()))?;
+        self.store
+            .save_preferences(subscriber.id, &preferences, origin, now.timestamp())
+            .await?;
+        self.store
+            .subscriber_by_id(subscriber.id)
+            .await?
+            .ok_or(ReaderError::Gone)
+    }
+
     /// A briefing as it was sent, from a "view in browser" link.
     pub async fn sent_briefing(
         &self,

@@ -146,6 +146,19 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
+    /// What the reader chose, as the preferences page saves it.
+    pub fn preferences(&self) -> Preferences {
+        Preferences {
+            locale: self.locale,
+            timezone: self.timezone,
+            send_hour: self.send_hour,
+            cadence: self.cadence,
+            max_per_topic: self.max_per_topic,
+            paused_until: self.paused_until,
+            topics: self.topics.clone(),
+        }
+    }
+
     /// The edition (local date) a briefing made at `now` belongs to.
     pub fn edition(&self, now: DateTime<Utc>) -> NaiveDate {
         now.with_timezone(&self.timezone).date_naive()

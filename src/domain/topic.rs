@@ -65,6 +65,21 @@ impl Topic {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The same topic with one learned expansion turned off (`-also:`).
+    pub fn without_expansion(&self, expansion: &str) -> Result<Self, TopicError> {
+        let query = self
+            .query
+            .without_expansion(expansion)
+            .map_err(|error| TopicError::Query {
+                name: self.name.clone(),
+                error,
+            })?;
+        Ok(Self {
+            name: self.name.clone(),
+            query,
+        })
+    }
     pub fn query(&self) -> &Query {
         &self.query
     }

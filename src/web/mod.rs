@@ -92,6 +92,10 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
         )
         .route("/preferences/{token}/data", get(preferences::download))
         .route("/preferences/{token}/delete", post(preferences::delete))
+        .route(
+            "/preferences/{token}/also",
+            post(preferences::drop_expansion),
+        )
         .route("/healthz", get(healthz))
         .route("/assets/site.css", get(stylesheet))
         .route("/assets/timezone.js", get(script))

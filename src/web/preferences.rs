@@ -32,12 +32,21 @@ struct PreferencesForm {
 }
 
 impl PreferencesForm {
-    fn of(s: &Subscriber) -> Self {
+    /// The stored choices, each topic with the expansions it also matches.
+    fn of(s: &Subscriber, also: Vec<Vec<String>>) -> Self {
         let (cadence, weekday) = match s.cadence {
             Cadence::Daily => ("daily", "mon".to_owned()),
             Cadence::Weekly(day) => ("weekly", day.to_string().to_ascii_lowercase()),
         };
-        let mut topics: Vec<TopicRow> = s.topics.iter().map(TopicRow::from_topic).collect();
+        let mut topics: Vec<TopicRow> = s
+            .topics
+            .iter()
+            .zip(also.into_iter().chain(std::iter::repeat(Vec::new())))
+            .map(|(t, also)| TopicRow {
+                also,
+                ..TopicRow::from_topic(t)
+            })
+            .collect();
         topics.extend(std::iter::repeat_n(TopicRow::default(), BLANK_TOPICS));
         Self {
             locale: s.locale.to_string(),
@@ -80,6 +89,7 @@ fn render(
         error,
         form_token => web.app.form_token(s, now),
         action => web.local(&format!("/preferences/{token}")),
+        also_action => web.local(&format!("/preferences/{token}/also")),
         delete_action => web.local(&format!("/preferences/{token}/delete")),
         data_url => web.local(&format!("/preferences/{token}/data")),
         unsubscribe_url => web.app.link_url(s, ReaderLink::Unsubscribe, now),
@@ -101,7 +111,47 @@ pub(super) async fn page(
         .open_link(&token, LinkAction::Preferences, Utc::now())
         .await
     {
-        Ok((s, _)) => render(&web, &token, &s, &PreferencesForm::of(&s), Outcome::Fresh),
+        Ok((s, _)) => stored_form(&web, &token, &s, Outcome::Fresh).await,
+        Err(e) => web.error_page(negotiate(None, &headers), e),
+    }
+}
+
+/// The page with the stored choices and each topic's learned expansions.
+async fn stored_form(web: &Web, token: &str, s: &Subscriber, outcome: Outcome) -> Response {
+    match web.app.also_matching(s).await {
+        Ok(also) => render(web, token, s, &PreferencesForm::of(s, also), outcome),
+        Err(e) => web.error_page(s.locale, e),
+    }
+}
+
+/// One click on an "also matching" word: the topic stops matching it.
+/// The button posts `drop` as `topic index:expansion`.
+pub(super) async fn drop_expansion(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    client: ClientIp,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let fields = fields(pairs);
+    let form_token = fields.get("form_token").cloned().unwrap_or_default();
+    let Some((topic, expansion)) = fields
+        .get("drop")
+        .and_then(|d| d.split_once(':'))
+        .and_then(|(i, e)| Some((i.parse::<usize>().ok()?, e.to_owned())))
+    else {
+        return web.error_page(
+            negotiate(None, &headers),
+            ReaderError::Invalid("the form did not say which expansion to turn off".into()),
+        );
+    };
+    let origin = origin("web", client, &headers);
+    match web
+        .app
+        .drop_expansion(&token, &form_token, topic, &expansion, &origin, Utc::now())
+        .await
+    {
+        Ok(s) => stored_form(&web, &token, &s, Outcome::Saved).await,
         Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }
@@ -133,7 +183,7 @@ pub(super) async fn save(
         .save_preferences(&token, &field("form_token"), input.clone(), &origin, now)
         .await
     {
-        Ok(s) => render(&web, &token, &s, &PreferencesForm::of(&s), Outcome::Saved),
+        Ok(s) => stored_form(&web, &token, &s, Outcome::Saved).await,
         Err(ReaderError::Invalid(why)) => {
             // Show the form as the reader filled it in, with what to fix.
             match web
@@ -142,7 +192,7 @@ pub(super) async fn save(
                 .await
             {
                 Ok((s, _)) => {
-                    let mut form = PreferencesForm::of(&s);
+                    let mut form = PreferencesForm::of(&s, Vec::new());
                     form.locale = input.locale;
                     form.timezone = input.timezone;
                     form.max_per_topic = input.max_per_topic;

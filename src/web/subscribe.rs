@@ -33,6 +33,8 @@ pub(super) struct LangQuery {
 pub(super) struct TopicRow {
     pub name: String,
     pub query: String,
+    /// Learned expansions the topic also matches (preferences page only).
+    pub also: Vec<String>,
 }
 
 impl TopicRow {
@@ -40,6 +42,7 @@ impl TopicRow {
         Self {
             name: topic.name().to_owned(),
             query: topic.query().to_string(),
+            also: Vec::new(),
         }
     }
 
@@ -67,6 +70,7 @@ pub(super) fn topic_rows(fields: &HashMap<String, String>) -> Vec<TopicRow> {
             Some(TopicRow {
                 name,
                 query: get(i, "query").unwrap_or_default(),
+                also: Vec::new(),
             })
         })
         .collect()

@@ -486,3 +486,98 @@ async fn n_more_on_this_topic_opens_the_papers_the_briefing_left_out_in_the_read
     }
     smtp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_sees_what_a_topic_also_matches_and_turns_one_off_with_one_click() {
+    const TEST: &str = "a_reader_sees_what_a_topic_also_matches_and_turns_one_off_with_one_click";
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        return skip(
+            TEST,
+            "Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)",
+        );
+    }
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let driver = Driver::start().await;
+    let feeds = FeedServer::start([(
+        "cs.CV.rss",
+        Route::Feed(fixture("arxiv-rss2-cs.CV-2026-04-21-real-day.xml")),
+    )])
+    .await;
+    // Three papers of the real day define CIR as composed image retrieval,
+    // so a topic on "composed image retrieval" also matches "CIR".
+    let languages = [
+        ("ada@example.org", "en", "Also matching", "Saved."),
+        ("li@example.cn", "zh", "同时匹配", "已保存"),
+    ];
+    for (db, (email, locale, also_words, saved)) in
+        TestDb::all(TEST).await.into_iter().zip(languages)
+    {
+        let label = db.label;
+        let port = free_port();
+        let hub = Hub::new(&web_config(
+            &db.url,
+            smtp.port,
+            &[feeds.url("cs.CV.rss")],
+            port,
+        ));
+        assert!(hub.ok(&["collect"]).await.contains("501 new"), "[{label}]");
+        let daemon = Daemon::start(&hub, port).await;
+        hub.ok(&[
+            "subscribe",
+            email,
+            "--locale",
+            locale,
+            "--topic",
+            "Image retrieval",
+            "--keywords",
+            "composed image retrieval",
+        ])
+        .await;
+        let explained = hub.ok(&["explain", email, "2604.18037"]).await;
+        assert!(
+            explained.contains("also matching \"CIR\""),
+            "[{label}] explain names the expansion: {explained}"
+        );
+        let before = smtp.messages().len();
+        hub.ok(&["run-once", "--force"]).await;
+        let mail = wait_for_mail(&smtp, before + 1).await;
+        let preferences = mail[before].link(&daemon.base, "preferences");
+
+        let profile = tempfile::tempdir().unwrap();
+        let browser = driver.session(profile.path(), locale).await;
+        browser.set_window_size(PHONE, 900).await.unwrap();
+        browser.goto(&preferences).await.unwrap();
+        let source = browser.source().await.unwrap();
+        assert!(source.contains(also_words), "[{label}] {source}");
+        shoot(&browser, &format!("also-matching-{locale}")).await;
+        click(&browser, "button[name=drop][value='0:CIR']").await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !browser.source().await.unwrap().contains(saved) {
+            assert!(
+                Instant::now() < deadline,
+                "[{label}] the click saved nothing"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let chips = number(
+            &browser,
+            "return document.querySelectorAll('button[name=drop]').length",
+        )
+        .await;
+        assert_eq!(chips, 0, "[{label}] the expansion is gone from the page");
+        let shown = hub.ok(&["subscribers", "--show", email]).await;
+        assert!(shown.contains("-also:CIR"), "[{label}] {shown}");
+        let explained = hub.ok(&["explain", email, "2604.18037"]).await;
+        assert!(
+            !explained.contains("also matching"),
+            "[{label}] the radar no longer uses it: {explained}"
+        );
+        browser.close().await.unwrap();
+        daemon.stop().await;
+        db.drop_db().await;
+    }
+    drop(driver);
+    smtp.stop().await;
+}
