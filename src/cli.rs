@@ -120,7 +120,8 @@ pub struct SubscribeArgs {
     pub topic: Vec<String>,
     /// The topic in the text form: "a phrase" OR word -excluded cat:cs.LG
     /// ~cat:stat.ML author:"Name" =exact weight:2 only:new (no revised
-    /// versions) or with:updates (a new version of a paper already sent).
+    /// versions) or with:updates (a new version of a paper already sent);
+    /// -also:CIR turns off one learned expansion (see `explain`).
     #[arg(long, value_name = "QUERY")]
     pub query: Vec<String>,
     /// Comma-separated keywords and phrases (any of them).
