@@ -27,6 +27,53 @@ use std::collections::HashMap;
 
 use super::{Query, Term};
 
+/// Common research abbreviations and the long forms they stand for, in
+/// lower case. Kept short and unambiguous within research writing: an
+/// entry here makes the two spellings one term everywhere, for every
+/// subscriber (the radar spells one as the other), so the glossary neither
+/// gives these a sense nor offers them as expansions.
+pub const REVIEWED_ABBREVIATIONS: &[(&str, &str)] = &[
+    ("ai", "artificial intelligence"),
+    ("asr", "automatic speech recognition"),
+    ("cnn", "convolutional neural network"),
+    ("cot", "chain of thought"),
+    ("ddpm", "denoising diffusion probabilistic model"),
+    ("dit", "diffusion transformer"),
+    ("gan", "generative adversarial network"),
+    ("gnn", "graph neural network"),
+    ("llm", "large language model"),
+    ("lora", "low rank adaptation"),
+    ("marl", "multi agent reinforcement learning"),
+    ("mcmc", "markov chain monte carlo"),
+    ("mllm", "multimodal large language model"),
+    ("moe", "mixture of experts"),
+    ("nas", "neural architecture search"),
+    ("nerf", "neural radiance field"),
+    ("nlp", "natural language processing"),
+    ("ocr", "optical character recognition"),
+    ("ode", "ordinary differential equation"),
+    ("pde", "partial differential equation"),
+    ("rag", "retrieval augmented generation"),
+    ("rl", "reinforcement learning"),
+    ("rlhf", "reinforcement learning from human feedback"),
+    ("sgd", "stochastic gradient descent"),
+    ("slam", "simultaneous localization and mapping"),
+    ("snn", "spiking neural network"),
+    ("svm", "support vector machine"),
+    ("vae", "variational autoencoder"),
+    ("vit", "vision transformer"),
+    ("vla", "vision language action"),
+    ("vlm", "vision language model"),
+    ("vqa", "visual question answering"),
+];
+
+fn is_reviewed(acronym: &str) -> bool {
+    let lower = acronym.to_ascii_lowercase();
+    REVIEWED_ABBREVIATIONS
+        .iter()
+        .any(|(short, _)| *short == lower)
+}
+
 /// One acronym defined in a text: "Whole Slide Images (WSIs)" gives
 /// `WSI` for "whole slide image".
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -298,6 +345,9 @@ impl Glossary {
         for (group, terms) in query.groups().iter().enumerate() {
             for term in terms.iter().filter(|t| !t.is_exact()) {
                 if let Some(acronym) = acronym_key(term.text()) {
+                    if is_reviewed(&acronym) {
+                        continue;
+                    }
                     let typed_long = typed.iter().any(|l| matches_initials(&acronym, l));
                     if let (false, Some(long)) = (typed_long, self.meaning(&acronym)) {
                         add(Expansion {
@@ -309,7 +359,9 @@ impl Glossary {
                 } else {
                     let long = long_form_key(term.text());
                     let acronyms = self.acronyms_of.get(&long).into_iter().flatten();
-                    for acronym in acronyms.filter(|a| !typed_acronyms.contains(a)) {
+                    for acronym in
+                        acronyms.filter(|a| !typed_acronyms.contains(a) && !is_reviewed(a))
+                    {
                         add(Expansion {
                             text: acronym.clone(),
                             group,
@@ -326,6 +378,11 @@ impl Glossary {
     /// papers did, most first.
     pub fn senses(&self, acronym: &str) -> &[(String, u32)] {
         self.senses.get(acronym).map_or(&[], Vec::as_slice)
+    }
+
+    /// The acronyms that have a [`Self::meaning`], in no particular order.
+    pub fn known_acronyms(&self) -> impl Iterator<Item = &str> {
+        self.acronyms_of.values().flatten().map(String::as_str)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -454,6 +511,17 @@ mod tests {
         );
         let dropped = Query::parse(r#"HAR OR "whole-slide images" -also:WSI"#).unwrap();
         assert_eq!(g.expansions(&dropped).len(), 1);
+        let reviewed = glossary(&[("LLM", "large language model", 9)]);
+        let q = Query::parse(r#""large language model" OR LLM"#).unwrap();
+        assert!(
+            reviewed.expansions(&q).is_empty(),
+            "the reviewed table already spells one as the other"
+        );
+        assert!(
+            reviewed
+                .expansions(&Query::parse("LLM").unwrap())
+                .is_empty()
+        );
         let both = Query::parse(r#"HAR OR "human activity recognition""#).unwrap();
         assert!(
             g.expansions(&both).is_empty(),

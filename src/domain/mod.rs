@@ -23,7 +23,10 @@ pub use analysis::{ANALYSIS_MAX_CHARS, Analysis, AnalysisError, AnalysisPart, Wr
 pub use announce::AnnounceType;
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use email::{EmailAddress, EmailAddressError};
-pub use glossary::{Definition, Expansion, Glossary, acronym_key, definitions, long_form_key};
+pub use glossary::{
+    Definition, Expansion, Glossary, REVIEWED_ABBREVIATIONS, acronym_key, definitions,
+    long_form_key,
+};
 pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 #[cfg(test)]
 pub(crate) use locale::string_keys;

@@ -20,43 +20,7 @@ use std::sync::LazyLock;
 use rust_stemmers::{Algorithm, Stemmer};
 use unicode_normalization::UnicodeNormalization;
 
-/// Common research abbreviations and the long forms they stand for. Kept
-/// short and unambiguous within research writing: an entry here makes the
-/// two spellings one term everywhere, for every subscriber.
-pub const ABBREVIATIONS: &[(&str, &str)] = &[
-    ("ai", "artificial intelligence"),
-    ("asr", "automatic speech recognition"),
-    ("cnn", "convolutional neural network"),
-    ("cot", "chain of thought"),
-    ("ddpm", "denoising diffusion probabilistic model"),
-    ("dit", "diffusion transformer"),
-    ("gan", "generative adversarial network"),
-    ("gnn", "graph neural network"),
-    ("llm", "large language model"),
-    ("lora", "low rank adaptation"),
-    ("marl", "multi agent reinforcement learning"),
-    ("mcmc", "markov chain monte carlo"),
-    ("mllm", "multimodal large language model"),
-    ("moe", "mixture of experts"),
-    ("nas", "neural architecture search"),
-    ("nerf", "neural radiance field"),
-    ("nlp", "natural language processing"),
-    ("ocr", "optical character recognition"),
-    ("ode", "ordinary differential equation"),
-    ("pde", "partial differential equation"),
-    ("rag", "retrieval augmented generation"),
-    ("rl", "reinforcement learning"),
-    ("rlhf", "reinforcement learning from human feedback"),
-    ("sgd", "stochastic gradient descent"),
-    ("slam", "simultaneous localization and mapping"),
-    ("snn", "spiking neural network"),
-    ("svm", "support vector machine"),
-    ("vae", "variational autoencoder"),
-    ("vit", "vision transformer"),
-    ("vla", "vision language action"),
-    ("vlm", "vision language model"),
-    ("vqa", "visual question answering"),
-];
+use crate::domain::REVIEWED_ABBREVIATIONS;
 
 /// LaTeX commands that only format their argument: the command goes, the
 /// argument stays.
@@ -88,7 +52,7 @@ const FORMATTING: &[&str] = &[
 ];
 
 static EXPANSIONS: LazyLock<HashMap<&'static str, Vec<String>>> = LazyLock::new(|| {
-    ABBREVIATIONS
+    REVIEWED_ABBREVIATIONS
         .iter()
         .map(|(short, long)| (*short, long.split(' ').map(stem).collect()))
         .collect()
