@@ -1311,8 +1311,14 @@ impl RadarIndex {
                 let abs = text::tokens(&paper.abstract_text).stems;
                 for (stream, weight) in [(&title, TITLE_WEIGHT), (&abs, 1.0)] {
                     for s in stream {
-                        // Words no paper today has cannot make today's papers similar.
-                        if let Some(id) = self.stems.get(s) {
+                        // Words no paper today has cannot make today's papers
+                        // similar (the stems of radars' terms are known too,
+                        // without a document frequency).
+                        if let Some(id) = self
+                            .stems
+                            .get(s)
+                            .filter(|&id| self.stem_df.get(id as usize).is_some_and(|&df| df > 0))
+                        {
                             *tf.entry(id).or_default() += weight;
                         }
                     }

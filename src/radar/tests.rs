@@ -428,3 +428,18 @@ fn a_learned_expansion_matches_is_named_and_can_be_turned_off() {
     let (ids, _) = run_learned(&topic(r#""whole slide image" -also:WSI"#), &papers);
     assert_eq!(ids, [1, 2]);
 }
+
+#[test]
+fn a_liked_paper_with_a_word_only_a_topic_uses_makes_a_profile() {
+    // "quantum" is a stem the index knows from the topic, not from any of
+    // today's papers: it has no document frequency (this panicked).
+    let papers = [paper("Graph networks", "message passing", &[])];
+    let pairs: Vec<(i64, &Paper)> = vec![(1, &papers[0])];
+    let mut builder = RadarsBuilder::new(&pairs, Utc::now());
+    builder.add(&[topic("quantum")]);
+    let index = builder.build();
+    let liked = paper("Quantum graph networks", "quantum message passing", &[]);
+    let profile = index.profile([&liked], []);
+    let (like, _, _) = index.feedback(&profile, 0);
+    assert!(like > 0.0, "the words today's papers share still count");
+}
