@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::app::{Application, TldrReport};
+use crate::app::{Application, SuggestReport, TldrReport};
 use crate::config::Settings;
 use crate::domain::{Locale, NewSubscriber, Topic, Verdict};
 use crate::redact::redact_url;
@@ -186,6 +186,7 @@ async fn dispatch(
             let report = app.collect(now).await?;
             print_collect(&report);
             print_tldrs(&app.write_tldrs(now).await?);
+            print_suggested(&app.suggest_expansions(now).await?);
             Ok(())
         }
         Command::RunOnce { force } => run_once(app, force).await,
@@ -444,11 +445,22 @@ fn print_tldrs(report: &TldrReport) {
     );
 }
 
+fn print_suggested(report: &SuggestReport) {
+    if *report == Default::default() {
+        return;
+    }
+    println!(
+        "expansions: suggested by the LLM for {} topic wording(s), {} failed (asked again next time), {} not asked for (over the daily token budget)",
+        report.suggested, report.failed, report.over_budget
+    );
+}
+
 async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
     let now = Utc::now();
     let collected = app.collect(now).await?;
     print_collect(&collected);
     print_tldrs(&app.write_tldrs(now).await?);
+    print_suggested(&app.suggest_expansions(now).await?);
     let started = std::time::Instant::now();
     let prepared = app.prepare_briefings(now, force).await?;
     println!(

@@ -85,6 +85,10 @@ async fn run_tick(app: &Application, tick: Tick) {
                 if tldrs != Default::default() {
                     tracing::info!(?tldrs, "TL;DRs written after collection");
                 }
+                let suggested = app.suggest_expansions(now).await?;
+                if suggested != Default::default() {
+                    tracing::info!(?suggested, "topics' expansions suggested after collection");
+                }
                 Ok::<_, anyhow::Error>(())
             }
             .await

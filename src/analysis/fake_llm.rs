@@ -9,6 +9,9 @@
 //! | `malformed`  | content that is not JSON                                     |
 //! | `unknown`    | names `P99`, a paper it was not given                        |
 //! | `wrongcount` | TL;DRs for all papers but the last                           |
+//!
+//! Asked for expansions (`task: expansions`), `well` (and the modes like
+//! it) suggests [`EXPANSIONS`], `unknown` one with a URL in it.
 //! | `slow`       | `well`, after [`SLOW`]                                       |
 //! | `429`, `500` | that status                                                  |
 //!
@@ -29,6 +32,9 @@ use serde_json::{Value, json};
 
 /// `usage.total_tokens` of every answer that has a usage.
 pub const TOTAL_TOKENS: u64 = 321;
+
+/// What the server suggests a topic also matches, whatever the topic.
+pub const EXPANSIONS: [&str; 2] = ["outlier detection", "novelty detection"];
 
 /// How long `slow` waits before answering.
 pub const SLOW: Duration = Duration::from_secs(3);
@@ -134,6 +140,12 @@ pub fn answer(mode: &str, request: &Value) -> (u16, Value) {
             }
             json!({ "tldrs": tldrs }).to_string()
         }
+        ("unknown", Some("expansions")) => {
+            json!({ "expansions": ["see https://example.org/topics"] }).to_string()
+        }
+        ("well" | "fenced" | "nousage" | "slow" | "wrongcount", Some("expansions")) => {
+            json!({ "expansions": EXPANSIONS }).to_string()
+        }
         ("unknown", Some("analysis")) => {
             json!({ "analysis": "Today's papers share a method; see [P99]." }).to_string()
         }
@@ -147,7 +159,7 @@ pub fn answer(mode: &str, request: &Value) -> (u16, Value) {
             })
             .to_string()
         }
-        (_, Some(task)) if ["tldr", "analysis"].contains(&task) => {
+        (_, Some(task)) if ["tldr", "analysis", "expansions"].contains(&task) => {
             return error(404, &format!("no behaviour {mode:?}"));
         }
         (_, task) => return error(400, &format!("unknown task {task:?}")),

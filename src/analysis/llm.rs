@@ -19,6 +19,10 @@ const TLDR_MAX_CHARS: usize = 300;
 const ABSTRACT_MAX_CHARS: usize = 1500;
 /// Titles and TL;DRs sent are cut to this many characters.
 const FIELD_MAX_CHARS: usize = 400;
+/// Expansions kept from one answer, and the most characters and words in one.
+const EXPANSIONS_MAX: usize = 8;
+const EXPANSION_MAX_CHARS: usize = 60;
+const EXPANSION_MAX_WORDS: usize = 5;
 /// Answers larger than this are refused rather than read into memory.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
@@ -211,6 +215,44 @@ impl Llm {
         })
     }
 
+    /// Words and short phrases papers use for what a topic's words name
+    /// (synonyms, its subfields' own vocabulary), to match beside them: at
+    /// most eight, each a plain phrase of at most five words, none of the
+    /// topic's own words again.
+    pub async fn expansions(&self, terms: &[&str]) -> Result<Answer<Vec<String>>, LlmError> {
+        let user = json!({
+            "task": "expansions",
+            "terms": terms.iter().map(|t| cut(t, FIELD_MAX_CHARS)).collect::<Vec<_>>(),
+        });
+        let reply = self.complete(EXPANSIONS_PROMPT, &user.to_string()).await?;
+
+        #[derive(Deserialize)]
+        struct Suggested {
+            expansions: Vec<String>,
+        }
+        let answer: Suggested = reply.parse()?;
+        let typed: Vec<String> = terms.iter().map(|t| t.to_lowercase()).collect();
+        let mut out: Vec<String> = Vec::new();
+        for e in answer.expansions {
+            let e = plain(&e, EXPANSION_MAX_CHARS)
+                .map_err(|problem| LlmError::Malformed(format!("expansion {problem}")))?;
+            if e.split_whitespace().count() > EXPANSION_MAX_WORDS {
+                return Err(LlmError::Malformed(format!(
+                    "expansion {e:?} has more than {EXPANSION_MAX_WORDS} words"
+                )));
+            }
+            let lower = e.to_lowercase();
+            if !typed.contains(&lower) && !out.iter().any(|o| o.to_lowercase() == lower) {
+                out.push(e);
+            }
+        }
+        out.truncate(EXPANSIONS_MAX);
+        Ok(Answer {
+            value: out,
+            tokens: reply.tokens,
+        })
+    }
+
     /// The briefing's opening analysis, naming papers of `request` only.
     pub async fn analysis(
         &self,
@@ -380,6 +422,14 @@ impl Reply {
         )))
     }
 }
+
+const EXPANSIONS_PROMPT: &str = "You help a research-paper alert service match new papers to a \
+researcher's topic. The user message is JSON with the topic's search terms. Answer with JSON \
+{\"expansions\": [\"...\"]}: up to 8 English words or short phrases (at most 5 words each) that \
+paper titles and abstracts use for the same subject or for its specific parts (synonyms, \
+other spellings, the names of its sub-problems, methods, sensors, benchmarks), and that would \
+rarely appear in a paper on another subject. No broader terms, no terms already given, no \
+explanations, no URLs.";
 
 fn tldr_prompt(locale: Locale) -> String {
     format!(
@@ -629,6 +679,39 @@ mod tests {
         );
         assert_eq!(answer.value.writer(), &Writer::Llm("gpt-4o-mini".into()));
         assert_eq!(answer.tokens, TOTAL_TOKENS);
+    }
+
+    #[tokio::test]
+    async fn a_well_behaved_server_suggests_expansions_and_a_url_in_one_is_refused() {
+        let server = FakeLlm::start().await;
+        let answer = llm(server.base_url("well"))
+            .expansions(&["anomaly detection", "Outlier Detection"])
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.value,
+            ["novelty detection"],
+            "a suggestion repeating a typed term is dropped"
+        );
+        assert_eq!(answer.tokens, TOTAL_TOKENS);
+        let user: serde_json::Value = serde_json::from_str(
+            server.seen()[0].body["messages"][1]["content"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(user["task"], "expansions");
+        assert_eq!(
+            user["terms"],
+            json!(["anomaly detection", "Outlier Detection"])
+        );
+        let refused = llm(server.base_url("unknown"))
+            .expansions(&["anomaly detection"])
+            .await;
+        assert!(
+            matches!(refused, Err(LlmError::Malformed(ref m)) if m.contains("URL")),
+            "{refused:?}"
+        );
     }
 
     #[tokio::test]

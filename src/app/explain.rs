@@ -179,8 +179,13 @@ fn senses_and_expansions(topic: &crate::domain::Topic, glossary: &Glossary) -> V
         })
         .collect();
     for e in glossary.expansions(query) {
+        let source = if e.suggested {
+            "suggested by an AI model"
+        } else {
+            "learned from stored papers"
+        };
         lines.push(format!(
-            "also matching {:?} (learned from stored papers; -also:{:?} turns it off)",
+            "also matching {:?} ({source}; -also:{:?} turns it off)",
             e.text, e.text
         ));
     }

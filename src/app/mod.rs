@@ -36,7 +36,7 @@ pub use readers::{
     MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, SubscribeRequest, TopicInput,
 };
 pub use round::PrepareReport;
-pub use writing::TldrReport;
+pub use writing::{SuggestReport, TldrReport};
 
 /// A link in our mail, with what it is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

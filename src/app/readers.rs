@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::{Application, ReaderLink, edition_from_object};
 use crate::briefing::Notice;
 use crate::domain::{
-    Cadence, LinkAction, LinkClaims, LinkError, Locale, MessageBody, NewSubscriber, Preferences,
-    Subscriber, SubscriptionStatus, Topic, Verdict,
+    Cadence, Expansion, LinkAction, LinkClaims, LinkError, Locale, MessageBody, NewSubscriber,
+    Preferences, Subscriber, SubscriptionStatus, Topic, Verdict,
 };
 use crate::store::{ConfirmOutcome, EventOrigin, OutgoingMessage, StoreError};
 
@@ -354,18 +354,12 @@ impl Application {
     pub async fn also_matching(
         &self,
         subscriber: &Subscriber,
-    ) -> Result<Vec<Vec<String>>, ReaderError> {
+    ) -> Result<Vec<Vec<Expansion>>, ReaderError> {
         let glossary = self.store.glossary().await?;
         Ok(subscriber
             .topics
             .iter()
-            .map(|t| {
-                glossary
-                    .expansions(t.query())
-                    .into_iter()
-                    .map(|e| e.text)
-                    .collect()
-            })
+            .map(|t| glossary.expansions(t.query()))
             .collect())
     }
 

@@ -1,7 +1,10 @@
 //! The writing stage: what an LLM adds to briefings, when `[llm]` is set.
 //!
 //! TL;DRs are written after collection, before any send hour, once per
-//! paper and language readers read, and kept. An analysis is written in
+//! paper and language readers read, and kept. So are the expansions an
+//! LLM suggests for each distinct topic wording of active readers (what
+//! the topic also matches, shown on the preferences page as suggested by
+//! an AI model), asked once per wording. An analysis is written in
 //! the round for each distinct (language, topics, papers) a batch needs
 //! and kept under a hash of them, so identical radars cost one call and a
 //! re-run costs none. Every call is bounded: by `llm.timeout_secs` (a
@@ -96,6 +99,17 @@ pub struct TldrReport {
     /// Papers left to the built-in summariser: failed or refused answers.
     pub failed: usize,
     /// Papers not asked for: the day's token budget is spent.
+    pub over_budget: usize,
+}
+
+/// What asking for topics' expansions did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SuggestReport {
+    /// Topic wordings the LLM suggested expansions for.
+    pub suggested: usize,
+    /// Wordings left without: failed or refused answers (asked again next time).
+    pub failed: usize,
+    /// Wordings not asked for: the day's token budget is spent.
     pub over_budget: usize,
 }
 
@@ -239,6 +253,73 @@ impl Application {
                 Outcome::Written => report.written += n,
                 Outcome::Failed | Outcome::Skipped => report.failed += n,
                 Outcome::OverBudget => report.over_budget += n,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Expansions suggested by the LLM for every distinct wording of active
+    /// readers' topics that has none yet
+    /// ([`crate::domain::Query::words_key`]). Without
+    /// `[llm]`, nothing; whatever fails is asked again on the next pass, and
+    /// meanwhile the topic matches the reader's words and the glossary's.
+    pub async fn suggest_expansions(&self, now: DateTime<Utc>) -> anyhow::Result<SuggestReport> {
+        let mut report = SuggestReport::default();
+        let Some(state) = self.llm.clone() else {
+            return Ok(report);
+        };
+        let have = self.store.suggestions().await?;
+        let mut wanted: Vec<(String, Vec<String>)> = Vec::new();
+        for query in self.store.active_queries().await? {
+            let Some(key) = query.words_key() else {
+                continue;
+            };
+            if !have.contains_key(&key) && !wanted.iter().any(|(k, _)| *k == key) {
+                let terms = query.groups()[0]
+                    .iter()
+                    .map(|t| t.text().to_owned())
+                    .collect();
+                wanted.push((key, terms));
+            }
+        }
+        let mut results = futures_util::stream::iter(wanted)
+            .map(|(key, terms)| {
+                let state = &state;
+                async move {
+                    if self.stopping() || state.resting() {
+                        return Ok(Outcome::Skipped);
+                    }
+                    if !self.within_budget(now).await? {
+                        return Ok(Outcome::OverBudget);
+                    }
+                    let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
+                    match state.llm.expansions(&terms).await {
+                        Ok(answer) => {
+                            state.answered();
+                            self.spend(now, answer.tokens).await?;
+                            self.store
+                                .save_suggestions(
+                                    &key,
+                                    &answer.value,
+                                    state.llm.model(),
+                                    now.timestamp(),
+                                )
+                                .await?;
+                            Ok(Outcome::Written)
+                        }
+                        Err(e) => {
+                            state.failed("a topic's expansions", &e);
+                            Ok::<_, anyhow::Error>(Outcome::Failed)
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(state.llm.concurrency());
+        while let Some(result) = results.next().await {
+            match result? {
+                Outcome::Written => report.suggested += 1,
+                Outcome::Failed | Outcome::Skipped => report.failed += 1,
+                Outcome::OverBudget => report.over_budget += 1,
             }
         }
         Ok(report)

@@ -22,6 +22,10 @@
 //!
 //! A sense or an expansion needs [`Glossary::MIN_PAPERS`] papers behind it,
 //! so one odd definition does not steer anyone's radar.
+//!
+//! When an LLM is configured it may suggest more expansions per topic
+//! wording ([`Glossary::with_suggestions`], kept in the database): they come
+//! after the learned ones, marked as suggested, and drop the same way.
 
 use std::collections::HashMap;
 
@@ -233,6 +237,8 @@ pub struct Glossary {
     senses: HashMap<String, Vec<(String, u32)>>,
     /// Long form → the acronyms whose [`Glossary::meaning`] it is.
     acronyms_of: HashMap<String, Vec<String>>,
+    /// Words an LLM suggested for a topic, by [`Query::words_key`].
+    suggested: HashMap<String, Vec<String>>,
 }
 
 /// A word or phrase a topic also matches, learned from the glossary.
@@ -244,6 +250,8 @@ pub struct Expansion {
     pub group: usize,
     /// For an acronym: the long form it must stand for.
     pub sense: Option<String>,
+    /// Suggested by an AI model (`[llm]`), not learned from papers.
+    pub suggested: bool,
 }
 
 impl Glossary {
@@ -270,6 +278,7 @@ impl Glossary {
         let mut glossary = Self {
             senses,
             acronyms_of: HashMap::new(),
+            suggested: HashMap::new(),
         };
         let mut acronyms_of: HashMap<String, Vec<String>> = HashMap::new();
         for acronym in glossary.senses.keys() {
@@ -285,6 +294,12 @@ impl Glossary {
         }
         glossary.acronyms_of = acronyms_of;
         glossary
+    }
+
+    /// With the words an LLM suggested per topic ([`Query::words_key`]).
+    pub fn with_suggestions(mut self, suggested: HashMap<String, Vec<String>>) -> Self {
+        self.suggested = suggested;
+        self
     }
 
     /// Learns from texts directly, each counted as one paper.
@@ -354,6 +369,7 @@ impl Glossary {
                             text: long.to_owned(),
                             group,
                             sense: None,
+                            suggested: false,
                         });
                     }
                 } else {
@@ -366,10 +382,20 @@ impl Glossary {
                             text: acronym.clone(),
                             group,
                             sense: Some(long.clone()),
+                            suggested: false,
                         });
                     }
                 }
             }
+        }
+        let suggested = query.words_key().and_then(|key| self.suggested.get(&key));
+        for text in suggested.into_iter().flatten() {
+            add(Expansion {
+                text: text.clone(),
+                group: 0,
+                sense: None,
+                suggested: true,
+            });
         }
         out
     }
@@ -386,7 +412,7 @@ impl Glossary {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.senses.is_empty()
+        self.senses.is_empty() && self.suggested.is_empty()
     }
 }
 
@@ -521,6 +547,27 @@ mod tests {
             reviewed
                 .expansions(&Query::parse("LLM").unwrap())
                 .is_empty()
+        );
+        let suggested = g.clone().with_suggestions(
+            [(
+                "har".to_owned(),
+                vec!["activity recognition".to_owned(), "HAR".to_owned()],
+            )]
+            .into(),
+        );
+        let alone = Query::parse("HAR").unwrap();
+        let texts: Vec<_> = suggested
+            .expansions(&alone)
+            .into_iter()
+            .map(|e| (e.text, e.suggested))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("human activity recognition".to_owned(), false),
+                ("activity recognition".to_owned(), true),
+            ],
+            "suggestions come after learned ones, never repeating a typed word"
         );
         let both = Query::parse(r#"HAR OR "human activity recognition""#).unwrap();
         assert!(

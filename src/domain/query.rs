@@ -323,6 +323,23 @@ impl Query {
     pub fn revisions(&self) -> Revisions {
         self.revisions
     }
+    /// What an LLM is asked to suggest expansions for, and the key they are
+    /// kept under: the words of a one-group query, lower case, in order
+    /// (`None` for a query of several groups or none, which the reader made
+    /// precise on purpose). Other changes (filters, `-also:`) keep the key.
+    pub fn words_key(&self) -> Option<String> {
+        let [group] = self.groups.as_slice() else {
+            return None;
+        };
+        Some(
+            group
+                .iter()
+                .map(|t| t.text.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        )
+    }
+
     /// The learned expansions this topic does not use (`-also:`).
     pub fn dropped_expansions(&self) -> &[String] {
         &self.dropped

@@ -175,7 +175,8 @@ impl Store {
         Ok(counts)
     }
 
-    /// What acronyms stand for, by every paper stored so far.
+    /// What acronyms stand for, by every paper stored so far, and the
+    /// expansions an LLM suggested per topic wording.
     pub async fn glossary(&self) -> Result<Glossary> {
         let rows = sqlx::query("SELECT acronym, long_form, papers FROM acronyms")
             .fetch_all(&self.pool)
@@ -189,7 +190,7 @@ impl Store {
                 counts.push((d, u32::try_from(papers).unwrap_or(u32::MAX)));
             }
         }
-        Ok(Glossary::from_counts(counts))
+        Ok(Glossary::from_counts(counts).with_suggestions(self.suggestions().await?))
     }
 
     /// Papers first seen, or seen in a new version, at or after `since`,

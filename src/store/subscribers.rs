@@ -11,8 +11,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Backend, OutgoingMessage, Result, Store, StoreError};
 use crate::domain::{
-    Cadence, EmailAddress, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Topic,
-    Verdict,
+    Cadence, EmailAddress, NewSubscriber, Preferences, Query, Subscriber, SubscriptionStatus,
+    Topic, Verdict,
 };
 
 /// One line of `academichub subscribers`.
@@ -766,6 +766,26 @@ impl Store {
                 (id, subscriber)
             })
             .collect())
+    }
+
+    /// The distinct queries of active subscribers' topics, as stored (a
+    /// query that no longer parses is left out: its subscriber's round
+    /// reports it).
+    pub async fn active_queries(&self) -> Result<Vec<Query>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT t.query FROM topics t
+             JOIN subscribers s ON s.id = t.subscriber_id
+             WHERE s.status = 'active'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Ok(query) = Query::parse(&row.try_get::<String, _>("query")?) {
+                out.push(query);
+            }
+        }
+        Ok(out)
     }
 
     /// The topics of these subscribers, each list in the order they were

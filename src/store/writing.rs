@@ -1,6 +1,7 @@
 //! What an LLM wrote, kept so it is asked once: TL;DRs per (paper,
-//! language), analyses per key, and the tokens spent per UTC day (shared by
-//! every daemon on the database, for `llm.daily_token_budget`).
+//! language), analyses per key, expansions suggested per topic wording, and
+//! the tokens spent per UTC day (shared by every daemon on the database,
+//! for `llm.daily_token_budget`).
 
 use std::collections::HashMap;
 
@@ -113,6 +114,45 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
+    }
+
+    /// Every topic wording's suggested expansions, by key
+    /// ([`crate::domain::Query::words_key`]). A row whose terms do not read
+    /// as a list of strings is left out (asked again).
+    pub async fn suggestions(&self) -> Result<HashMap<String, Vec<String>>> {
+        let rows = sqlx::query("SELECT topic_key, terms FROM topic_suggestions")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let terms: String = row.try_get("terms")?;
+            if let Ok(terms) = serde_json::from_str::<Vec<String>>(&terms) {
+                out.insert(row.try_get("topic_key")?, terms);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keeps what the LLM suggested for one topic wording (the last answer wins).
+    pub async fn save_suggestions(
+        &self,
+        key: &str,
+        terms: &[String],
+        model: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO topic_suggestions (topic_key, terms, model, asked_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (topic_key) DO UPDATE SET terms = excluded.terms, model = excluded.model,
+                 asked_at = excluded.asked_at",
+        )
+        .bind(key)
+        .bind(serde_json::to_string(terms).expect("strings serialise"))
+        .bind(model)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Tokens spent on `day` (`YYYY-MM-DD`, UTC).

@@ -11,10 +11,10 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::pages::{MessagePage, negotiate};
-use super::subscribe::{TopicRow, fields, topic_rows};
+use super::subscribe::{AlsoChip, TopicRow, fields, topic_rows};
 use super::{ClientIp, Web, origin};
 use crate::app::{MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, ReaderLink};
-use crate::domain::{Cadence, LinkAction, Subscriber};
+use crate::domain::{Cadence, Expansion, LinkAction, Subscriber};
 
 /// Empty rows offered for new topics.
 const BLANK_TOPICS: usize = 2;
@@ -33,7 +33,7 @@ struct PreferencesForm {
 
 impl PreferencesForm {
     /// The stored choices, each topic with the expansions it also matches.
-    fn of(s: &Subscriber, also: Vec<Vec<String>>) -> Self {
+    fn of(s: &Subscriber, also: Vec<Vec<Expansion>>) -> Self {
         let (cadence, weekday) = match s.cadence {
             Cadence::Daily => ("daily", "mon".to_owned()),
             Cadence::Weekly(day) => ("weekly", day.to_string().to_ascii_lowercase()),
@@ -43,7 +43,13 @@ impl PreferencesForm {
             .iter()
             .zip(also.into_iter().chain(std::iter::repeat(Vec::new())))
             .map(|(t, also)| TopicRow {
-                also,
+                also: also
+                    .into_iter()
+                    .map(|e| AlsoChip {
+                        text: e.text,
+                        suggested: e.suggested,
+                    })
+                    .collect(),
                 ..TopicRow::from_topic(t)
             })
             .collect();

@@ -33,8 +33,16 @@ pub(super) struct LangQuery {
 pub(super) struct TopicRow {
     pub name: String,
     pub query: String,
-    /// Learned expansions the topic also matches (preferences page only).
-    pub also: Vec<String>,
+    /// Expansions the topic also matches (preferences page only).
+    pub also: Vec<AlsoChip>,
+}
+
+/// One expansion a topic also matches, as the preferences page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct AlsoChip {
+    pub text: String,
+    /// Suggested by an AI model rather than learned from papers.
+    pub suggested: bool,
 }
 
 impl TopicRow {

@@ -116,8 +116,14 @@ async fn an_llm_writes_each_tldr_once_and_one_analysis_per_distinct_radar() {
             db.label
         );
         assert_eq!(
+            tasks(&seen, "expansions"),
+            2,
+            "[{}] one request per distinct topic wording",
+            db.label
+        );
+        assert_eq!(
             sql_count(&db.url, "SELECT tokens AS n FROM llm_usage").await,
-            3 * fake_llm::TOTAL_TOKENS as i64,
+            5 * fake_llm::TOTAL_TOKENS as i64,
             "[{}] tokens spent are counted",
             db.label
         );
@@ -126,7 +132,7 @@ async fn an_llm_writes_each_tldr_once_and_one_analysis_per_distinct_radar() {
         // stored analyses (the papers were sent, so the radars pick nothing new).
         hub.ok(&["collect"]).await;
         hub.ok(&["run-once", "--force"]).await;
-        assert_eq!(llm.seen().len(), 3, "[{}] nothing asked twice", db.label);
+        assert_eq!(llm.seen().len(), 5, "[{}] nothing asked twice", db.label);
         db.drop_db().await;
     }
 }
@@ -213,4 +219,91 @@ async fn over_the_daily_token_budget_the_llm_is_not_asked() {
         html.contains("In short:"),
         "the TL;DRs written before the budget ran out are used"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_llm_suggests_what_each_distinct_topic_also_matches_once_within_the_budget() {
+    const TEST: &str =
+        "an_llm_suggests_what_each_distinct_topic_also_matches_once_within_the_budget";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    for db in TestDb::all(TEST).await {
+        let label = db.label;
+        let feeds = outliers_feed().await;
+        let llm = FakeLlm::start().await;
+        let hub = Hub::new(&llm_config(
+            &db.url,
+            smtp.port,
+            &feeds.url("ok.rss"),
+            &llm.base_url("well"),
+            "",
+        ));
+        // No paper of the day says "rare event detection"; the server
+        // suggests "outlier detection", which one of them does.
+        subscribe(&hub, "ada@example.org", "rare event detection").await;
+        subscribe(&hub, "bob@example.org", "Rare event detection").await;
+        let before = smtp.messages().len();
+        let out = hub.ok(&["run-once", "--force"]).await;
+        assert!(
+            out.contains("expansions: suggested by the LLM for 1 topic wording(s)"),
+            "[{label}] one request for the two readers' one wording: {out}"
+        );
+        let mail = wait_for_mail(&smtp, before + 2).await;
+        for m in &mail[before..] {
+            let text = m.parsed().body_text(0).unwrap().into_owned();
+            assert!(
+                text.contains("Outlier Detection for Multi-Network Data"),
+                "[{label}] {text}"
+            );
+            assert!(
+                text.contains("outlier detection"),
+                "[{label}] 'Matched:' names it: {text}"
+            );
+        }
+        let explained = hub.ok(&["explain", "ada@example.org", "2205.06398"]).await;
+        assert!(
+            explained.contains("also matching \"outlier detection\" (suggested by an AI model"),
+            "[{label}] {explained}"
+        );
+        // Kept: the next pass asks nothing.
+        hub.ok(&["run-once", "--force"]).await;
+        assert_eq!(tasks(&llm.seen(), "expansions"), 1, "[{label}]");
+        db.drop_db().await;
+    }
+    smtp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_llm_answer_or_budget_a_topic_matches_its_own_words() {
+    const TEST: &str = "without_an_llm_answer_or_budget_a_topic_matches_its_own_words";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let feeds = outliers_feed().await;
+    let llm = FakeLlm::start().await;
+    for (mode, extra, said) in [
+        ("500", "", "0 topic wording(s), 1 failed"),
+        ("unknown", "", "0 topic wording(s), 1 failed"),
+        ("well", "daily_token_budget = 100\n", "1 not asked for"),
+    ] {
+        let db = TestDb::sqlite();
+        let hub = Hub::new(&llm_config(
+            &db.url,
+            smtp.port,
+            &feeds.url("ok.rss"),
+            &llm.base_url(mode),
+            extra,
+        ));
+        subscribe(&hub, "ada@example.org", "rare event detection").await;
+        let out = hub.ok(&["run-once", "--force"]).await;
+        assert!(out.contains(said), "[{mode}] {out}");
+        assert!(
+            out.contains("0 queued, 1 with nothing new"),
+            "[{mode}] {out}"
+        );
+        let shown = hub.ok(&["explain", "ada@example.org", "2205.06398"]).await;
+        assert!(!shown.contains("also matching"), "[{mode}] {shown}");
+    }
+    smtp.stop().await;
 }
