@@ -12,8 +12,11 @@ mod fake_llm;
 
 use fake_llm::{FakeLlm, Seen};
 
+use axum::http::StatusCode;
+
 use crate::helpers::{
-    Hub, SmtpServer, TestDb, config, free_port, outliers_feed, sql_count, wait_for_mail,
+    Daemon, Hub, SmtpServer, TestDb, config, free_port, outliers_feed, sql_count, wait_for_mail,
+    web_config,
 };
 
 /// Marks of a briefing whose analysis the LLM wrote, and of one the
@@ -232,12 +235,11 @@ async fn an_llm_suggests_what_each_distinct_topic_also_matches_once_within_the_b
         let label = db.label;
         let feeds = outliers_feed().await;
         let llm = FakeLlm::start().await;
-        let hub = Hub::new(&llm_config(
-            &db.url,
-            smtp.port,
-            &feeds.url("ok.rss"),
-            &llm.base_url("well"),
-            "",
+        let port = free_port();
+        let hub = Hub::new(&format!(
+            "{}\n[llm]\nbase_url = \"{}\"\nmodel = \"test-model\"\ntimeout_secs = 1\n",
+            web_config(&db.url, smtp.port, &[feeds.url("ok.rss")], port),
+            llm.base_url("well"),
         ));
         // No paper of the day says "rare event detection"; the server
         // suggests "outlier detection", which one of them does.
@@ -266,6 +268,21 @@ async fn an_llm_suggests_what_each_distinct_topic_also_matches_once_within_the_b
             explained.contains("also matching \"outlier detection\" (suggested by an AI model"),
             "[{label}] {explained}"
         );
+        // The preferences page shows it, marked as an AI model's suggestion.
+        let daemon = Daemon::start(&hub, port).await;
+        let (code, page) = daemon
+            .get(&mail[before].link(&daemon.base, "preferences"))
+            .await;
+        assert_eq!(code, StatusCode::OK, "[{label}] {page}");
+        assert!(
+            page.contains("class=\"chip suggested\">outlier detection <small"),
+            "[{label}] {page}"
+        );
+        assert!(
+            page.contains("suggested by an AI model"),
+            "[{label}] {page}"
+        );
+        daemon.stop().await;
         // Kept: the next pass asks nothing.
         hub.ok(&["run-once", "--force"]).await;
         assert_eq!(tasks(&llm.seen(), "expansions"), 1, "[{label}]");
