@@ -178,13 +178,14 @@ impl Store {
         };
         match run {
             Err(sqlx::migrate::MigrateError::VersionMissing(version)) => {
-                Err(StoreError::Refused(format!(
+                return Err(StoreError::Refused(format!(
                     "the database has migration {version}, which this academichub does not know: \
                      a newer version migrated it; run that version (or newer)"
-                )))
+                )));
             }
-            other => Ok(other?),
+            other => other?,
         }
+        self.learn_glossary_of_stored_papers().await
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write

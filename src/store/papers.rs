@@ -8,6 +8,17 @@ use crate::domain::{
     AnnounceType, ArxivId, Definition, Glossary, Paper, PaperKey, SentPapers, Verdict, definitions,
 };
 
+/// The acronyms a paper defines, each once.
+fn paper_definitions(title: &str, abstract_text: &str) -> Vec<Definition> {
+    let mut defined = definitions(title);
+    for d in definitions(abstract_text) {
+        if !defined.contains(&d) {
+            defined.push(d);
+        }
+    }
+    defined
+}
+
 /// The columns `paper_from_row` reads, of `papers p`.
 macro_rules! paper_columns {
     () => {
@@ -153,13 +164,7 @@ impl Store {
                 counts.updated += 1;
             } else {
                 counts.new += 1;
-                let mut defined = definitions(&paper.title);
-                for d in definitions(&paper.abstract_text) {
-                    if !defined.contains(&d) {
-                        defined.push(d);
-                    }
-                }
-                for d in defined {
+                for d in paper_definitions(&paper.title, &paper.abstract_text) {
                     sqlx::query(
                         "INSERT INTO acronyms (acronym, long_form, papers) VALUES ($1, $2, 1)
                          ON CONFLICT (acronym, long_form) DO UPDATE SET papers = acronyms.papers + 1",
@@ -173,6 +178,61 @@ impl Store {
         }
         tx.commit().await?;
         Ok(counts)
+    }
+
+    /// Counts the acronyms of the papers stored before the glossary existed,
+    /// once per database: the first daemon to mark it done (`settings`,
+    /// in the same transaction) does it; new papers are counted as they
+    /// are stored.
+    pub(super) async fn learn_glossary_of_stored_papers(&self) -> Result<()> {
+        const PAGE: i64 = 2000;
+        let mut tx = self.begin_write().await?;
+        let first = sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ('glossary_learned', '1')
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !first {
+            return Ok(());
+        }
+        let mut counts: HashMap<(String, String), i64> = HashMap::new();
+        let mut after = 0i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, title, abstract FROM papers WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(PAGE)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("id")?;
+            for row in &rows {
+                let (title, abstract_text): (String, String) =
+                    (row.try_get("title")?, row.try_get("abstract")?);
+                for d in paper_definitions(&title, &abstract_text) {
+                    *counts
+                        .entry((d.acronym().to_owned(), d.long_form().to_owned()))
+                        .or_default() += 1;
+                }
+            }
+        }
+        for ((acronym, long_form), n) in counts {
+            sqlx::query(
+                "INSERT INTO acronyms (acronym, long_form, papers) VALUES ($1, $2, $3)
+                 ON CONFLICT (acronym, long_form) DO UPDATE SET papers = acronyms.papers + $3",
+            )
+            .bind(acronym)
+            .bind(long_form)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// What acronyms stand for, by every paper stored so far, and the

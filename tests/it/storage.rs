@@ -6,7 +6,7 @@ use academichub::domain::{EmailAddress, Locale, NewSubscriber, SentPapers, Topic
 use academichub::sources::parse_feed;
 use academichub::store::{BriefingItem, LeftOutItem, NewBriefing, OutgoingMessage, Store};
 
-use crate::helpers::{TestDb, fixture};
+use crate::helpers::{TestDb, fixture, sql_exec};
 
 fn message(to: &str) -> OutgoingMessage {
     OutgoingMessage {
@@ -76,6 +76,24 @@ async fn story(db: &TestDb) {
         glossary.senses("FCA"),
         [("formal concept analysis".to_owned(), 1)],
         "[{label}]"
+    );
+    // A database whose papers were stored before the glossary existed
+    // learns their acronyms once, when it is migrated.
+    sql_exec(&db.url, "DELETE FROM acronyms").await;
+    sql_exec(
+        &db.url,
+        "DELETE FROM settings WHERE name = 'glossary_learned'",
+    )
+    .await;
+    let upgraded = Store::open(&db.url, 4).await.unwrap();
+    upgraded.close().await;
+    let again = Store::open(&db.url, 4).await.unwrap();
+    again.close().await;
+    let relearned = store.glossary().await.unwrap();
+    assert_eq!(
+        relearned.senses("ECG"),
+        [("electrocardiogram".to_owned(), 1)],
+        "[{label}] counted once, however often the database is opened"
     );
     let recent = store.recent_papers(900).await.unwrap();
     assert_eq!(recent.len(), 4, "[{label}]");
