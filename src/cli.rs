@@ -121,7 +121,8 @@ pub struct SubscribeArgs {
     /// The topic in the text form: "a phrase" OR word -excluded cat:cs.LG
     /// ~cat:stat.ML author:"Name" =exact weight:2 only:new (no revised
     /// versions) or with:updates (a new version of a paper already sent);
-    /// -also:CIR turns off one learned expansion (see `explain`).
+    /// -also:CIR turns off one learned expansion (see `explain`);
+    /// like:2604.12345 or like:10.1038/… adds papers like that example.
     #[arg(long, value_name = "QUERY")]
     pub query: Vec<String>,
     /// Comma-separated keywords and phrases (any of them).
@@ -556,6 +557,7 @@ async fn subscribe(
         timezone,
         send_hour,
     };
+    app.check_examples(&topics).await?;
     let (_, created) = app
         .store
         .save_subscriber(&subscriber, &topics, Utc::now().timestamp())

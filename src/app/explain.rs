@@ -58,8 +58,9 @@ impl Application {
             papers.push(target.clone());
         }
         let glossary = self.store.glossary().await?;
+        let examples = self.examples_for([&subscriber]).await?;
         let due = [self.due(subscriber, now).await?];
-        let (index, profiles) = index_due(&papers, &glossary, &due, now);
+        let (index, profiles) = index_due(&papers, (&glossary, &examples), &due, now);
         let position = index
             .position(target.id)
             .context("the paper is in the index")?;
@@ -110,8 +111,9 @@ impl Application {
                     Why::Term(_) => "term",
                     Why::Expansion(_) => "also matching",
                     Why::Author(_) => "author",
+                    Why::Example(_) => "like the example",
                 };
-                let text = radar::describe(topic, &glossary, [*matched]).join("");
+                let text = radar::describe(topic, &glossary, &examples, [*matched]).join("");
                 writeln!(out, "         {what} {text:?}: {weight:.2}")?;
             }
             match (e.score, e.rejected) {

@@ -107,6 +107,7 @@ impl Application {
         now: DateTime<Utc>,
     ) -> Result<(), ReaderError> {
         let (new, topics) = self.new_subscription(request)?;
+        self.check_examples(&topics).await?;
         let outcome = self
             .store
             .request_subscription(&new, &topics, origin, now.timestamp())
@@ -340,6 +341,7 @@ impl Application {
         let (subscriber, _) = self.open_link(token, LinkAction::Preferences, now).await?;
         self.check_form_token(&subscriber, form_token, now)?;
         let preferences = preferences_from_input(input)?;
+        self.check_examples(&preferences.topics).await?;
         self.store
             .save_preferences(subscriber.id, &preferences, origin, now.timestamp())
             .await?;
@@ -392,6 +394,24 @@ impl Application {
             .subscriber_by_id(subscriber.id)
             .await?
             .ok_or(ReaderError::Gone)
+    }
+
+    /// Every example paper the topics name (`like:`) must be a paper we
+    /// have: its text is what new papers are compared with.
+    pub async fn check_examples(&self, topics: &[Topic]) -> Result<(), ReaderError> {
+        for topic in topics {
+            for reference in topic.query().examples() {
+                if self.store.find_paper(reference).await?.is_none() {
+                    return Err(ReaderError::Invalid(format!(
+                        "topic {:?}: like:{reference} is not a paper AcademicHub has collected; \
+                         an example must be a paper from one of the feeds it follows (papers \
+                         from elsewhere are not fetched yet)",
+                        topic.name()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A briefing as it was sent, from a "view in browser" link.

@@ -33,7 +33,9 @@ use crate::briefing::{
 use crate::domain::{
     Analysis, EmailAddress, Glossary, MessageBody, Paper, SentPapers, Subscriber, Verdict,
 };
-use crate::radar::{Hit, MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe};
+use crate::radar::{
+    Examples, Hit, MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe,
+};
 use crate::store::{
     BriefingItem, LeftOutItem, NewBriefing, NextLook, OutgoingMessage, StoredPaper,
 };
@@ -88,11 +90,14 @@ const FEEDBACK_PAPERS: i64 = 50;
 /// feedback profile.
 pub(super) fn index_due(
     papers: &[StoredPaper],
-    glossary: &Glossary,
+    (glossary, examples): (&Glossary, &Examples),
     due: &[Due],
     now: DateTime<Utc>,
 ) -> (RadarIndex, Vec<Option<Profile>>) {
-    profiles_of(builder_for(papers, glossary, now), due)
+    profiles_of(
+        builder_for(papers, glossary, now).with_examples(examples.clone()),
+        due,
+    )
 }
 
 /// The papers tokenised, once per round: each batch adds its radars to a copy.
@@ -316,11 +321,13 @@ impl Application {
                 }
             };
             let due = self.load_due(due, now).await?;
+            let examples = Arc::new(self.examples_for(due.iter().map(|d| &d.subscriber)).await?);
             let drafter = self.drafter();
             let (due, picks) = {
-                let (drafter, papers) = (drafter.clone(), papers.clone());
+                let (drafter, papers, examples) =
+                    (drafter.clone(), papers.clone(), examples.clone());
                 tokio::task::spawn_blocking(move || {
-                    let picks = drafter.match_batch(&papers, &due);
+                    let picks = drafter.match_batch(&papers, &examples, &due);
                     (due, picks)
                 })
                 .await
@@ -330,7 +337,7 @@ impl Application {
                 .words_for_picks(&papers.papers, &due, &picks, now)
                 .await;
             tokio::task::spawn_blocking(move || {
-                drafter.draft_batch(&papers, due, &picks, &words, now)
+                drafter.draft_batch(&papers, &examples, due, &picks, &words, now)
             })
             .await
             .context("making the briefings failed")?
@@ -411,8 +418,9 @@ impl Application {
 
 impl Drafter {
     /// Each due radar's picks, on rayon's pool, within the briefing's size.
-    fn match_batch(&self, papers: &RoundPapers, due: &[Due]) -> Vec<Kept> {
-        match_due(papers.builder.clone(), due, self.max_per_topic)
+    fn match_batch(&self, papers: &RoundPapers, examples: &Examples, due: &[Due]) -> Vec<Kept> {
+        let builder = papers.builder.clone().with_examples(examples.clone());
+        match_due(builder, due, self.max_per_topic)
             .into_par_iter()
             .map(|picks| within_total(&picks, self.max_papers))
             .collect()
@@ -422,6 +430,7 @@ impl Drafter {
     fn draft_batch(
         &self,
         papers: &RoundPapers,
+        examples: &Examples,
         due: Vec<Due>,
         picks: &[Kept],
         words: &Words,
@@ -432,7 +441,7 @@ impl Drafter {
             .map(|(d, picks)| {
                 let drafted = self.draft(
                     &d.subscriber,
-                    (&papers.papers, &papers.glossary),
+                    (&papers.papers, &papers.glossary, examples),
                     picks,
                     words,
                     now,
@@ -446,7 +455,7 @@ impl Drafter {
     fn draft(
         &self,
         subscriber: &Subscriber,
-        (papers, glossary): (&[StoredPaper], &Glossary),
+        (papers, glossary, examples): (&[StoredPaper], &Glossary, &Examples),
         picks: &Kept,
         words: &Words,
         now: DateTime<Utc>,
@@ -468,7 +477,7 @@ impl Drafter {
                             paper_id: papers[h.paper].id,
                             paper: &papers[h.paper].paper,
                             matched: topic
-                                .map(|t| describe(t, glossary, h.matched.reasons()))
+                                .map(|t| describe(t, glossary, examples, h.matched.reasons()))
                                 .unwrap_or_default(),
                             tldr: words
                                 .tldrs
@@ -488,7 +497,7 @@ impl Drafter {
                     paper_id: papers[h.paper].id,
                     topic: topic.map_or(SIMILAR_TOPIC, |t| t.name()).to_owned(),
                     matched: topic
-                        .map(|t| describe(t, glossary, h.matched.reasons()))
+                        .map(|t| describe(t, glossary, examples, h.matched.reasons()))
                         .unwrap_or_default(),
                 })
             })
@@ -668,17 +677,42 @@ impl Application {
         &self,
         email: &EmailAddress,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(Subscriber, Vec<StoredPaper>, Glossary, Vec<TopicPicks>)> {
+    ) -> anyhow::Result<(
+        Subscriber,
+        Vec<StoredPaper>,
+        (Glossary, Examples),
+        Vec<TopicPicks>,
+    )> {
         let subscriber = self.subscriber(email).await?;
         let papers = self.store.recent_papers(self.news_since(now)).await?;
         let glossary = self.store.glossary().await?;
+        let examples = self.examples_for([&subscriber]).await?;
         let due = [self.due(subscriber, now).await?];
         let max = self.settings.briefing.max_per_topic;
-        let picks = match_due(builder_for(&papers, &glossary, now), &due, max)
-            .pop()
-            .unwrap_or_default();
+        let builder = builder_for(&papers, &glossary, now).with_examples(examples.clone());
+        let picks = match_due(builder, &due, max).pop().unwrap_or_default();
         let [Due { subscriber, .. }] = due;
-        Ok((subscriber, papers, glossary, picks))
+        Ok((subscriber, papers, (glossary, examples), picks))
+    }
+
+    /// The example papers (`like:`) these subscribers' topics name, as
+    /// stored; one the store no longer has is left out of its topic.
+    pub(super) async fn examples_for<'s>(
+        &self,
+        subscribers: impl IntoIterator<Item = &'s Subscriber>,
+    ) -> anyhow::Result<Examples> {
+        let mut out = Examples::new();
+        for subscriber in subscribers {
+            for reference in subscriber.topics.iter().flat_map(|t| t.query().examples()) {
+                if out.contains_key(reference) {
+                    continue;
+                }
+                if let Some(p) = self.store.find_paper(reference).await? {
+                    out.insert(reference.clone(), (p.id, p.paper));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The HTML a subscriber would receive if a briefing were made now.
@@ -687,7 +721,7 @@ impl Application {
         email: &EmailAddress,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<String>> {
-        let (subscriber, papers, glossary, picks) = self.match_one(email, now).await?;
+        let (subscriber, papers, (glossary, examples), picks) = self.match_one(email, now).await?;
         let drafter = self.drafter();
         let picks = vec![within_total(&picks, drafter.max_papers)];
         let due = [Due {
@@ -698,7 +732,13 @@ impl Application {
         let words = self.words_for_picks(&papers, &due, &picks, now).await;
         let [Due { subscriber, .. }] = due;
         Ok(drafter
-            .draft(&subscriber, (&papers, &glossary), &picks[0], &words, now)?
+            .draft(
+                &subscriber,
+                (&papers, &glossary, &examples),
+                &picks[0],
+                &words,
+                now,
+            )?
             .map(|d| d.message.body.html().into_owned()))
     }
 

@@ -18,7 +18,8 @@
 //! | `weight:2` | this topic counts twice (0.1 to 5) |
 //! | `only:new` | no revised versions (`replace`), only papers announced as new |
 //! | `with:updates` | a new version of a paper already sent is sent again |
-//! | `-also:CAD`, `-also:"whole slide image"` | do not also match this learned expansion |
+//! | `-also:CIR`, `-also:"whole slide image"` | do not also match this learned expansion |
+//! | `like:2604.12345`, `like:10.1038/s41586-024-07566-y` | papers like this one (arXiv id or DOI) |
 //!
 //! A revised version of a paper the reader was never sent is news to them,
 //! so by default a topic shows it (ranked a little lower, labelled
@@ -81,6 +82,9 @@ pub struct Query {
     /// Learned expansions ([`super::Glossary::expansions`]) the reader
     /// turned off, as typed after `-also:`.
     dropped: Vec<String>,
+    /// Example papers (`like:`): an arXiv id without version, or a DOI in
+    /// lower case.
+    examples: Vec<String>,
     /// A 128-bit hash of everything above, computed once: the radar index
     /// meets the same query in many radars and knows it by this alone (two
     /// different queries share one with odds of about 2^-128 per pair).
@@ -166,6 +170,7 @@ impl Query {
             weight_percent: 100,
             revisions: Revisions::default(),
             dropped: vec![],
+            examples: vec![],
             fingerprint: 0,
         };
         let text = query.to_string();
@@ -204,17 +209,18 @@ impl Query {
             weight_percent: 100,
             revisions: Revisions::default(),
             dropped: vec![],
+            examples: vec![],
             fingerprint: 0,
         }
     }
 
     fn validate(self, input: &str) -> Result<Self, QueryError> {
         let end = input.chars().count();
-        if self.groups.is_empty() && self.authors.is_empty() {
+        if self.groups.is_empty() && self.authors.is_empty() && self.examples.is_empty() {
             return Err(QueryError::new(
                 input,
                 end,
-                "a topic needs at least one word, phrase or author:\"…\" to look for",
+                "a topic needs at least one word, phrase, author:\"…\" or like:… to look for",
             ));
         }
         let count = self.groups.iter().map(Vec::len).sum::<usize>()
@@ -222,7 +228,8 @@ impl Query {
             + self.categories.len()
             + self.venues.len()
             + self.authors.len()
-            + self.dropped.len();
+            + self.dropped.len()
+            + self.examples.len();
         if count > Self::MAX_TERMS {
             return Err(QueryError::new(
                 input,
@@ -284,6 +291,7 @@ impl Query {
             self.weight_percent,
             self.revisions,
             &self.dropped,
+            &self.examples,
         );
         // Two independent 64-bit halves: the same content under two seeds.
         let half = |seed: u8| {
@@ -345,6 +353,12 @@ impl Query {
         &self.dropped
     }
 
+    /// The example papers new papers should resemble (`like:`), each an
+    /// arXiv id (no version) or a DOI.
+    pub fn examples(&self) -> &[String] {
+        &self.examples
+    }
+
     /// The same query with one more learned expansion turned off.
     pub fn without_expansion(&self, expansion: &str) -> Result<Self, QueryError> {
         let mut query = self.clone();
@@ -355,6 +369,17 @@ impl Query {
         let text = query.to_string();
         query.validate(&text)
     }
+}
+
+/// An example paper as `like:` keeps it: an arXiv id without its version
+/// (`arXiv:` prefix allowed), or a DOI in lower case.
+fn example_reference(value: &str) -> Option<String> {
+    let value = value.trim();
+    let bare = value.strip_prefix("arXiv:").unwrap_or(value);
+    if let Ok((id, _)) = super::ArxivId::parse_with_version(bare) {
+        return Some(id.to_string());
+    }
+    super::PaperKey::normalize_doi(value)
 }
 
 /// Nothing but words and commas: the old keyword list.
@@ -512,9 +537,11 @@ impl Parser<'_> {
 
     /// A known `name:` at the cursor.
     fn field_name(&self) -> Option<&'static str> {
-        ["cat", "venue", "author", "weight", "with", "only", "also"]
-            .into_iter()
-            .find(|f| self.rest_starts_with(f) && self.chars.get(self.pos + f.len()) == Some(&':'))
+        [
+            "cat", "venue", "author", "weight", "with", "only", "also", "like",
+        ]
+        .into_iter()
+        .find(|f| self.rest_starts_with(f) && self.chars.get(self.pos + f.len()) == Some(&':'))
     }
 
     fn field(&mut self, field: &'static str, boost: bool) -> Result<(), QueryError> {
@@ -564,6 +591,17 @@ impl Parser<'_> {
                     ));
                 }
                 self.query.revisions = revisions;
+            }
+            "like" => {
+                let example = example_reference(&value).ok_or_else(|| {
+                    self.error(
+                        value_at,
+                        "like: takes an arXiv id (like:2604.12345) or a DOI (like:10.1038/…)",
+                    )
+                })?;
+                if !self.query.examples.contains(&example) {
+                    self.query.examples.push(example);
+                }
             }
             "also" => {
                 return Err(self.error(
@@ -770,6 +808,11 @@ impl fmt::Display for Query {
             f.write_str("-also:")?;
             write_value(f, dropped)?;
         }
+        for example in &self.examples {
+            sep(f)?;
+            f.write_str("like:")?;
+            write_value(f, example)?;
+        }
         Ok(())
     }
 }
@@ -822,6 +865,12 @@ mod tests {
             q.to_string(),
             r#"CAD -also:"computer aided diagnosis" -also:WSI"#
         );
+        let q = parse("like:arXiv:2604.12345v2 like:https://doi.org/10.1038/S41586-024-07566-Y");
+        assert_eq!(q.examples(), ["2604.12345", "10.1038/s41586-024-07566-y"]);
+        assert_eq!(
+            q.to_string(),
+            "like:2604.12345 like:10.1038/s41586-024-07566-y"
+        );
         assert_eq!(
             parse("CAD")
                 .without_expansion("computer  aided design")
@@ -866,6 +915,7 @@ mod tests {
             ("x only:old", 3, "only:new"),
             ("x only:new with:updates", 12, "contradict"),
             ("x also:CAD", 3, "learned, not typed"),
+            ("x like:nonsense", 8, "like: takes an arXiv id"),
             ("x -also:", 9, "-also: needs"),
             ("x - y", 3, "followed by the word"),
             ("x -cat:cs.LG", 3, "only words and phrases"),
@@ -942,6 +992,7 @@ mod tests {
             weight_percent in prop_oneof![Just(100u16), 10u16..=500],
             revisions in prop_oneof![Just(Revisions::OnlyNew), Just(Revisions::Unsent), Just(Revisions::Updates)],
             dropped in prop::collection::vec(prop_oneof![Just("CAD".to_owned()), Just("whole slide image".to_owned()), word()], 0..2),
+            examples in prop::collection::vec(prop_oneof![Just("2604.12345".to_owned()), Just("10.1038/s41586-024-07566-y".to_owned())], 0..2),
         ) -> Query {
             // What the parser would collapse: duplicate alternatives in a group.
             let groups = groups.into_iter().map(|g| {
@@ -962,6 +1013,7 @@ mod tests {
                 weight_percent,
                 revisions,
                 dropped,
+                examples: { let mut e = examples; e.dedup(); e },
                 fingerprint: 0,
             }
             .sealed()

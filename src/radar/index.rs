@@ -38,6 +38,11 @@ const FACET_BOOST: f32 = 1.3;
 const FRESHNESS_SPAN: f32 = 0.2;
 /// A learned expansion counts this much of what the reader's own word would.
 const EXPANSION_WEIGHT: f32 = 0.7;
+/// A paper at least this similar (cosine of TF-IDF over title and
+/// abstract) to a topic's example paper (`like:`) matches the topic...
+const LIKE_THRESHOLD: f32 = 0.2;
+/// ...scoring this many times its similarity (0.2 scores as a good term).
+const LIKE_SCORE: f32 = 30.0;
 
 type TermId = u32;
 
@@ -50,6 +55,8 @@ enum Kind {
     Expansion,
     Exclude,
     Author,
+    /// An example paper (`like:`): papers like it match, as an author's do.
+    Example,
     Category {
         boost: bool,
     },
@@ -148,6 +155,10 @@ pub struct RadarsBuilder {
     term_cache: HashMap<(bool, String, Option<String>), TermId>,
     /// What acronyms stand for, by the stored papers.
     glossary: Glossary,
+    /// Example papers topics name (`like:`), by reference.
+    examples: Examples,
+    /// Example references → term id: papers like it are its postings.
+    example_ids: HashMap<String, TermId>,
     author_ids: HashMap<Box<[u32]>, TermId>,
     /// Stem document frequencies, for the feedback vectors.
     stem_df: Vec<u32>,
@@ -178,6 +189,8 @@ pub enum Why {
     Author(u8),
     /// The n-th of the topic's learned expansions ([`Glossary::expansions`]).
     Expansion(u8),
+    /// The n-th example paper of the query (`like:`).
+    Example(u8),
 }
 
 /// Everything that made a paper match, as sets of query positions (a query
@@ -187,6 +200,7 @@ pub struct Matched {
     terms: u64,
     authors: u64,
     expansions: u64,
+    examples: u64,
 }
 
 const _: () = assert!(Query::MAX_TERMS < 64);
@@ -197,6 +211,7 @@ impl Matched {
             Why::Term(i) => self.terms |= 1 << i,
             Why::Author(i) => self.authors |= 1 << i,
             Why::Expansion(i) => self.expansions |= 1 << i,
+            Why::Example(i) => self.examples |= 1 << i,
         }
     }
 
@@ -207,6 +222,7 @@ impl Matched {
             .map(Why::Term)
             .chain(bits(self.expansions).map(Why::Expansion))
             .chain(bits(self.authors).map(Why::Author))
+            .chain(bits(self.examples).map(Why::Example))
     }
 }
 
@@ -237,6 +253,10 @@ pub struct Profile {
     liked_weights: HashMap<u32, f32>,
     disliked_weights: HashMap<u32, f32>,
 }
+
+/// Example papers (`like:`) by reference ([`crate::domain::Query::examples`]):
+/// each one's stored id (so it is not its own match) and text.
+pub type Examples = HashMap<String, (i64, Paper)>;
 
 /// Papers kept per distinct topic: enough for the largest `max_per_topic`
 /// after already-sent papers and papers shown under another topic are taken out.
@@ -311,6 +331,8 @@ impl RadarsBuilder {
             term_ids: HashMap::new(),
             term_cache: HashMap::new(),
             glossary: Glossary::default(),
+            examples: Examples::new(),
+            example_ids: HashMap::new(),
             author_ids: HashMap::new(),
             stem_df: Vec::new(),
             entries: Vec::new(),
@@ -379,6 +401,14 @@ impl RadarsBuilder {
         self
     }
 
+    /// The example papers topics added from now on may name (`like:`), by
+    /// reference ([`crate::domain::Query::examples`]); an example not given
+    /// here is left out of its topic.
+    pub fn with_examples(mut self, examples: Examples) -> Self {
+        self.examples = examples;
+        self
+    }
+
     /// Adds one subscriber's radar; ids count from 0 in the order added.
     pub fn add(&mut self, topics: &[Topic]) -> RadarId {
         self.add_all(topics)
@@ -434,13 +464,18 @@ impl RadarsBuilder {
     }
 
     fn key_id(&mut self, key: TermKey) -> TermId {
-        let next = (self.term_ids.len() + self.author_ids.len()) as TermId;
+        let next = self.next_id();
         *self.term_ids.entry(key).or_insert(next)
+    }
+
+    /// Terms, authors and examples share one id space (the postings').
+    fn next_id(&self) -> TermId {
+        (self.term_ids.len() + self.author_ids.len() + self.example_ids.len()) as TermId
     }
 
     fn author_id(&mut self, name: &str) -> TermId {
         let key: Box<[u32]> = text::words(name).iter().map(|w| self.words.id(w)).collect();
-        let next = (self.term_ids.len() + self.author_ids.len()) as TermId;
+        let next = self.next_id();
         *self.author_ids.entry(key).or_insert(next)
     }
 
@@ -487,6 +522,19 @@ impl RadarsBuilder {
             entries.push(Entry {
                 id,
                 kind: Kind::Author,
+                group: 0,
+                pos: i as u8,
+            });
+        }
+        for (i, example) in query.examples().iter().enumerate() {
+            if !self.examples.contains_key(example) {
+                continue;
+            }
+            let next = self.next_id();
+            let id = *self.example_ids.entry(example.clone()).or_insert(next);
+            entries.push(Entry {
+                id,
+                kind: Kind::Example,
                 group: 0,
                 pos: i as u8,
             });
@@ -552,7 +600,7 @@ impl RadarsBuilder {
 
     /// Scans every paper once for every radar's terms (on all cores).
     pub fn build(self) -> RadarIndex {
-        let n_terms = self.term_ids.len() + self.author_ids.len();
+        let n_terms = self.term_ids.len() + self.author_ids.len() + self.example_ids.len();
         let max_len = self
             .term_ids
             .keys()
@@ -754,6 +802,7 @@ impl RadarsBuilder {
             stems: self.stems,
             stem_df: self.stem_df,
         };
+        index.add_example_postings(&self.example_ids, &self.examples);
         index.topic_hits = (0..index.topics.len() as u32)
             .into_par_iter()
             .map_init(
@@ -1079,12 +1128,16 @@ impl RadarIndex {
                         s.matched[i].add(Why::Expansion(e.pos));
                     }
                 }
-                Kind::Author => {
+                Kind::Author | Kind::Example => {
                     for &(p, w) in &self.postings[e.id as usize] {
                         let i = s.touch(p);
                         s.score[i] += w;
                         s.flags[i] |= AUTHOR_FLAG;
-                        s.matched[i].add(Why::Author(e.pos));
+                        s.matched[i].add(if e.kind == Kind::Author {
+                            Why::Author(e.pos)
+                        } else {
+                            Why::Example(e.pos)
+                        });
                     }
                 }
                 _ => {}
@@ -1180,7 +1233,7 @@ impl RadarIndex {
                     score += w * EXPANSION_WEIGHT;
                     mask |= 1 << e.group;
                 }
-                Kind::Author => {
+                Kind::Author | Kind::Example => {
                     score += w;
                     author = true;
                 }
@@ -1220,6 +1273,7 @@ impl RadarIndex {
                     Kind::Include => Some((Why::Term(e.pos), w)),
                     Kind::Expansion => Some((Why::Expansion(e.pos), w * EXPANSION_WEIGHT)),
                     Kind::Author => Some((Why::Author(e.pos), w)),
+                    Kind::Example => Some((Why::Example(e.pos), w)),
                     _ => None,
                 }
             })
@@ -1296,6 +1350,64 @@ impl RadarIndex {
         hits
     }
 
+    /// Any paper's L2-normalised TF-IDF vector over today's stems (title
+    /// words count double), comparable with today's papers' vectors.
+    fn vector_of(&self, paper: &Paper) -> Vec<(u32, f32)> {
+        let mut tf: HashMap<u32, f32> = HashMap::new();
+        let title = text::tokens(&paper.title).stems;
+        let abs = text::tokens(&paper.abstract_text).stems;
+        for (stream, weight) in [(&title, TITLE_WEIGHT), (&abs, 1.0)] {
+            for s in stream {
+                // Words no paper today has cannot make today's papers
+                // similar (the stems of radars' terms are known too,
+                // without a document frequency).
+                if let Some(id) = self
+                    .stems
+                    .get(s)
+                    .filter(|&id| self.stem_df.get(id as usize).is_some_and(|&df| df > 0))
+                {
+                    *tf.entry(id).or_default() += weight;
+                }
+            }
+        }
+        let n = self.papers.len() as f32;
+        let mut v: Vec<(u32, f32)> = tf
+            .into_iter()
+            .map(|(s, tf)| (s, (1.0 + tf.ln()) * idf(n, self.stem_df[s as usize] as f32)))
+            .collect();
+        normalise(&mut v);
+        v
+    }
+
+    /// Each example's postings: today's papers at least [`LIKE_THRESHOLD`]
+    /// similar to it (not the example itself), weighted by similarity.
+    fn add_example_postings(&mut self, ids: &HashMap<String, TermId>, examples: &Examples) {
+        for (reference, &id) in ids {
+            let Some((own_id, paper)) = examples.get(reference) else {
+                continue;
+            };
+            let vector = self.vector_of(paper);
+            let mut dots: HashMap<u32, f32> = HashMap::new();
+            for &(s, w) in &vector {
+                for &(p, pw) in &self.stem_postings[s as usize] {
+                    *dots.entry(p).or_default() += w * pw;
+                }
+            }
+            let mut list: Vec<(u32, f32)> = dots
+                .into_iter()
+                .filter(|&(p, sim)| sim >= LIKE_THRESHOLD && self.papers[p as usize].id != *own_id)
+                .map(|(p, sim)| (p, LIKE_SCORE * sim))
+                .collect();
+            list.sort_unstable_by_key(|&(p, _)| p);
+            for &(p, w) in &list {
+                let terms = &mut self.papers[p as usize].terms;
+                let at = terms.partition_point(|&(t, _)| t < id);
+                terms.insert(at, (id, w));
+            }
+            self.postings[id as usize] = list;
+        }
+    }
+
     /// A profile from the texts of papers the subscriber liked and disliked
     /// (any day's), weighted by today's word frequencies.
     pub fn profile<'p>(
@@ -1306,30 +1418,7 @@ impl RadarIndex {
         let centroid = |papers: Vec<&Paper>| -> Vec<(u32, f32)> {
             let mut sum: HashMap<u32, f32> = HashMap::new();
             for paper in &papers {
-                let mut tf: HashMap<u32, f32> = HashMap::new();
-                let title = text::tokens(&paper.title).stems;
-                let abs = text::tokens(&paper.abstract_text).stems;
-                for (stream, weight) in [(&title, TITLE_WEIGHT), (&abs, 1.0)] {
-                    for s in stream {
-                        // Words no paper today has cannot make today's papers
-                        // similar (the stems of radars' terms are known too,
-                        // without a document frequency).
-                        if let Some(id) = self
-                            .stems
-                            .get(s)
-                            .filter(|&id| self.stem_df.get(id as usize).is_some_and(|&df| df > 0))
-                        {
-                            *tf.entry(id).or_default() += weight;
-                        }
-                    }
-                }
-                let n = self.papers.len() as f32;
-                let mut v: Vec<(u32, f32)> = tf
-                    .into_iter()
-                    .map(|(s, tf)| (s, (1.0 + tf.ln()) * idf(n, self.stem_df[s as usize] as f32)))
-                    .collect();
-                normalise(&mut v);
-                for (s, w) in v {
+                for (s, w) in self.vector_of(paper) {
                     *sum.entry(s).or_default() += w;
                 }
             }

@@ -26,8 +26,8 @@ pub mod index;
 pub mod text;
 
 pub use index::{
-    Evaluation, Hit, MatchOptions, Matched, Profile, RadarId, RadarIndex, RadarsBuilder, Rejection,
-    TopicPicks, Why,
+    Evaluation, Examples, Hit, MatchOptions, Matched, Profile, RadarId, RadarIndex, RadarsBuilder,
+    Rejection, TopicPicks, Why,
 };
 
 use crate::domain::{Glossary, Query, Term, Topic, acronym_key};
@@ -39,11 +39,13 @@ fn terms_of(topic: &Topic) -> impl Iterator<Item = &Term> {
     q.groups().iter().flatten().chain(q.exclusions())
 }
 
-/// The words a reader sees after "matched:", as they typed them, and the
-/// learned expansions that matched (by the glossary the index was built with).
+/// The words a reader sees after "matched:", as they typed them, the
+/// learned expansions that matched (by the glossary the index was built
+/// with), and "≈ “title”" for an example paper a paper resembles.
 pub fn describe(
     topic: &Topic,
     glossary: &Glossary,
+    examples: &Examples,
     matched: impl IntoIterator<Item = Why>,
 ) -> Vec<String> {
     let terms: Vec<&Term> = terms_of(topic).collect();
@@ -56,6 +58,12 @@ pub fn describe(
                 .get_or_insert_with(|| glossary.expansions(topic.query()))
                 .get(usize::from(i))
                 .map(|e| e.text.clone()),
+            Why::Example(i) => topic
+                .query()
+                .examples()
+                .get(usize::from(i))
+                .and_then(|r| examples.get(r))
+                .map(|(_, paper)| format!("≈ “{}”", paper.title)),
             Why::Author(i) => topic
                 .query()
                 .authors()

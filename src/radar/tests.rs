@@ -5,6 +5,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::{AnnounceType, Glossary, Paper, PaperKey, SentPapers, Topic};
+use crate::radar::Examples;
 
 fn paper(title: &str, abstract_text: &str, categories: &[&str]) -> Paper {
     Paper {
@@ -224,7 +225,12 @@ fn matched_terms_are_reported_as_the_reader_typed_them() {
         },
     );
     assert_eq!(
-        describe(&t, &Glossary::default(), picks[0].hits[0].matched.reasons()),
+        describe(
+            &t,
+            &Glossary::default(),
+            &Examples::new(),
+            picks[0].hits[0].matched.reasons()
+        ),
         ["world model", "LLM"]
     );
 }
@@ -372,7 +378,7 @@ fn run_learned(t: &Topic, papers: &[Paper]) -> (Vec<i64>, Vec<String>) {
         .collect();
     let words = hits
         .first()
-        .map(|h| describe(t, &glossary, h.matched.reasons()))
+        .map(|h| describe(t, &glossary, &Examples::new(), h.matched.reasons()))
         .unwrap_or_default();
     let mut ids: Vec<i64> = hits.iter().map(|h| h.paper as i64 + 1).collect();
     ids.sort_unstable();
@@ -442,4 +448,63 @@ fn a_liked_paper_with_a_word_only_a_topic_uses_makes_a_profile() {
     let profile = index.profile([&liked], []);
     let (like, _, _) = index.feedback(&profile, 0);
     assert!(like > 0.0, "the words today's papers share still count");
+}
+
+#[test]
+fn papers_like_a_topics_example_match_it_and_say_so() {
+    let example = paper(
+        "Sparse voxel Gaussian splatting for real-time rendering",
+        "We render scenes with 3D Gaussian splatting on sparse voxels in real time.",
+        &[],
+    );
+    let papers = [
+        example.clone(),
+        paper(
+            "Real-time Gaussian splatting of large scenes",
+            "Gaussian splatting renders large scenes in real time with sparse voxels.",
+            &[],
+        ),
+        paper("Protein folding", "We fold proteins with diffusion.", &[]),
+    ];
+    let pairs: Vec<(i64, &Paper)> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as i64 + 1, p))
+        .collect();
+    let examples: Examples = [("2604.00001".to_owned(), (1, example))].into();
+    let t = topic("like:2604.00001");
+    let mut builder = RadarsBuilder::new(&pairs, Utc::now()).with_examples(examples.clone());
+    let radar = builder.add(std::slice::from_ref(&t));
+    let index = builder.build();
+    let picks = index.match_radar(
+        radar,
+        &MatchOptions {
+            max_per_topic: 10,
+            ..Default::default()
+        },
+    );
+    let hits: Vec<usize> = picks
+        .iter()
+        .flat_map(|p| &p.hits)
+        .map(|h| h.paper)
+        .collect();
+    assert_eq!(
+        hits,
+        [1],
+        "the look-alike, not the example itself nor the stranger"
+    );
+    assert_eq!(
+        describe(
+            &t,
+            &Glossary::default(),
+            &examples,
+            picks[0].hits[0].matched.reasons()
+        ),
+        ["≈ “Sparse voxel Gaussian splatting for real-time rendering”"]
+    );
+    assert!(
+        index.evaluate(radar, 0, 1).score.is_some(),
+        "evaluate agrees"
+    );
+    assert!(index.evaluate(radar, 0, 2).score.is_none());
 }

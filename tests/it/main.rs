@@ -16,6 +16,7 @@ mod crash;
 mod daemon;
 mod delivery_faults;
 mod dkim;
+mod examples;
 mod feedback;
 mod helpers;
 mod llm;
