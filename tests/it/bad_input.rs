@@ -182,7 +182,7 @@ async fn an_invalid_email_address_is_refused_and_nothing_is_stored() {
         .await;
     assert!(
         out.stderr
-            .contains("needs at least one word, phrase or author"),
+            .contains("needs at least one word, phrase, author:\"…\" or like:…"),
         "{}",
         out.stderr
     );
