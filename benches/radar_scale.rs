@@ -55,11 +55,7 @@ fn main() {
     let papers = papers(n_papers, &mut rng);
     let vocab = vocabulary(&papers);
     let start = Instant::now();
-    let texts: Vec<String> = papers
-        .iter()
-        .map(|p| format!("{}\n{}", p.title, p.abstract_text))
-        .collect();
-    let glossary = Glossary::learn(texts.iter().map(String::as_str));
+    let glossary = Glossary::learn(&papers);
     let learned = start.elapsed();
     let mut acronyms: Vec<&str> = glossary.known_acronyms().collect();
     acronyms.sort_unstable();

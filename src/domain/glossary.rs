@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 
-use super::{Query, Term};
+use super::{Paper, Query, Term};
 
 /// Common research abbreviations and the long forms they stand for, in
 /// lower case. Kept short and unambiguous within research writing: an
@@ -229,6 +229,18 @@ pub fn definitions(text: &str) -> Vec<Definition> {
     out
 }
 
+/// The acronyms a paper defines in its title and abstract, each once: what
+/// storing the paper adds to the glossary.
+pub fn paper_definitions(title: &str, abstract_text: &str) -> Vec<Definition> {
+    let mut defined = definitions(title);
+    for d in definitions(abstract_text) {
+        if !defined.contains(&d) {
+            defined.push(d);
+        }
+    }
+    defined
+}
+
 /// Acronyms and what stored papers say they stand for, with how many
 /// papers said so.
 #[derive(Debug, Clone, Default)]
@@ -302,11 +314,11 @@ impl Glossary {
         self
     }
 
-    /// Learns from texts directly, each counted as one paper.
-    pub fn learn<'t>(texts: impl IntoIterator<Item = &'t str>) -> Self {
+    /// Learns from papers directly, as storing them would.
+    pub fn learn<'p>(papers: impl IntoIterator<Item = &'p Paper>) -> Self {
         let mut counts: HashMap<Definition, u32> = HashMap::new();
-        for text in texts {
-            for d in definitions(text) {
+        for paper in papers {
+            for d in paper_definitions(&paper.title, &paper.abstract_text) {
                 *counts.entry(d).or_default() += 1;
             }
         }

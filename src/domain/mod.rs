@@ -25,7 +25,7 @@ pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use email::{EmailAddress, EmailAddressError};
 pub use glossary::{
     Definition, Expansion, Glossary, REVIEWED_ABBREVIATIONS, acronym_key, definitions,
-    long_form_key,
+    long_form_key, paper_definitions,
 };
 pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 #[cfg(test)]

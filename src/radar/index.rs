@@ -21,7 +21,8 @@ use rayon::prelude::*;
 
 use super::text::{self, Tokens};
 use crate::domain::{
-    AnnounceType, Glossary, Paper, Query, Revisions, SentPapers, Topic, acronym_key, definitions,
+    AnnounceType, Glossary, Paper, Query, Revisions, SentPapers, Topic, acronym_key,
+    paper_definitions,
 };
 
 /// Title words weigh this much more than abstract words.
@@ -314,9 +315,8 @@ impl RadarsBuilder {
                 title: text::tokens(&p.title),
                 abstract_text: text::tokens(&p.abstract_text),
                 authors: p.authors.iter().map(|a| text::words(a)).collect(),
-                defines: definitions(&p.title)
+                defines: paper_definitions(&p.title, &p.abstract_text)
                     .into_iter()
-                    .chain(definitions(&p.abstract_text))
                     .map(|d| (d.acronym().to_owned(), sense_stems(d.long_form())))
                     .collect(),
             })

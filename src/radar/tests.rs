@@ -354,11 +354,7 @@ proptest! {
 /// themselves, as the store learns it when it stores them, and the words
 /// of the first pick that matched.
 fn run_learned(t: &Topic, papers: &[Paper]) -> (Vec<i64>, Vec<String>) {
-    let texts: Vec<String> = papers
-        .iter()
-        .map(|p| format!("{}\n{}", p.title, p.abstract_text))
-        .collect();
-    let glossary = Glossary::learn(texts.iter().map(String::as_str));
+    let glossary = Glossary::learn(papers);
     let pairs: Vec<(i64, &Paper)> = papers
         .iter()
         .enumerate()

@@ -5,19 +5,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Result, Store, StoreError, from_json, to_json};
 use crate::domain::{
-    AnnounceType, ArxivId, Definition, Glossary, Paper, PaperKey, SentPapers, Verdict, definitions,
+    AnnounceType, ArxivId, Definition, Glossary, Paper, PaperKey, SentPapers, Verdict,
+    paper_definitions,
 };
-
-/// The acronyms a paper defines, each once.
-fn paper_definitions(title: &str, abstract_text: &str) -> Vec<Definition> {
-    let mut defined = definitions(title);
-    for d in definitions(abstract_text) {
-        if !defined.contains(&d) {
-            defined.push(d);
-        }
-    }
-    defined
-}
 
 /// The columns `paper_from_row` reads, of `papers p`.
 macro_rules! paper_columns {
