@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use academichub::domain::{Glossary, Paper, Topic};
-use academichub::radar::{MatchOptions, RadarsBuilder};
+use academichub::radar::{MatchOptions, RadarId, RadarIndex, RadarsBuilder};
 use academichub::sources::parse_feed;
 use serde::Deserialize;
 
@@ -98,38 +98,32 @@ impl Figures {
     }
 }
 
-/// Matches every radar of `set` (a file in `tests/fixtures/relevance/`)
-/// against every paper of `feeds` and prints what it finds.
-fn measure(set: &str, feeds: &[&str]) -> Figures {
+/// A labelled set, a file in `tests/fixtures/relevance/`.
+fn read_set(file: &str) -> Set {
     let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/relevance/{set}",
+        "{}/tests/fixtures/relevance/{file}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let set_rows: Set = toml::from_str(&text).unwrap();
-    let papers = papers(feeds);
-    let pairs: Vec<(i64, &Paper)> = papers
+    toml::from_str(&text).unwrap()
+}
+
+/// Every radar of `set`, typed as its topics say, indexed over `today`
+/// (each paper known by its position there), with the glossary the store
+/// would have learned from storing `stored`.
+fn index_radars<'p>(
+    set: &Set,
+    today: &[&Paper],
+    stored: impl IntoIterator<Item = &'p Paper>,
+) -> (RadarIndex, Vec<RadarId>) {
+    let pairs: Vec<(i64, &Paper)> = today
         .iter()
         .enumerate()
-        .map(|(i, (_, p))| (i as i64, p))
+        .map(|(i, p)| (i as i64, *p))
         .collect();
-    let by_id: HashMap<&str, usize> = papers
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id.as_str(), i))
-        .collect();
-    let now = chrono::Utc::now();
-    // What the store would have learned from storing these papers.
-    let glossary = Glossary::learn(
-        papers
-            .iter()
-            .map(|(_, p)| format!("{}\n{}", p.title, p.abstract_text))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str),
-    );
-    let mut builder = RadarsBuilder::new(&pairs, now).with_glossary(glossary);
-    let radars: Vec<_> = set_rows
+    let mut builder =
+        RadarsBuilder::new(&pairs, chrono::Utc::now()).with_glossary(Glossary::learn(stored));
+    let radars = set
         .radar
         .iter()
         .map(|r| {
@@ -141,7 +135,21 @@ fn measure(set: &str, feeds: &[&str]) -> Figures {
             builder.add(&topics)
         })
         .collect();
-    let index = builder.build();
+    (builder.build(), radars)
+}
+
+/// Matches every radar of `set` (a file in `tests/fixtures/relevance/`)
+/// against every paper of `feeds` and prints what it finds.
+fn measure(set: &str, feeds: &[&str]) -> Figures {
+    let set_rows = read_set(set);
+    let papers = papers(feeds);
+    let by_id: HashMap<&str, usize> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let all: Vec<&Paper> = papers.iter().map(|(_, p)| p).collect();
+    let (index, radars) = index_radars(&set_rows, &all, all.iter().copied());
 
     let mut all = Figures {
         relevant: 0,
@@ -293,45 +301,18 @@ struct TimeOrdered {
 /// profile, is then scored on the papers first announced that day (2604.*)
 /// alone, with the settings a reader gets.
 fn feedback_in_time_order() -> [TimeOrdered; 2] {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/relevance/cv-day-judgements.toml",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let set: Set = toml::from_str(&text).unwrap();
+    let set = read_set("cv-day-judgements.toml");
     let all = papers(&[CV_DAY]);
     let earlier = |id: &str| id < "2604";
     let by_id: HashMap<&str, &Paper> = all.iter().map(|(id, p)| (id.as_str(), p)).collect();
     let today: Vec<&(String, Paper)> = all.iter().filter(|(id, _)| !earlier(id)).collect();
-    let pairs: Vec<(i64, &Paper)> = today
-        .iter()
-        .enumerate()
-        .map(|(i, (_, p))| (i as i64, p))
-        .collect();
     let position: HashMap<&str, usize> = today
         .iter()
         .enumerate()
         .map(|(i, (id, _))| (id.as_str(), i))
         .collect();
-    let texts: Vec<String> = all
-        .iter()
-        .map(|(_, p)| format!("{}\n{}", p.title, p.abstract_text))
-        .collect();
-    let glossary = Glossary::learn(texts.iter().map(String::as_str));
-    let mut builder = RadarsBuilder::new(&pairs, chrono::Utc::now()).with_glossary(glossary);
-    let radars: Vec<_> = set
-        .radar
-        .iter()
-        .map(|r| {
-            let topics: Vec<Topic> = r
-                .topics
-                .iter()
-                .map(|t| Topic::new(&t.name, &t.keywords, &t.categories, &t.exclude).unwrap())
-                .collect();
-            builder.add(&topics)
-        })
-        .collect();
-    let index = builder.build();
+    let today: Vec<&Paper> = today.iter().map(|(_, p)| p).collect();
+    let (index, radars) = index_radars(&set, &today, all.iter().map(|(_, p)| p));
     let mut out = [TimeOrdered::default(); 2];
     for (k, with_feedback) in [false, true].into_iter().enumerate() {
         let (mut relevant, mut found, mut picked, mut top5, mut top5_relevant) = (0, 0, 0, 0, 0);
