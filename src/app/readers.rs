@@ -342,11 +342,23 @@ impl Application {
         self.check_form_token(&subscriber, form_token, now)?;
         let preferences = preferences_from_input(input)?;
         self.check_examples(&preferences.topics).await?;
+        self.keep_preferences(subscriber.id, &preferences, origin, now)
+            .await
+    }
+
+    /// Saves a reader's preferences and reads them back as stored.
+    async fn keep_preferences(
+        &self,
+        subscriber_id: i64,
+        preferences: &Preferences,
+        origin: &EventOrigin,
+        now: DateTime<Utc>,
+    ) -> Result<Subscriber, ReaderError> {
         self.store
-            .save_preferences(subscriber.id, &preferences, origin, now.timestamp())
+            .save_preferences(subscriber_id, preferences, origin, now.timestamp())
             .await?;
         self.store
-            .subscriber_by_id(subscriber.id)
+            .subscriber_by_id(subscriber_id)
             .await?
             .ok_or(ReaderError::Gone)
     }
@@ -387,13 +399,8 @@ impl Application {
         preferences.topics[topic] = old
             .without_expansion(expansion)
             .map_err(|e| ReaderError::Invalid(e.to_string()))?;
-        self.store
-            .save_preferences(subscriber.id, &preferences, origin, now.timestamp())
-            .await?;
-        self.store
-            .subscriber_by_id(subscriber.id)
-            .await?
-            .ok_or(ReaderError::Gone)
+        self.keep_preferences(subscriber.id, &preferences, origin, now)
+            .await
     }
 
     /// Every example paper the topics name (`like:`) must be a paper we
