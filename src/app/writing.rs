@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::Application;
-use crate::analysis::{AnalysisPaper, AnalysisRequest, Llm, PaperText};
+use crate::analysis::{AnalysisPaper, AnalysisRequest, Answer, Llm, LlmError, PaperText};
 use crate::briefing::{source_badge, tldr_of_abstract};
 use crate::domain::{Analysis, AnalysisPart, Locale, Paper, Writer};
 use crate::store::StoredPaper;
@@ -176,6 +176,38 @@ impl Application {
         Ok(self.store.spend_tokens(&day(now), tokens).await?)
     }
 
+    /// Asks the LLM once (`call`), unless this daemon is stopping, the LLM is
+    /// resting after failures or today's tokens are spent. An answer's tokens
+    /// are counted against the budget and `keep` stores it before it is
+    /// returned; a failure is logged as `what` and counts toward the rest.
+    async fn ask<T>(
+        &self,
+        state: &LlmState,
+        now: DateTime<Utc>,
+        what: &str,
+        call: impl Future<Output = Result<Answer<T>, LlmError>>,
+        keep: impl AsyncFnOnce(&T) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Asked<T>> {
+        if self.stopping() || state.resting() {
+            return Ok(Asked::Skipped);
+        }
+        if !self.within_budget(now).await? {
+            return Ok(Asked::OverBudget);
+        }
+        match call.await {
+            Ok(answer) => {
+                state.answered();
+                self.spend(now, answer.tokens).await?;
+                keep(&answer.value).await?;
+                Ok(Asked::Written(answer.value))
+            }
+            Err(e) => {
+                state.failed(what, &e);
+                Ok(Asked::Failed)
+            }
+        }
+    }
+
     /// TL;DRs for the recent papers that lack one, in each language active
     /// readers read; and old analyses forgotten. Without `[llm]`, nothing.
     pub async fn write_tldrs(&self, now: DateTime<Utc>) -> anyhow::Result<TldrReport> {
@@ -209,13 +241,6 @@ impl Application {
                 let state = &state;
                 let llm = &state.llm;
                 async move {
-                    let n = chunk.len();
-                    if self.stopping() || state.resting() {
-                        return Ok((Outcome::Skipped, n));
-                    }
-                    if !self.within_budget(now).await? {
-                        return Ok((Outcome::OverBudget, n));
-                    }
                     let texts: Vec<PaperText> = chunk
                         .iter()
                         .map(|p| PaperText {
@@ -224,35 +249,31 @@ impl Application {
                             abstract_text: &p.paper.abstract_text,
                         })
                         .collect();
-                    match llm.tldrs(&texts, locale).await {
-                        Ok(answer) => {
-                            state.answered();
-                            self.spend(now, answer.tokens).await?;
-                            let lang = locale.to_string();
-                            let rows: Vec<_> = chunk
-                                .iter()
-                                .zip(&answer.value)
-                                .map(|(p, tldr)| (p.id, lang.as_str(), tldr.as_str()))
-                                .collect();
-                            self.store
-                                .save_tldrs(&rows, llm.model(), now.timestamp())
-                                .await?;
-                            Ok((Outcome::Written, n))
-                        }
-                        Err(e) => {
-                            state.failed("TL;DRs", &e);
-                            Ok::<_, anyhow::Error>((Outcome::Failed, n))
-                        }
-                    }
+                    let keep = async |tldrs: &Vec<String>| {
+                        let lang = locale.to_string();
+                        let rows: Vec<_> = chunk
+                            .iter()
+                            .zip(tldrs)
+                            .map(|(p, tldr)| (p.id, lang.as_str(), tldr.as_str()))
+                            .collect();
+                        Ok(self
+                            .store
+                            .save_tldrs(&rows, llm.model(), now.timestamp())
+                            .await?)
+                    };
+                    let asked = self
+                        .ask(state, now, "TL;DRs", llm.tldrs(&texts, locale), keep)
+                        .await?;
+                    Ok::<_, anyhow::Error>((asked, chunk.len()))
                 }
             })
             .buffer_unordered(state.llm.concurrency());
         while let Some(result) = results.next().await {
-            let (outcome, n) = result?;
-            match outcome {
-                Outcome::Written => report.written += n,
-                Outcome::Failed | Outcome::Skipped => report.failed += n,
-                Outcome::OverBudget => report.over_budget += n,
+            let (asked, n) = result?;
+            match asked {
+                Asked::Written(_) => report.written += n,
+                Asked::Failed | Asked::Skipped => report.failed += n,
+                Asked::OverBudget => report.over_budget += n,
             }
         }
         Ok(report)
@@ -286,40 +307,25 @@ impl Application {
             .map(|(key, terms)| {
                 let state = &state;
                 async move {
-                    if self.stopping() || state.resting() {
-                        return Ok(Outcome::Skipped);
-                    }
-                    if !self.within_budget(now).await? {
-                        return Ok(Outcome::OverBudget);
-                    }
                     let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
-                    match state.llm.expansions(&terms).await {
-                        Ok(answer) => {
-                            state.answered();
-                            self.spend(now, answer.tokens).await?;
-                            self.store
-                                .save_suggestions(
-                                    &key,
-                                    &answer.value,
-                                    state.llm.model(),
-                                    now.timestamp(),
-                                )
-                                .await?;
-                            Ok(Outcome::Written)
-                        }
-                        Err(e) => {
-                            state.failed("a topic's expansions", &e);
-                            Ok::<_, anyhow::Error>(Outcome::Failed)
-                        }
-                    }
+                    let keep = async |suggested: &Vec<String>| {
+                        let model = state.llm.model();
+                        Ok(self
+                            .store
+                            .save_suggestions(&key, suggested, model, now.timestamp())
+                            .await?)
+                    };
+                    let call = state.llm.expansions(&terms);
+                    self.ask(state, now, "a topic's expansions", call, keep)
+                        .await
                 }
             })
             .buffer_unordered(state.llm.concurrency());
         while let Some(result) = results.next().await {
             match result? {
-                Outcome::Written => report.suggested += 1,
-                Outcome::Failed | Outcome::Skipped => report.failed += 1,
-                Outcome::OverBudget => report.over_budget += 1,
+                Asked::Written(_) => report.suggested += 1,
+                Asked::Failed | Asked::Skipped => report.failed += 1,
+                Asked::OverBudget => report.over_budget += 1,
             }
         }
         Ok(report)
@@ -396,29 +402,26 @@ impl Application {
                 let (state, tldrs) = (&state, &tldrs);
                 let llm = &state.llm;
                 async move {
-                    if self.stopping() || state.resting() {
-                        return Ok(None);
-                    }
-                    if !self.within_budget(now).await? {
-                        tracing::info!("the LLM's daily token budget is spent; the built-in summariser writes today's remaining analyses");
-                        return Ok(None);
-                    }
                     let shown = shown(briefing, tldrs);
                     let request = analysis_request(briefing, &shown);
-                    match llm.analysis(&request).await {
-                        Ok(answer) => {
-                            state.answered();
-                            self.spend(now, answer.tokens).await?;
-                            self.store
-                                .save_analysis(&key, &stored_text(&answer.value), llm.model(), now.timestamp())
-                                .await?;
-                            Ok(Some((key, answer.value)))
+                    let keep = async |analysis: &Analysis| {
+                        let text = stored_text(analysis);
+                        Ok(self
+                            .store
+                            .save_analysis(&key, &text, llm.model(), now.timestamp())
+                            .await?)
+                    };
+                    let asked = self
+                        .ask(state, now, "an analysis", llm.analysis(&request), keep)
+                        .await?;
+                    Ok::<_, anyhow::Error>(match asked {
+                        Asked::Written(analysis) => Some((key, analysis)),
+                        Asked::OverBudget => {
+                            tracing::info!("the LLM's daily token budget is spent; the built-in summariser writes today's remaining analyses");
+                            None
                         }
-                        Err(e) => {
-                            state.failed("an analysis", &e);
-                            Ok::<_, anyhow::Error>(None)
-                        }
-                    }
+                        Asked::Failed | Asked::Skipped => None,
+                    })
                 }
             })
             .buffer_unordered(state.llm.concurrency());
@@ -452,10 +455,15 @@ impl Application {
     }
 }
 
-enum Outcome {
-    Written,
+/// What one guarded call to the LLM ([`Application::ask`]) came to.
+enum Asked<T> {
+    /// Answered, counted and kept.
+    Written(T),
+    /// Failed or refused: it counts toward the LLM's rest.
     Failed,
+    /// Not asked: the daemon is stopping or the LLM is resting.
     Skipped,
+    /// Not asked: today's tokens are spent.
     OverBudget,
 }
 
