@@ -2,7 +2,7 @@
 //! like them match with the example's title as the reason, through the real
 //! binary on the real cs.CV day, on both backends.
 
-use crate::helpers::{FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture, wait_for_mail};
+use crate::helpers::{Hub, SmtpServer, TestDb, config, cv_day_feed, wait_for_mail};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn papers_like_a_readers_examples_come_with_the_example_as_the_reason() {
@@ -10,11 +10,7 @@ async fn papers_like_a_readers_examples_come_with_the_example_as_the_reason() {
     let Some(smtp) = SmtpServer::start(TEST).await else {
         return;
     };
-    let feeds = FeedServer::start([(
-        "cs.CV.rss",
-        Route::Feed(fixture("arxiv-rss2-cs.CV-2026-04-21-real-day.xml")),
-    )])
-    .await;
+    let feeds = cv_day_feed().await;
     for db in TestDb::all(TEST).await {
         let label = db.label;
         let hub = Hub::new(&config(&db.url, smtp.port, &[feeds.url("cs.CV.rss")]));

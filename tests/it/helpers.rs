@@ -236,6 +236,15 @@ async fn serve_feed(
 }
 
 /// The recorded arXiv RSS feed at `ok.rss`: one paper on outlier detection.
+/// The real cs.CV day (501 papers) served as `cs.CV.rss`.
+pub async fn cv_day_feed() -> FeedServer {
+    FeedServer::start([(
+        "cs.CV.rss",
+        Route::Feed(fixture("arxiv-rss2-cs.CV-2026-04-21-real-day.xml")),
+    )])
+    .await
+}
+
 pub async fn outliers_feed() -> FeedServer {
     FeedServer::start([(
         "ok.rss",

@@ -13,8 +13,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{
-    Daemon, FeedServer, Hub, Route, SmtpServer, TestDb, fixture, free_port, skip, wait_for_mail,
-    web_config,
+    Daemon, FeedServer, Hub, Route, SmtpServer, TestDb, cv_day_feed, fixture, free_port, skip,
+    wait_for_mail, web_config,
 };
 
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -229,13 +229,7 @@ const CHINESE: Words = Words {
 async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_both_languages() {
     const TEST: &str =
         "a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_both_languages";
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        return skip(
-            TEST,
-            "Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)",
-        );
-    }
-    let Some(smtp) = SmtpServer::start(TEST).await else {
+    let Some((driver, smtp)) = browser_and_mail(TEST).await else {
         return;
     };
     let feeds = FeedServer::start([(
@@ -253,7 +247,6 @@ async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_bot
     ));
     let daemon = Daemon::start(&hub, port).await;
     let base = daemon.base.clone();
-    let driver = Driver::start().await;
 
     for (n, words) in [ENGLISH, CHINESE].iter().enumerate() {
         let lang = words.lang;
@@ -358,6 +351,21 @@ async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_bot
     smtp.stop().await;
 }
 
+/// Chromium with its driver and a mail server for a browser test, or
+/// `None` after saying which is missing (a skip, or a failure where
+/// services are required).
+async fn browser_and_mail(test: &str) -> Option<(Driver, SmtpServer)> {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        skip(
+            test,
+            "Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)",
+        );
+        return None;
+    }
+    let smtp = SmtpServer::start(test).await?;
+    Some((Driver::start().await, smtp))
+}
+
 /// Titles of the papers in a briefing's plain-text part (`* Title` lines).
 fn titles(text: &str) -> Vec<String> {
     text.lines()
@@ -370,21 +378,10 @@ fn titles(text: &str) -> Vec<String> {
 async fn n_more_on_this_topic_opens_the_papers_the_briefing_left_out_in_the_readers_language() {
     const TEST: &str =
         "n_more_on_this_topic_opens_the_papers_the_briefing_left_out_in_the_readers_language";
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        return skip(
-            TEST,
-            "Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)",
-        );
-    }
-    let Some(smtp) = SmtpServer::start(TEST).await else {
+    let Some((driver, smtp)) = browser_and_mail(TEST).await else {
         return;
     };
-    let driver = Driver::start().await;
-    let feeds = FeedServer::start([(
-        "cs.CV.rss",
-        Route::Feed(fixture("arxiv-rss2-cs.CV-2026-04-21-real-day.xml")),
-    )])
-    .await;
+    let feeds = cv_day_feed().await;
     for db in TestDb::all(TEST).await {
         let label = db.label;
         let port = free_port();
@@ -490,21 +487,10 @@ async fn n_more_on_this_topic_opens_the_papers_the_briefing_left_out_in_the_read
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_sees_what_a_topic_also_matches_and_turns_one_off_with_one_click() {
     const TEST: &str = "a_reader_sees_what_a_topic_also_matches_and_turns_one_off_with_one_click";
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        return skip(
-            TEST,
-            "Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)",
-        );
-    }
-    let Some(smtp) = SmtpServer::start(TEST).await else {
+    let Some((driver, smtp)) = browser_and_mail(TEST).await else {
         return;
     };
-    let driver = Driver::start().await;
-    let feeds = FeedServer::start([(
-        "cs.CV.rss",
-        Route::Feed(fixture("arxiv-rss2-cs.CV-2026-04-21-real-day.xml")),
-    )])
-    .await;
+    let feeds = cv_day_feed().await;
     // Three papers of the real day define CIR as composed image retrieval,
     // so a topic on "composed image retrieval" also matches "CIR".
     let languages = [

@@ -13,8 +13,7 @@ use academichub::store::{EventOrigin, Store};
 use chrono::{Datelike, Utc};
 
 use crate::helpers::{
-    FIXTURES, FeedServer, Hub, Route, SmtpServer, TestDb, app_on, config, fixture, sql_count,
-    sql_exec, terminate,
+    FIXTURES, Hub, SmtpServer, TestDb, app_on, config, cv_day_feed, sql_count, sql_exec, terminate,
 };
 
 /// `n` active subscribers `r{i}@example.org` at hour 0 UTC, each with one
@@ -193,11 +192,7 @@ async fn two_daemons_on_one_postgres_share_a_round_of_two_thousand() {
     let Some(smtp) = SmtpServer::start(TEST).await else {
         return;
     };
-    let feeds = FeedServer::start([(
-        "cs.CV.rss",
-        Route::Feed(fixture("arxiv-rss2-cs.CV-2026-04-21-real-day.xml")),
-    )])
-    .await;
+    let feeds = cv_day_feed().await;
     const N: usize = 2000;
     let hub = Hub::new(&config(&db.url, smtp.port, &[feeds.url("cs.CV.rss")]));
     let lines: String = (0..N)
