@@ -722,13 +722,17 @@ impl RadarsBuilder {
                         for (id, (acronym, long), undefined_ok) in
                             sensed.get(base).into_iter().flatten()
                         {
-                            let mut defined = defines.iter().filter(|(a, _)| a == &&acronym[..]);
-                            let in_sense = match defined.next() {
-                                Some(first) => {
-                                    first.1[..] == long[..]
-                                        || defined.any(|(_, l)| l[..] == long[..])
-                                }
-                                None => *undefined_ok,
+                            // The paper's own definitions decide; without
+                            // one, what the stored papers mostly mean.
+                            let defined: Vec<&[u32]> = defines
+                                .iter()
+                                .filter(|(a, _)| *a == &acronym[..])
+                                .map(|(_, l)| &l[..])
+                                .collect();
+                            let in_sense = if defined.is_empty() {
+                                *undefined_ok
+                            } else {
+                                defined.contains(&&long[..])
                             };
                             if in_sense {
                                 extra.push((*id, c));
