@@ -25,6 +25,17 @@ impl PaperKey {
             .unwrap_or(s);
         (s.starts_with("10.") && s.contains('/')).then(|| s.to_lowercase())
     }
+
+    /// The key a reader's reference to a paper names: an arXiv id (any
+    /// version, `arXiv:` prefix allowed) or a DOI in any of its spellings.
+    pub fn from_reference(reference: &str) -> Option<Self> {
+        let reference = reference.trim();
+        let bare = reference.strip_prefix("arXiv:").unwrap_or(reference);
+        match ArxivId::parse_with_version(bare) {
+            Ok((id, _)) => Some(Self::Arxiv(id)),
+            Err(_) => Self::normalize_doi(reference).map(Self::Doi),
+        }
+    }
 }
 
 impl fmt::Display for PaperKey {

@@ -374,12 +374,11 @@ impl Query {
 /// An example paper as `like:` keeps it: an arXiv id without its version
 /// (`arXiv:` prefix allowed), or a DOI in lower case.
 fn example_reference(value: &str) -> Option<String> {
-    let value = value.trim();
-    let bare = value.strip_prefix("arXiv:").unwrap_or(value);
-    if let Ok((id, _)) = super::ArxivId::parse_with_version(bare) {
-        return Some(id.to_string());
+    match super::PaperKey::from_reference(value)? {
+        super::PaperKey::Arxiv(id) => Some(id.to_string()),
+        super::PaperKey::Doi(doi) => Some(doi),
+        super::PaperKey::Url(_) => None,
     }
-    super::PaperKey::normalize_doi(value)
 }
 
 /// Nothing but words and commas: the old keyword list.

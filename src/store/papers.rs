@@ -322,15 +322,8 @@ impl Store {
     /// link, or stored id.
     pub async fn find_paper(&self, reference: &str) -> Result<Option<StoredPaper>> {
         let reference = reference.trim();
-        let key = match ArxivId::parse_with_version(
-            reference.strip_prefix("arXiv:").unwrap_or(reference),
-        ) {
-            Ok((id, _)) => PaperKey::Arxiv(id).to_string(),
-            Err(_) => match PaperKey::normalize_doi(reference) {
-                Some(doi) => PaperKey::Doi(doi).to_string(),
-                None => reference.to_owned(),
-            },
-        };
+        let key = PaperKey::from_reference(reference)
+            .map_or_else(|| reference.to_owned(), |key| key.to_string());
         let row = sqlx::query(concat!(
             "SELECT ",
             paper_columns!(),
