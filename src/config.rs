@@ -243,6 +243,18 @@ pub struct WebSettings {
     /// (`X-Forwarded-For`: its last entry; `X-Real-IP`). Unset: the address
     /// of the connection, which behind a proxy is the proxy's own.
     pub client_ip_header: Option<String>,
+    /// Seconds a client has to send a request's head; also how long an
+    /// idle keep-alive connection is kept.
+    pub header_timeout_secs: u64,
+    /// Seconds a request may take from its head to the end of our answer
+    /// (reading the body included); 408 beyond.
+    pub request_timeout_secs: u64,
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections open at once from one address (not applied when
+    /// `client_ip_header` is set: every connection is the proxy's); more
+    /// are answered 429 and closed.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for WebSettings {
@@ -252,6 +264,10 @@ impl Default for WebSettings {
             listen: "127.0.0.1:8080".into(),
             subscribe_per_ip_per_hour: 20,
             client_ip_header: None,
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 512,
+            max_connections_per_client: 16,
         }
     }
 }
@@ -288,8 +304,9 @@ impl Secrets {
 pub struct SubscriptionSettings {
     /// A subscription never confirmed is deleted after this many days.
     pub pending_expiry_days: u32,
-    /// Confirmation (or "you are already subscribed") mails one address may
-    /// receive per 24 hours, however often someone asks.
+    /// Confirmation (or "you are already subscribed") mails one mailbox
+    /// (all its `+tag` sub-addresses together) may receive per 24 hours,
+    /// however often someone asks.
     pub confirmations_per_address_per_day: u32,
 }
 
@@ -582,6 +599,19 @@ impl Settings {
         }
         if self.web.subscribe_per_ip_per_hour == 0 {
             return invalid("web.subscribe_per_ip_per_hour", "must be at least 1".into());
+        }
+        for (key, value) in [
+            ("web.header_timeout_secs", self.web.header_timeout_secs),
+            ("web.request_timeout_secs", self.web.request_timeout_secs),
+            ("web.max_connections", self.web.max_connections as u64),
+            (
+                "web.max_connections_per_client",
+                self.web.max_connections_per_client as u64,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(key, "must be at least 1".into());
+            }
         }
         if self.subscriptions.pending_expiry_days == 0 {
             return invalid(

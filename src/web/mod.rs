@@ -17,12 +17,14 @@
 mod links;
 mod pages;
 mod preferences;
+mod server;
 mod subscribe;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
@@ -32,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::app::{Application, ReaderError};
 use crate::domain::{LinkError, Locale};
@@ -60,6 +63,7 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
     let pages = Pages::new(public.path().trim_end_matches('/').to_owned())?;
     let per_hour = NonZeroU32::new(app.settings.web.subscribe_per_ip_per_hour)
         .expect("validated in Settings::load");
+    let request_timeout = Duration::from_secs(app.settings.web.request_timeout_secs);
     let state = Web {
         app,
         pages: Arc::new(pages),
@@ -102,6 +106,10 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(header(header::CONTENT_SECURITY_POLICY, PAGE_CSP))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -109,19 +117,25 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
         .layer(header(header::CACHE_CONTROL, "no-store")))
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests under way.
+/// Serves until `shutdown` resolves, then finishes the requests under way
+/// (each is bounded by `web.request_timeout_secs`).
 pub async fn serve(
     app: Arc<Application>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let web = &app.settings.web;
+    let limits = server::Limits {
+        header_timeout: Duration::from_secs(web.header_timeout_secs),
+        max_connections: web.max_connections,
+        max_per_client: web
+            .client_ip_header
+            .is_none()
+            .then_some(web.max_connections_per_client),
+    };
+    let drain = Duration::from_secs(web.request_timeout_secs);
     let router = router(app)?;
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    server::serve(listener, router, limits, drain, shutdown).await;
     Ok(())
 }
 
