@@ -156,7 +156,7 @@ impl Application {
                     .map_err(anyhow::Error::from)?
                     .ok_or_else(|| anyhow::anyhow!("subscriber {id} vanished during the import"))?;
                 if self
-                    .queue_notice(&subscriber, Notice::Confirm, now)
+                    .queue_notice(&subscriber, Notice::Confirm, None, now)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?
                 {

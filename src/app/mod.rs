@@ -41,7 +41,8 @@ pub use writing::{SuggestReport, TldrReport};
 /// A link in our mail, with what it is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReaderLink {
-    Confirm,
+    /// Confirm a subscription, applying the kept subscribe request if any.
+    Confirm(Option<i64>),
     Unsubscribe,
     Preferences,
     /// "More / less like this" about a paper.
@@ -245,7 +246,7 @@ pub(crate) struct Links {
 impl Links {
     fn url(&self, subscriber: &Subscriber, link: ReaderLink, now: DateTime<Utc>) -> String {
         let (action, object, path) = match link {
-            ReaderLink::Confirm => (LinkAction::Confirm, 0, "confirm"),
+            ReaderLink::Confirm(request) => (LinkAction::Confirm, request.unwrap_or(0), "confirm"),
             ReaderLink::Unsubscribe => (LinkAction::Unsubscribe, 0, "unsubscribe"),
             ReaderLink::Preferences => (LinkAction::Preferences, 0, "preferences"),
             ReaderLink::Feedback(paper_id, Verdict::More) => {

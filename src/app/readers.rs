@@ -122,7 +122,10 @@ impl Application {
         } else {
             Notice::Confirm
         };
-        if !self.queue_notice(&subscriber, notice, now).await? {
+        if !self
+            .queue_notice(&subscriber, notice, outcome.request_id, now)
+            .await?
+        {
             tracing::info!(
                 subscriber = subscriber.id,
                 "subscribe request over the daily mail limit; no mail sent"
@@ -132,17 +135,18 @@ impl Application {
     }
 
     /// Queues the mail that answers a subscribe request: a confirmation
-    /// link, or a link to the preferences of an active subscription.
-    /// Returns `false` when the address has had its share of such mail
-    /// today and nothing was queued.
+    /// link (for the kept `request`, if any), or a link to the preferences
+    /// of an active subscription. Returns `false` when the mailbox has had
+    /// its share of such mail today and nothing was queued.
     pub(super) async fn queue_notice(
         &self,
         subscriber: &Subscriber,
         notice: Notice,
+        request: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<bool, ReaderError> {
         let url = match notice {
-            Notice::Confirm => self.link_url(subscriber, ReaderLink::Confirm, now),
+            Notice::Confirm => self.link_url(subscriber, ReaderLink::Confirm(request), now),
             Notice::AlreadySubscribed => self.link_url(subscriber, ReaderLink::Preferences, now),
         };
         let mail = self
@@ -160,6 +164,7 @@ impl Application {
             .store
             .enqueue_notice(
                 subscriber.id,
+                &subscriber.email.mailbox(),
                 notice.key(),
                 &message,
                 self.settings
@@ -261,7 +266,14 @@ impl Application {
         let (subscriber, claims) = self.open_link(token, LinkAction::Confirm, now).await?;
         let outcome = self
             .store
-            .confirm_subscription(subscriber.id, claims.issued_at, origin, now.timestamp())
+            .confirm_subscription(
+                subscriber.id,
+                // Links from before requests were kept, and an import's, carry 0.
+                (claims.object != 0).then_some(claims.object),
+                claims.issued_at,
+                origin,
+                now.timestamp(),
+            )
             .await?;
         Ok((subscriber, outcome))
     }

@@ -83,6 +83,24 @@ impl EmailAddress {
     pub fn as_lettre(&self) -> &lettre::Address {
         &self.0
     }
+
+    /// The mailbox this address delivers to: the address without its
+    /// `+tag` (`ada+1@x` and `ada+2@x` reach Ada's one inbox at nearly every
+    /// provider and by default in Postfix and Exim), and for Gmail also
+    /// without dots and with `googlemail.com` as `gmail.com`, as Gmail
+    /// delivers them. What a stranger could send to one person is counted
+    /// per mailbox, so sub-addresses cannot multiply it.
+    pub fn mailbox(&self) -> String {
+        let (user, domain) = self
+            .as_str()
+            .rsplit_once('@')
+            .expect("a parsed address has an @");
+        let user = user.split_once('+').map_or(user, |(base, _)| base);
+        match domain {
+            "gmail.com" | "googlemail.com" => format!("{}@gmail.com", user.replace('.', "")),
+            _ => format!("{user}@{domain}"),
+        }
+    }
 }
 
 /// `Bücher.Example` → `xn--bcher-kva.example`; refuses IP literals, names
@@ -137,6 +155,16 @@ mod tests {
             EmailAddress::parse("Case@x.org"),
             EmailAddress::parse("case@X.org")
         );
+    }
+
+    #[test]
+    fn sub_addresses_and_gmail_spellings_share_one_mailbox() {
+        let mailbox = |a: &str| EmailAddress::parse(a).unwrap().mailbox();
+        assert_eq!(mailbox("Victim+1@Example.org"), "victim@example.org");
+        assert_eq!(mailbox("victim+a+b@example.org"), "victim@example.org");
+        assert_eq!(mailbox("v.i.c.t.i.m+x@googlemail.com"), "victim@gmail.com");
+        // Dots are the address elsewhere.
+        assert_eq!(mailbox("v.ictim@example.org"), "v.ictim@example.org");
     }
 
     #[test]

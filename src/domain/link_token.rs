@@ -6,7 +6,7 @@
 //! where the payload is
 //! `v2:<subscriber id>:<subscriber nonce>:<action>:<object>:<issued unix seconds>`.
 //! Nothing secret is inside; the MAC makes it unforgeable, the action binds
-//! it to one purpose, the object to one paper or edition, the issue time lets
+//! it to one purpose, the object to one paper, edition or subscribe request, the issue time lets
 //! each action have its own lifetime, and the subscriber's nonce (random,
 //! stored with the subscriber) makes links die with the subscription they
 //! were issued for: a deleted and re-created subscriber, even under a reused
@@ -94,7 +94,9 @@ pub struct LinkClaims {
     /// The subscriber's link nonce when the link was issued.
     pub nonce: i64,
     pub action: LinkAction,
-    /// A paper id (feedback), an edition's day number (view), else 0.
+    /// A paper id (feedback), an edition's day number (view), a kept
+    /// subscribe request (confirm; 0 for the stored pending subscription),
+    /// else 0.
     pub object: i64,
     pub issued_at: i64,
 }

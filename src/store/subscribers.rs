@@ -70,7 +70,9 @@ pub struct FeedbackEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscriptionRequest {
     pub subscriber_id: i64,
-    pub link_nonce: i64,
+    /// The request the confirmation link applies; `None` for an active
+    /// subscriber.
+    pub request_id: Option<i64>,
     /// The status before the request: `Active` means nothing was changed
     /// and the reader should be pointed to their preferences instead.
     pub was: Option<SubscriptionStatus>,
@@ -142,10 +144,13 @@ impl Store {
         Ok((id, existing.is_none()))
     }
 
-    /// A reader asks to subscribe (or to subscribe again). A new, pending,
-    /// unsubscribed or suppressed address becomes `pending` with the radar
-    /// and schedule asked for; an active one is left as it is. Either way
-    /// the request is recorded with its origin.
+    /// A reader asks to subscribe (or to subscribe again), and the request
+    /// is recorded with its origin. A new address becomes a `pending`
+    /// subscriber with the radar and schedule asked for. For an address we
+    /// hold that is not active, the request is kept beside the stored
+    /// subscriber, which stays exactly as it was until the link mailed for
+    /// this request is confirmed: whoever typed the address may not be its
+    /// owner. An active subscriber is left as they are.
     pub async fn request_subscription(
         &self,
         subscriber: &NewSubscriber,
@@ -154,66 +159,52 @@ impl Store {
         now: i64,
     ) -> Result<SubscriptionRequest> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT id, status, link_nonce FROM subscribers WHERE email = $1")
+        let row = sqlx::query("SELECT id, status FROM subscribers WHERE email = $1")
             .bind(subscriber.email.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        let request = match row {
+        let (subscriber_id, was) = match row {
             None => {
-                let (id, nonce) =
+                let (id, _) =
                     insert_subscriber(&mut tx, subscriber, SubscriptionStatus::Pending, now)
                         .await?;
                 replace_topics(&mut tx, id, topics, now).await?;
-                SubscriptionRequest {
-                    subscriber_id: id,
-                    link_nonce: nonce,
-                    was: None,
-                }
+                (id, None)
             }
             Some(row) => {
                 let id: i64 = row.try_get("id")?;
-                let was = parse_status(id, &row.try_get::<String, _>("status")?)?;
-                if was != SubscriptionStatus::Active {
-                    // Asking again while pending keeps the first request's
-                    // time: the links already mailed stay valid, and expiry
-                    // counts from the first request.
-                    sqlx::query(
-                        "UPDATE subscribers SET status = $1,
-                             status_changed_at = CASE WHEN status = $1 THEN status_changed_at ELSE $2 END,
-                             locale = $3, timezone = $4, send_hour = $5, next_due_at = 0
-                         WHERE id = $6",
-                    )
-                    .bind(SubscriptionStatus::Pending.as_str())
-                    .bind(now)
-                    .bind(subscriber.locale.as_str())
-                    .bind(subscriber.timezone.name())
-                    .bind(i64::from(subscriber.send_hour))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                    replace_topics(&mut tx, id, topics, now).await?;
-                }
-                SubscriptionRequest {
-                    subscriber_id: id,
-                    link_nonce: row.try_get("link_nonce")?,
-                    was: Some(was),
-                }
+                (
+                    id,
+                    Some(parse_status(id, &row.try_get::<String, _>("status")?)?),
+                )
             }
         };
-        record_event(&mut tx, request.subscriber_id, "requested", origin, now).await?;
+        let request_id = if was == Some(SubscriptionStatus::Active) {
+            None
+        } else {
+            Some(insert_request(&mut tx, subscriber_id, subscriber, topics, now).await?)
+        };
+        record_event(&mut tx, subscriber_id, "requested", origin, now).await?;
         tx.commit().await?;
-        Ok(request)
+        Ok(SubscriptionRequest {
+            subscriber_id,
+            request_id,
+            was,
+        })
     }
 
     /// Queues a mail that is not a briefing (a confirmation, a pointer to
-    /// one's preferences) unless this subscriber already received
-    /// `daily_limit` such mails in the last 24 hours. The count and the
-    /// insert are one transaction with the subscriber's row locked, so
-    /// concurrent requests cannot both slip under the limit. Returns whether
-    /// the mail was queued.
+    /// one's preferences) unless its mailbox (`EmailAddress::mailbox`: all
+    /// sub-addresses of one inbox together) already received `daily_limit`
+    /// such mails in the last 24 hours, counted in the database so that a
+    /// restart or a second daemon does not reset it. The count and the
+    /// insert are one transaction holding a lock on the mailbox, so
+    /// concurrent requests cannot both slip under the limit. Returns
+    /// whether the mail was queued.
     pub async fn enqueue_notice(
         &self,
         subscriber_id: i64,
+        mailbox: &str,
         kind: &'static str,
         message: &OutgoingMessage,
         daily_limit: u32,
@@ -221,23 +212,32 @@ impl Store {
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         if self.backend == super::Backend::Postgres {
-            sqlx::query("SELECT id FROM subscribers WHERE id = $1 FOR UPDATE")
-                .bind(subscriber_id)
-                .fetch_optional(&mut *tx)
+            // SQLite's BEGIN IMMEDIATE already serialises writers.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(mailbox)
+                .execute(&mut *tx)
                 .await?;
         }
-        let sent: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM subscriber_events
-             WHERE subscriber_id = $1 AND kind LIKE 'mailed:%' AND at > $2",
-        )
-        .bind(subscriber_id)
-        .bind(now - 24 * 3600)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
+        let day_ago = now - 24 * 3600;
+        sqlx::query("DELETE FROM mailbox_notices WHERE at <= $1")
+            .bind(day_ago)
+            .execute(&mut *tx)
+            .await?;
+        let sent: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM mailbox_notices WHERE mailbox = $1 AND at > $2")
+                .bind(mailbox)
+                .bind(day_ago)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
         if sent >= i64::from(daily_limit) {
             return Ok(false);
         }
+        sqlx::query("INSERT INTO mailbox_notices (mailbox, at) VALUES ($1, $2)")
+            .bind(mailbox)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let outbox_id: i64 = sqlx::query(
             "INSERT INTO outbox (subscriber_id, kind, priority, recipient, subject,
                                  message_id, unsubscribe_url, status, next_attempt_at, created_at)
@@ -281,11 +281,17 @@ impl Store {
         Ok(true)
     }
 
-    /// A reader confirms their subscription (idempotent). A link issued
-    /// before the subscription last left `pending` confirms nothing.
+    /// A reader confirms their subscription (idempotent). With a request
+    /// (links mailed since requests were kept), the request's radar,
+    /// language and schedule become the subscriber's, provided nothing
+    /// changed the subscription's status after the request was made;
+    /// without one (a link from an import), only a pending subscription
+    /// whose status has not changed since the link was issued is confirmed.
+    /// The history of earlier consent and opt-out stays.
     pub async fn confirm_subscription(
         &self,
         subscriber_id: i64,
+        request_id: Option<i64>,
         link_issued_at: i64,
         origin: &EventOrigin,
         now: i64,
@@ -294,22 +300,31 @@ impl Store {
         let Some((status, changed_at, email)) = status_of(&mut tx, subscriber_id).await? else {
             return Ok(ConfirmOutcome::Stale);
         };
-        let outcome = match status {
-            SubscriptionStatus::Active => ConfirmOutcome::AlreadyActive,
-            SubscriptionStatus::Pending if link_issued_at >= changed_at => {
-                set_status(&mut tx, subscriber_id, SubscriptionStatus::Active, now).await?;
-                record_event(&mut tx, subscriber_id, "confirmed", origin, now).await?;
-                // They asked again, so an earlier "delete my data" no longer holds.
-                sqlx::query("DELETE FROM suppressions WHERE email_hash = $1")
-                    .bind(email_hash(&email))
-                    .execute(&mut *tx)
-                    .await?;
-                ConfirmOutcome::Confirmed
+        if status == SubscriptionStatus::Active {
+            return Ok(ConfirmOutcome::AlreadyActive);
+        }
+        let confirmable = match request_id {
+            Some(request_id) => {
+                apply_request(&mut tx, subscriber_id, request_id, changed_at, now).await?
             }
-            _ => ConfirmOutcome::Stale,
+            None => status == SubscriptionStatus::Pending && link_issued_at >= changed_at,
         };
+        if !confirmable {
+            return Ok(ConfirmOutcome::Stale);
+        }
+        set_status(&mut tx, subscriber_id, SubscriptionStatus::Active, now).await?;
+        record_event(&mut tx, subscriber_id, "confirmed", origin, now).await?;
+        sqlx::query("DELETE FROM subscription_requests WHERE subscriber_id = $1")
+            .bind(subscriber_id)
+            .execute(&mut *tx)
+            .await?;
+        // They asked again, so an earlier "delete my data" no longer holds.
+        sqlx::query("DELETE FROM suppressions WHERE email_hash = $1")
+            .bind(email_hash(&email))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(outcome)
+        Ok(ConfirmOutcome::Confirmed)
     }
 
     /// Stops the briefings. Returns whether anything changed (a second
@@ -447,16 +462,24 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes subscriptions left `pending` since before `cutoff`.
+    /// Deletes subscriptions left `pending` since before `cutoff` (addresses
+    /// that were never confirmed: nothing else is ever made pending again)
+    /// and requests made before it, which no link can confirm any longer.
     pub async fn expire_pending(&self, cutoff: i64) -> Result<u64> {
-        Ok(
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM subscription_requests WHERE requested_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        let expired =
             sqlx::query("DELETE FROM subscribers WHERE status = $1 AND status_changed_at < $2")
                 .bind(SubscriptionStatus::Pending.as_str())
                 .bind(cutoff)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected(),
-        )
+                .rows_affected();
+        tx.commit().await?;
+        Ok(expired)
     }
 
     pub async fn find_subscriber(&self, email: &EmailAddress) -> Result<Option<Subscriber>> {
@@ -866,6 +889,81 @@ async fn insert_subscriber(
     .await?
     .try_get("id")?;
     Ok((id, nonce))
+}
+
+/// Keeps a subscribe request until its link is confirmed; returns its id.
+async fn insert_request(
+    tx: &mut Tx,
+    subscriber_id: i64,
+    subscriber: &NewSubscriber,
+    topics: &[Topic],
+    now: i64,
+) -> Result<i64> {
+    let topics: Vec<(&str, String)> = topics
+        .iter()
+        .map(|t| (t.name(), t.query().to_string()))
+        .collect();
+    let topics = serde_json::to_string(&topics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(sqlx::query(
+        "INSERT INTO subscription_requests
+             (subscriber_id, locale, timezone, send_hour, topics, requested_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING id",
+    )
+    .bind(subscriber_id)
+    .bind(subscriber.locale.as_str())
+    .bind(subscriber.timezone.name())
+    .bind(i64::from(subscriber.send_hour))
+    .bind(topics)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?)
+}
+
+/// Makes a kept request the subscriber's radar, language and schedule.
+/// Returns `false` (and changes nothing) when the request is not this
+/// subscriber's, is gone, or is older than the subscription's last change
+/// of status (they unsubscribed after asking: the link confirms nothing).
+async fn apply_request(
+    tx: &mut Tx,
+    subscriber_id: i64,
+    request_id: i64,
+    status_changed_at: i64,
+    now: i64,
+) -> Result<bool> {
+    let Some(row) = sqlx::query(
+        "SELECT locale, timezone, send_hour, topics FROM subscription_requests
+         WHERE id = $1 AND subscriber_id = $2 AND requested_at >= $3",
+    )
+    .bind(request_id)
+    .bind(subscriber_id)
+    .bind(status_changed_at)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let corrupt =
+        |what: String| StoreError::Corrupt(format!("subscription request {request_id}: {what}"));
+    let pairs: Vec<(String, String)> = serde_json::from_str(&row.try_get::<String, _>("topics")?)
+        .map_err(|e| corrupt(e.to_string()))?;
+    let topics = pairs
+        .iter()
+        .map(|(name, query)| Topic::parse(name, query).map_err(|e| corrupt(e.to_string())))
+        .collect::<Result<Vec<_>>>()?;
+    sqlx::query(
+        "UPDATE subscribers SET locale = $1, timezone = $2, send_hour = $3, next_due_at = 0
+         WHERE id = $4",
+    )
+    .bind(row.try_get::<String, _>("locale")?)
+    .bind(row.try_get::<String, _>("timezone")?)
+    .bind(row.try_get::<i64, _>("send_hour")?)
+    .bind(subscriber_id)
+    .execute(&mut **tx)
+    .await?;
+    replace_topics(tx, subscriber_id, &topics, now).await?;
+    Ok(true)
 }
 
 async fn upsert_topic(tx: &mut Tx, subscriber_id: i64, topic: &Topic, now: i64) -> Result<()> {

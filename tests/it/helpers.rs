@@ -672,6 +672,29 @@ listen = "127.0.0.1:0"
 /// forge, and age) tokens themselves.
 pub const LINK_SECRET: &str = "test-link-secret-of-at-least-32-bytes!!";
 
+/// The daemon's link keys, so a test can sign what it signs.
+pub fn keys(secrets: &[&str]) -> academichub::domain::LinkKeys {
+    use academichub::domain::{LinkKeys, LinkSecret};
+    LinkKeys::new(
+        secrets
+            .iter()
+            .map(|s| LinkSecret::new(s.as_bytes().to_vec()).unwrap())
+            .collect(),
+    )
+    .unwrap()
+}
+
+/// What a genuine token says, checked with the key the daemon signs with.
+pub fn decode_claims(
+    key: &str,
+    token: &str,
+    action: academichub::domain::LinkAction,
+) -> academichub::domain::LinkClaims {
+    keys(&[key])
+        .verify(token, action, chrono::Utc::now().timestamp())
+        .expect("the daemon signs with this key")
+}
+
 /// `config` plus a web server on a free loopback port, whose public URL is
 /// that port, and a delivery tick that will not fire during a test (mail
 /// that goes out within the test was sent because a request woke delivery).
@@ -762,6 +785,19 @@ impl Daemon {
 
     pub async fn stop(self) -> Output {
         terminate(self.child).await
+    }
+
+    /// Lowers the running daemon's open-file limit (with util-linux's
+    /// `prlimit`), as a small systemd `LimitNOFILE` would.
+    pub async fn limit_open_files(&self, limit: u32) {
+        let pid = self.child.id().expect("the daemon is running");
+        let status = Command::new("prlimit")
+            .arg(format!("--pid={pid}"))
+            .arg(format!("--nofile={limit}:{limit}"))
+            .status()
+            .await
+            .expect("prlimit (util-linux) runs");
+        assert!(status.success(), "prlimit failed: {status}");
     }
 }
 

@@ -31,3 +31,4 @@ mod schedule;
 mod smtp_security;
 mod spam_score;
 mod storage;
+mod strangers;

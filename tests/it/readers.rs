@@ -2,14 +2,14 @@
 //! (`serve`), a real SMTP server, and only the links in the mail that
 //! arrives.
 
-use academichub::domain::{LinkAction, LinkClaims, LinkKeys, LinkSecret};
+use academichub::domain::{LinkAction, LinkClaims, LinkKeys};
 use axum::http::StatusCode;
 use chrono::{Duration, Timelike, Utc};
 use serde_json::json;
 
 use crate::helpers::{
-    Daemon, FeedServer, Hub, LINK_SECRET, Route, SmtpServer, TestDb, fixture, form_token,
-    free_port, listed, sql_count as count, status, wait_for_mail, web_config,
+    Daemon, FeedServer, Hub, LINK_SECRET, Route, SmtpServer, TestDb, decode_claims, fixture,
+    form_token, free_port, keys, listed, sql_count as count, status, wait_for_mail, web_config,
 };
 
 const ACCEPTED: &str = r#"{"status":"accepted","message":"If this address can receive mail, a message is on its way. Nothing is sent until the link in it is confirmed."}"#;
@@ -715,23 +715,6 @@ async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_da
 
     daemon.stop().await;
     smtp.stop().await;
-}
-
-fn keys(secrets: &[&str]) -> LinkKeys {
-    LinkKeys::new(
-        secrets
-            .iter()
-            .map(|s| LinkSecret::new(s.as_bytes().to_vec()).unwrap())
-            .collect(),
-    )
-    .unwrap()
-}
-
-/// What a genuine token says, checked with the key the daemon signs with.
-fn decode_claims(key: &str, token: &str, action: LinkAction) -> LinkClaims {
-    keys(&[key])
-        .verify(token, action, Utc::now().timestamp())
-        .expect("the daemon signs with this key")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
