@@ -321,23 +321,47 @@ impl Application {
     }
 
     /// A token for a form on a page opened with one of `subscriber`'s
-    /// links: a POST without it (from another site) changes nothing.
-    pub fn form_token(&self, subscriber: &Subscriber, now: DateTime<Utc>) -> String {
-        self.links.sign(subscriber, LinkAction::Form, 0, now)
+    /// links (`page_token`): a POST without it (from another site) changes
+    /// nothing. It is bound to that link and lives as long as it does, so a
+    /// page left open for days still saves.
+    pub fn form_token(
+        &self,
+        subscriber: &Subscriber,
+        page_token: &str,
+        now: DateTime<Utc>,
+    ) -> String {
+        self.links
+            .sign(subscriber, LinkAction::Form, page_object(page_token), now)
     }
 
+    /// A form token that is not this page's (another link, a subscription
+    /// since re-created) is refused as input, so the page is shown again
+    /// with what the reader typed and a fresh token, never an error page
+    /// that loses it.
     fn check_form_token(
         &self,
         subscriber: &Subscriber,
+        page_token: &str,
         form_token: &str,
         now: DateTime<Utc>,
     ) -> Result<(), ReaderError> {
+        let stale = || {
+            ReaderError::Invalid(
+                "this form is older than your latest link or was not opened from it; \
+                 check your changes below and press Save again"
+                    .into(),
+            )
+        };
         let claims = self
             .links
             .keys
-            .verify(form_token, LinkAction::Form, now.timestamp())?;
-        if claims.subscriber_id != subscriber.id || claims.nonce != subscriber.link_nonce {
-            return Err(ReaderError::Link(LinkError::Invalid));
+            .verify(form_token, LinkAction::Form, now.timestamp())
+            .map_err(|_| stale())?;
+        if claims.subscriber_id != subscriber.id
+            || claims.nonce != subscriber.link_nonce
+            || claims.object != page_object(page_token)
+        {
+            return Err(stale());
         }
         Ok(())
     }
@@ -351,7 +375,7 @@ impl Application {
         now: DateTime<Utc>,
     ) -> Result<Subscriber, ReaderError> {
         let (subscriber, _) = self.open_link(token, LinkAction::Preferences, now).await?;
-        self.check_form_token(&subscriber, form_token, now)?;
+        self.check_form_token(&subscriber, token, form_token, now)?;
         let preferences = preferences_from_input(input)?;
         self.check_examples(&preferences.topics).await?;
         self.keep_preferences(subscriber.id, &preferences, origin, now)
@@ -401,7 +425,7 @@ impl Application {
         now: DateTime<Utc>,
     ) -> Result<Subscriber, ReaderError> {
         let (subscriber, _) = self.open_link(token, LinkAction::Preferences, now).await?;
-        self.check_form_token(&subscriber, form_token, now)?;
+        self.check_form_token(&subscriber, token, form_token, now)?;
         let mut preferences = subscriber.preferences();
         let Some(old) = preferences.topics.get(topic) else {
             return Err(ReaderError::Invalid(
@@ -531,7 +555,7 @@ impl Application {
         now: DateTime<Utc>,
     ) -> Result<(), ReaderError> {
         let (subscriber, _) = self.open_link(token, LinkAction::Preferences, now).await?;
-        self.check_form_token(&subscriber, form_token, now)?;
+        self.check_form_token(&subscriber, token, form_token, now)?;
         self.store
             .delete_subscriber(subscriber.id, now.timestamp())
             .await?;
@@ -657,4 +681,13 @@ fn preferences_from_input(input: PreferencesInput) -> Result<Preferences, Reader
         paused_until,
         topics,
     })
+}
+
+/// A link token as a form token's object: the first 63 bits of its SHA-256.
+fn page_object(page_token: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(page_token.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first) & i64::MAX
 }

@@ -42,7 +42,8 @@ pub enum LinkAction {
     FeedbackLess,
     /// Read a sent briefing in the browser; the object is its edition's day.
     View,
-    /// Guards a form posted from a page reached by another link.
+    /// Guards a form posted from a page reached by another link; the
+    /// object binds it to that link.
     Form,
 }
 
@@ -80,9 +81,10 @@ impl LinkAction {
     pub fn max_age_secs(self) -> i64 {
         match self {
             Self::Confirm => 7 * DAY,
-            Self::Unsubscribe | Self::Preferences | Self::View => 365 * DAY,
+            // A form lives as long as the link of its page: a preferences
+            // page left open for days must still save what was typed.
+            Self::Unsubscribe | Self::Preferences | Self::View | Self::Form => 365 * DAY,
             Self::FeedbackMore | Self::FeedbackLess => 90 * DAY,
-            Self::Form => DAY,
         }
     }
 }

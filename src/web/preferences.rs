@@ -93,7 +93,7 @@ fn render(
         form,
         saved,
         error,
-        form_token => web.app.form_token(s, now),
+        form_token => web.app.form_token(s, token, now),
         action => web.local(&format!("/preferences/{token}")),
         also_action => web.local(&format!("/preferences/{token}/also")),
         delete_action => web.local(&format!("/preferences/{token}/delete")),
@@ -201,6 +201,19 @@ pub(super) async fn save(
                     let mut form = PreferencesForm::of(&s, Vec::new());
                     form.locale = input.locale;
                     form.timezone = input.timezone;
+                    if let Ok(hour) = input.send_hour.trim().parse::<u32>()
+                        && hour < 24
+                    {
+                        form.send_hour = hour;
+                    }
+                    form.cadence = if input.cadence == "weekly" {
+                        "weekly"
+                    } else {
+                        "daily"
+                    };
+                    if !input.weekday.is_empty() {
+                        form.weekday = input.weekday;
+                    }
                     form.max_per_topic = input.max_per_topic;
                     form.paused_until = input.paused_until;
                     form.topics = topics;

@@ -347,6 +347,100 @@ async fn age_pending_subscriptions(db_url: &str, secs: i64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preferences_page_left_open_for_days_still_saves_and_a_foreign_form_keeps_what_was_typed()
+{
+    const TEST: &str =
+        "a_preferences_page_left_open_for_days_still_saves_and_a_foreign_form_keeps_what_was_typed";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let hub = Hub::new(&web_config(&db.url, smtp.port, &[], port));
+    hub.subscribe_ada_to_outliers().await;
+    let daemon = Daemon::start(&hub, port).await;
+    // Asking again while subscribed mails a link to the preferences.
+    daemon
+        .post_json("/api/subscriptions", &ada_request("ada@example.org"))
+        .await;
+    let preferences = wait_for_mail(&smtp, 1).await[0].link(&daemon.base, "preferences");
+    let (_, page) = daemon.get(&preferences).await;
+    let fresh = form_token(&page);
+    // The page was opened three days ago (the form token's old lifetime was one).
+    let claims = decode_claims(LINK_SECRET, &fresh, LinkAction::Form);
+    let three_days_old = keys(&[LINK_SECRET]).sign(LinkClaims {
+        issued_at: claims.issued_at - 3 * 24 * 3600,
+        ..claims
+    });
+    let typed = |token: &str, topic: &'static str| {
+        [
+            ("form_token", token.to_owned()),
+            ("t0_name", topic.to_owned()),
+            ("t0_query", "\"anomaly detection\"".to_owned()),
+            ("locale", "en".to_owned()),
+            ("timezone", "Japan".to_owned()),
+            ("send_hour", "9".to_owned()),
+            ("cadence", "weekly".to_owned()),
+            ("weekday", "thu".to_owned()),
+            ("max_per_topic", "".to_owned()),
+            ("paused_until", "".to_owned()),
+        ]
+    };
+    let post = |fields: [(&'static str, String); 10]| {
+        let daemon = &daemon;
+        let preferences = preferences.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            daemon.post_form(&preferences, &fields).await
+        }
+    };
+    let (code, page) = post(typed(&three_days_old, "Anomalies")).await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(page.contains("Saved."), "{page}");
+    assert!(
+        listed(&hub, "ada@example.org")
+            .await
+            .unwrap()
+            .contains("Anomalies"),
+        "saved"
+    );
+
+    // A form token of another page (here: of another preferences link)
+    // saves nothing, and the page comes back with everything as typed.
+    let other_page = keys(&[LINK_SECRET]).sign(LinkClaims {
+        object: claims.object ^ 1,
+        ..claims
+    });
+    let (code, page) = post(typed(&other_page, "Changed later")).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    for kept in [
+        "press Save again",
+        "value=\"Changed later\"",
+        "value=\"Japan\"",
+        "value=\"weekly\" checked",
+    ] {
+        assert!(page.contains(kept), "{kept} in {page}");
+    }
+    assert!(
+        !listed(&hub, "ada@example.org")
+            .await
+            .unwrap()
+            .contains("Changed later")
+    );
+    // Saved again from that page, with its fresh token, it holds.
+    let (code, page) = post(typed(&form_token(&page), "Changed later")).await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(
+        listed(&hub, "ada@example.org")
+            .await
+            .unwrap()
+            .contains("Changed later")
+    );
+    daemon.stop().await;
+    smtp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_scanner_that_opens_every_link_changes_nothing() {
     const TEST: &str = "a_link_scanner_that_opens_every_link_changes_nothing";
     let Some(smtp) = SmtpServer::start(TEST).await else {
@@ -631,7 +725,12 @@ async fn forged_expired_foreign_and_misused_links_get_a_clear_4xx_page_and_no_da
             &[("t0_name", "Hijacked"), ("t0_query", "x"), ("locale", "en")],
         )
         .await;
-    assert_eq!(code, StatusCode::BAD_REQUEST, "{page}");
+    // It comes back as typed, to be saved again from the page.
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("press Save again") && page.contains("value=\"Hijacked\""),
+        "{page}"
+    );
     assert!(
         !hub.ok(&["subscribers"]).await.contains("Hijacked"),
         "no change without the form token"
