@@ -90,6 +90,32 @@ impl Fetcher {
         Ok(Self { client, timeout })
     }
 
+    /// A feed file, held to the same size cap and time limit as a feed
+    /// over HTTP (`file:///dev/zero` or a FIFO must not take the daemon's
+    /// memory or stall collection).
+    async fn read_file(&self, path: &std::path::Path) -> Result<Vec<u8>, FetchError> {
+        use tokio::io::AsyncReadExt;
+        let failed = |source| FetchError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        let read = async {
+            let file = tokio::fs::File::open(path).await.map_err(failed)?;
+            let mut body = Vec::new();
+            file.take(MAX_FEED_BYTES as u64 + 1)
+                .read_to_end(&mut body)
+                .await
+                .map_err(failed)?;
+            if body.len() > MAX_FEED_BYTES {
+                return Err(FetchError::TooLarge);
+            }
+            Ok(body)
+        };
+        tokio::time::timeout(self.timeout, read)
+            .await
+            .map_err(|_| FetchError::TimedOut(self.timeout.as_secs()))?
+    }
+
     pub async fn fetch(
         &self,
         url: &str,
@@ -101,12 +127,7 @@ impl Fetcher {
             let path = parsed
                 .to_file_path()
                 .map_err(|_| FetchError::BadUrl(url.to_owned()))?;
-            let body = tokio::fs::read(&path)
-                .await
-                .map_err(|source| FetchError::File {
-                    path: path.display().to_string(),
-                    source,
-                })?;
+            let body = self.read_file(&path).await?;
             return Ok(FetchOutcome::Fetched {
                 body,
                 etag: None,

@@ -34,9 +34,11 @@ async fn broken_feeds_are_reported_and_the_good_ones_still_delivered() {
     ])
     .await;
     let db = TestDb::sqlite();
-    let urls = ["html.rss", "error.rss", "ok.rss"]
+    let mut urls = ["html.rss", "error.rss", "ok.rss"]
         .map(|p| feeds.url(p))
         .to_vec();
+    // An endless file is refused at the cap a feed over HTTP has.
+    urls.push("file:///dev/zero".to_owned());
     let hub = Hub::new(&config(&db.url, smtp.port, &urls));
     hub.subscribe_ada_to_outliers().await;
 
@@ -55,6 +57,12 @@ async fn broken_feeds_are_reported_and_the_good_ones_still_delivered() {
     assert!(
         out.stderr
             .contains(&format!("warning: feed {}: HTTP 500", urls[1])),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("warning: feed file:///dev/zero: the feed is larger than 32 MiB"),
         "{}",
         out.stderr
     );
