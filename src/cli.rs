@@ -9,7 +9,7 @@ use chrono::Utc;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app::{Application, SuggestReport, TldrReport};
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::domain::{Locale, NewSubscriber, Topic, Verdict};
 use crate::redact::redact_url;
 use crate::{daemon, sources};
@@ -151,6 +151,41 @@ pub fn parse() -> (Cli, ArgMatches) {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     (cli, matches)
+}
+
+/// The exit status for a failure that starting again cannot fix (a bad
+/// configuration, a database file that cannot be written, a database
+/// migrated by a newer version): sysexits' EX_CONFIG. The systemd unit
+/// lists it in `RestartPreventExitStatus`, so it stops instead of looping.
+pub const EXIT_PERMANENT: u8 = 78;
+
+/// How a failed command ends: its status and the one line to print.
+pub fn failure(e: &anyhow::Error) -> (u8, String) {
+    let permanent = e.chain().any(|cause| {
+        cause.downcast_ref::<ConfigError>().is_some()
+            || cause
+                .downcast_ref::<crate::store::StoreError>()
+                .is_some_and(crate::store::StoreError::is_permanent)
+    });
+    (if permanent { EXIT_PERMANENT } else { 1 }, describe(e))
+}
+
+/// The error and its causes on one line, each cause said once: a cause
+/// whose text the line already holds (sqlx repeats its source's message
+/// in its own) is left out.
+fn describe(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {

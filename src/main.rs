@@ -14,8 +14,9 @@ async fn main() -> ExitCode {
     match cli::run(cli, &matches).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            let (status, line) = cli::failure(&e);
+            eprintln!("error: {line}");
+            ExitCode::from(status)
         }
     }
 }

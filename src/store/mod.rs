@@ -69,6 +69,14 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The SQLite file (or one beside it) cannot be written: nothing a
+    /// restart can fix.
+    #[error(
+        "SQLite database {path} cannot be written ({reason}): check that the user running \
+         academichub may write it, its -wal and -shm files and its folder, and that the disk \
+         is neither full nor mounted read-only"
+    )]
+    NotWritable { path: String, reason: String },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -81,19 +89,61 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// Whether starting again cannot help until someone changes the
+    /// configuration, the files or the program (the daemon then exits with
+    /// a status its unit does not restart on).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::UnknownUrl(_) | Self::CreateDir { .. } | Self::NotWritable { .. } => true,
+            // A database migrated by a newer version.
+            Self::Refused(_) => true,
+            Self::Connect { .. } | Self::Migrate(_) | Self::Query(_) | Self::Corrupt(_) => false,
+        }
+    }
+}
+
+/// SQLite's primary result codes that mean the file cannot be written.
+const SQLITE_NOT_WRITABLE: [&str; 4] = [
+    "8",  // SQLITE_READONLY
+    "10", // SQLITE_IOERR
+    "13", // SQLITE_FULL
+    "14", // SQLITE_CANTOPEN
+];
+
+/// Why a SQLite error means the file cannot be written, if it does.
+fn not_writable_reason(e: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
+    let code = db.code()?;
+    // Extended codes carry the primary code in their low byte.
+    let primary = code
+        .parse::<i64>()
+        .map(|c| (c & 0xff).to_string())
+        .unwrap_or_default();
+    SQLITE_NOT_WRITABLE
+        .contains(&primary.as_str())
+        .then(|| db.message().to_owned())
+}
+
 /// A handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, to name in errors and to check in the health check.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Store {
     /// Opens (creating a SQLite file and its folder if needed) and migrates.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        let mut sqlite_file = None;
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
             let file = path.split('?').next().unwrap_or(path);
+            sqlite_file = Some(std::path::PathBuf::from(file));
             if let Some(dir) = Path::new(file)
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
@@ -162,10 +212,30 @@ impl Store {
                 .map_err(connect_error)?;
             probe.close().await.map_err(connect_error)?;
         }
-        let pool = options.connect(&url).await.map_err(connect_error)?;
-        let store = Self { pool, backend };
-        store.migrate().await?;
+        let store = Self {
+            pool: options.connect(&url).await.map_err(connect_error)?,
+            backend,
+            sqlite_file,
+        };
+        store.migrate().await.map_err(|e| store.name_the_file(e))?;
         Ok(store)
+    }
+
+    /// Turns a SQLite error that means "cannot write" into one that names
+    /// the file and says what to check.
+    fn name_the_file(&self, e: StoreError) -> StoreError {
+        let reason = match &e {
+            StoreError::Query(q) => not_writable_reason(q),
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(q)) => not_writable_reason(q),
+            _ => None,
+        };
+        match (&self.sqlite_file, reason) {
+            (Some(path), Some(reason)) => StoreError::NotWritable {
+                path: path.display().to_string(),
+                reason,
+            },
+            _ => e,
+        }
     }
 
     /// Applies pending migrations. On PostgreSQL the migrator holds an
@@ -199,10 +269,42 @@ impl Store {
         })
     }
 
-    /// Whether the database answers (the health check).
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1 AS one").fetch_one(&self.pool).await?;
-        Ok(())
+    /// Whether the database takes a write (the health check): a row of
+    /// `settings` is written in a transaction, and a SQLite file and its
+    /// `-wal` and `-shm` files are opened for writing as a new connection
+    /// would (connections already open keep writing to files whose
+    /// permissions changed under them, so the write alone would not tell).
+    pub async fn check_writable(&self, now: i64) -> Result<()> {
+        if let Some(file) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = file.clone().into_os_string();
+                path.push(suffix);
+                let path = std::path::PathBuf::from(path);
+                match std::fs::OpenOptions::new().write(true).open(&path) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+                    Err(e) => {
+                        return Err(StoreError::NotWritable {
+                            path: path.display().to_string(),
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        let write = async {
+            let mut tx = self.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ('health_checked_at', $1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(now.to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        };
+        write.await.map_err(|e| self.name_the_file(e))
     }
 
     pub async fn close(&self) {

@@ -32,6 +32,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -55,7 +56,13 @@ struct Web {
     pages: Arc<Pages>,
     /// Subscribe requests per client IP.
     subscribe_limit: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// When the database was last checked for the health check, and whether
+    /// it took the write.
+    health: Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>,
 }
+
+/// How long one health check's answer stands.
+const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The router, with every route and layer; also what the tests serve.
 pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
@@ -68,6 +75,7 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
         app,
         pages: Arc::new(pages),
         subscribe_limit: Arc::new(RateLimiter::keyed(Quota::per_hour(per_hour))),
+        health: Arc::default(),
     };
     let header = |name, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
@@ -139,13 +147,29 @@ pub async fn serve(
     Ok(())
 }
 
+/// 200 while the database takes writes, else 503 (the log says why and
+/// names the file). The check writes, so it runs at most once per
+/// `HEALTH_CHECK_EVERY` however often a monitor (or a stranger) asks; the
+/// others get its answer.
 async fn healthz(State(web): State<Web>) -> Response {
-    match web.app.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+    let mut last = web.health.lock().await;
+    let fresh = last
+        .as_ref()
+        .is_some_and(|(at, _)| at.elapsed() < HEALTH_CHECK_EVERY);
+    if !fresh {
+        let checked = web.app.store.check_writable(Utc::now().timestamp()).await;
+        if let Err(e) = &checked {
+            tracing::warn!(error = %e, "health check: the database cannot be written");
         }
+        *last = Some((std::time::Instant::now(), checked.is_ok()));
+    }
+    match last.as_ref().map(|(_, ok)| *ok) {
+        Some(true) => (StatusCode::OK, "ok\n").into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database cannot be written; the log says why\n",
+        )
+            .into_response(),
     }
 }
 

@@ -603,6 +603,34 @@ impl Hub {
         self.spawn(&["serve"])
     }
 
+    /// `academichub ARGS…` as an unprivileged user (`nobody`, with
+    /// util-linux's `setpriv`) when the tests run as root, as the systemd
+    /// unit runs it: file permissions bind it, as they do not bind root.
+    /// The config folder is opened to that user.
+    pub fn unprivileged(&self, args: &[&str]) -> Command {
+        let as_root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        let mut command = if as_root {
+            open_to_all(self.dir.path());
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_academichub"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_academichub"))
+        };
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_clear()
+            .current_dir(self.dir.path())
+            .kill_on_drop(true);
+        command
+    }
+
     /// `academichub ARGS…` in the background, its stderr kept.
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.command(args)
@@ -720,13 +748,18 @@ pub struct Daemon {
 
 impl Daemon {
     pub async fn start(hub: &Hub, web_port: u16) -> Self {
+        Self::watch(hub.spawn_daemon(), web_port).await
+    }
+
+    /// `academichub serve` already spawned as `child`, once it answers.
+    pub async fn watch(child: Child, web_port: u16) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         let base = format!("http://127.0.0.1:{web_port}");
-        let mut child = hub.spawn_daemon();
+        let mut child = child;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -864,6 +897,12 @@ pub async fn status(hub: &Hub, email: &str) -> String {
         .nth(1)
         .unwrap()
         .to_owned()
+}
+
+/// Lets any user read, write and enter `dir` (a test's temporary folder).
+pub fn open_to_all(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
 }
 
 /// One number from the database, e.g. a `COUNT(*)`.

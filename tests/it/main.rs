@@ -14,6 +14,7 @@ mod bulk;
 mod config;
 mod crash;
 mod daemon;
+mod db_faults;
 mod delivery_faults;
 mod dkim;
 mod examples;
