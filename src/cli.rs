@@ -493,6 +493,9 @@ fn print_suggested(report: &SuggestReport) {
 
 async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
     let now = Utc::now();
+    if let Some(notice) = app.parked_notice(now).await? {
+        eprintln!("warning: {notice}");
+    }
     let collected = app.collect(now).await?;
     print_collect(&collected);
     print_tldrs(&app.write_tldrs(now).await?);

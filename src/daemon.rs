@@ -19,6 +19,9 @@ pub async fn serve(app: Arc<Application>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen} (check `web.listen`)"))?;
     tracing::info!(%listen, public_url = %app.settings.web.public_url, "web server is listening");
+    if let Some(notice) = app.parked_notice(chrono::Utc::now()).await? {
+        tracing::warn!("{notice}");
+    }
     let (stop_web, web_stopping) = tokio::sync::oneshot::channel::<()>();
     let web = tokio::spawn(web::serve(app.clone(), listener, async {
         let _ = web_stopping.await;

@@ -138,6 +138,24 @@ impl Application {
         .await?)
     }
 
+    /// What to tell an operator when a daemon or a run starts while
+    /// messages are claimed by a sender: after a crash they would otherwise
+    /// sit unsent and unexplained until their claim runs out.
+    pub async fn parked_notice(&self, now: DateTime<Utc>) -> anyhow::Result<Option<String>> {
+        let (parked, until) = self.store.parked_messages(now.timestamp()).await?;
+        let Some(until) = until.filter(|_| parked > 0) else {
+            return Ok(None);
+        };
+        let resume = DateTime::from_timestamp(until, 0).unwrap_or(now);
+        Ok(Some(format!(
+            "{parked} message(s) are claimed by a sender that is at work or stopped without finishing \
+             (another daemon, or a run before a crash); unless it finishes them, they are sent again \
+             from {} UTC (in {} s), and those that were on the wire may arrive twice",
+            resume.format("%H:%M:%S"),
+            (until - now.timestamp()).max(0)
+        )))
+    }
+
     /// Sends what the outbox holds that is due. With `retry_waiting`, messages
     /// backing off after a failure are tried now too (an operator's run).
     pub async fn deliver(&self, retry_waiting: bool) -> Result<DeliveryReport, DeliveryError> {

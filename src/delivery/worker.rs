@@ -17,6 +17,10 @@ use crate::store::{ClaimedMessage, OutgoingMessage, Store, StoreError};
 /// How long a claim outlasts the longest exchange a send may take: a worker
 /// that is still sending holds its row, and one that died releases it soon.
 const LEASE_MARGIN_SECS: i64 = 30;
+/// A batch is claimed for this many exchanges' time and renewed as it runs
+/// low, so a worker that dies parks its batch for minutes, not for the time
+/// the whole batch could take.
+const LEASE_EXCHANGES: i64 = 2;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -229,11 +233,12 @@ async fn send_claimed(
     let store = &outbox.store;
     let now = outbox.clock;
     let policy = outbox.policy;
-    let lease_secs =
-        (outbox.mailer.deadline().as_secs() as i64 + LEASE_MARGIN_SECS) * CLAIM_BATCH as i64;
+    let per_message = outbox.mailer.deadline().as_secs() as i64 + LEASE_MARGIN_SECS;
+    let lease_secs = per_message * LEASE_EXCHANGES;
     while !stop.is_cancelled() {
+        let mut lease_until = now() + lease_secs;
         let claimed = store
-            .claim_messages(now() + lease_secs, CLAIM_BATCH as i64)
+            .claim_messages(lease_until, CLAIM_BATCH as i64)
             .await?;
         if claimed.is_empty() {
             break;
@@ -250,6 +255,19 @@ async fn send_claimed(
                 break;
             }
             outbox.pace.wait(&claim.message.recipient).await;
+            // The claim must outlast this exchange.
+            if now() + per_message > lease_until {
+                lease_until = now() + lease_secs;
+                if !store.renew_lease(&claim.lease, lease_until).await? {
+                    let lost = 1 + claimed.len();
+                    tracing::warn!(
+                        lost,
+                        "lease lost before sending: another worker took this batch over"
+                    );
+                    report.lost_leases += lost;
+                    break;
+                }
+            }
             // The body moves into the message: the claim keeps the rest.
             let empty = MessageBody::Plain {
                 html: String::new(),

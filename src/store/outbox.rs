@@ -335,6 +335,36 @@ impl Store {
         })
     }
 
+    /// Keeps the claim of a batch (its lease token) until `lease_until`.
+    /// Returns `false` when none of it is this claim's any longer (the lease
+    /// ran out and another worker took the messages over).
+    pub async fn renew_lease(&self, lease: &str, lease_until: i64) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE outbox SET lease_until = $1 WHERE lease_token = $2 AND status = 'sending'",
+        )
+        .bind(lease_until)
+        .bind(lease)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
+    /// Messages claimed by a sender whose lease has not run out: a sender
+    /// at work (this daemon's, another's) or one that stopped without
+    /// giving them back. Returns how many, and when the last lease runs out
+    /// (from then on they are sent again).
+    pub async fn parked_messages(&self, now: i64) -> Result<(i64, Option<i64>)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(lease_until) AS until FROM outbox
+             WHERE status = 'sending' AND lease_until >= $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("until")?))
+    }
+
     /// Makes every message waiting for a retry due now: an operator's
     /// explicit run does not wait out the backoff.
     pub async fn release_retries(&self, now: i64) -> Result<u64> {

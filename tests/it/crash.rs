@@ -1,6 +1,7 @@
 //! `kill -9` in the middle of a round, then a restart: every subscriber gets
 //! exactly one briefing, except at most the messages that were in flight at
-//! the kill (one per sending worker), which the restart reports. On SQLite and PostgreSQL.
+//! the kill (one per sending worker), which the restart reports, with when
+//! the rest of the killed run's claim goes out again. On SQLite and PostgreSQL.
 //!
 //! `CRASH_TEST_SUBSCRIBERS` sets the size (CI: 300; the acceptance run in
 //! BENCHMARKS.md used 2,000).
@@ -78,6 +79,26 @@ async fn a_round_killed_mid_send_and_restarted_sends_everyone_one_briefing() {
         round.start_kill().unwrap();
         round.wait().await.unwrap();
         let at_kill = smtp.messages().len() - before;
+
+        // The restart says what the killed run left claimed, and when it
+        // goes out again: within two exchanges' time (an exchange may take
+        // 3 × the SMTP timeout of 5 s, plus a 30 s margin), not the time of
+        // the whole batch of 16 the worker had claimed (12 minutes).
+        let out = hub.run(&["run-once", "--force"]).await;
+        assert!(out.success, "[{label}] {}", out.stderr);
+        let notice = out
+            .stderr
+            .lines()
+            .find(|l| l.contains("are claimed by a sender"))
+            .unwrap_or_else(|| panic!("[{label}] no word of parked messages: {}", out.stderr));
+        let resume_in: i64 = notice
+            .split("(in ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("[{label}] {notice}"));
+        eprintln!("[{label}] {notice}");
+        assert!(resume_in <= 2 * (3 * 5 + 30), "[{label}] {notice}");
 
         // As if the killed worker's lease had run out.
         sql_exec(
