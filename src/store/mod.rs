@@ -271,22 +271,25 @@ impl Store {
 
     /// Whether the database takes a write (the health check): a row of
     /// `settings` is written in a transaction, and a SQLite file and its
-    /// `-wal` and `-shm` files are opened for writing as a new connection
-    /// would (connections already open keep writing to files whose
-    /// permissions changed under them, so the write alone would not tell).
+    /// `-wal` and `-shm` files are checked for write permission as a new
+    /// connection would need it (connections already open keep writing to
+    /// files whose permissions changed under them, so the write alone would
+    /// not tell). The check is `access(2)`, never an open: closing another
+    /// descriptor of a SQLite file drops the process's locks on it, which
+    /// corrupts the database under concurrent writers.
     pub async fn check_writable(&self, now: i64) -> Result<()> {
         if let Some(file) = &self.sqlite_file {
             for suffix in ["", "-wal", "-shm"] {
                 let mut path = file.clone().into_os_string();
                 path.push(suffix);
                 let path = std::path::PathBuf::from(path);
-                match std::fs::OpenOptions::new().write(true).open(&path) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+                match rustix::fs::access(&path, rustix::fs::Access::WRITE_OK) {
+                    Ok(()) => {}
+                    Err(rustix::io::Errno::NOENT) if !suffix.is_empty() => {}
                     Err(e) => {
                         return Err(StoreError::NotWritable {
                             path: path.display().to_string(),
-                            reason: e.to_string(),
+                            reason: std::io::Error::from(e).to_string(),
                         });
                     }
                 }
