@@ -324,9 +324,16 @@ impl Renderer {
 fn mjml_to_html(env: &Environment<'_>, template: &str, ctx: &Value) -> Result<String, RenderError> {
     let mjml = env.get_template(template)?.render(ctx)?;
     let parsed = mrml::parse(&mjml).map_err(|e| RenderError::Mjml(e.to_string()))?;
+    // No web fonts: MJML would link Google Fonts for the Roboto in our font
+    // stack, and every open would tell Google who reads what. The stack
+    // falls back to the reader's own system fonts.
+    let options = mrml::prelude::render::RenderOptions {
+        fonts: std::collections::HashMap::new(),
+        ..Default::default()
+    };
     parsed
         .element
-        .render(&mrml::prelude::render::RenderOptions::default())
+        .render(&options)
         .map_err(|e| RenderError::Mjml(e.to_string()))
 }
 

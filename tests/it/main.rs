@@ -22,6 +22,7 @@ mod feedback;
 mod helpers;
 mod llm;
 mod politeness;
+mod privacy;
 mod reader_pages;
 mod readers;
 mod relevance;
