@@ -5,7 +5,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::strings::Strings;
-use crate::domain::{Analysis, AnalysisPart, AnnounceType, Paper, Verdict};
+use crate::domain::{Analysis, AnalysisPart, AnnounceType, Paper, Verdict, readable_math};
 
 /// One topic's papers as the radar ranked them, best first.
 #[derive(Debug, Clone)]
@@ -147,7 +147,7 @@ pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingCo
                 .map(|h| {
                     let p = h.paper;
                     PaperView {
-                        title: p.title.clone(),
+                        title: readable_math(&p.title).into_owned(),
                         url: web_link(&p.url),
                         more_url: (links.feedback)(h.paper_id, Verdict::More),
                         less_url: (links.feedback)(h.paper_id, Verdict::Less),
@@ -160,9 +160,10 @@ pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingCo
                                 matches!(a, AnnounceType::Replace | AnnounceType::ReplaceCross)
                             })
                             .and(p.arxiv.as_ref().and_then(|(_, v)| *v)),
-                        tldr: h
-                            .tldr
-                            .map_or_else(|| tldr_of_abstract(&p.abstract_text), str::to_owned),
+                        tldr: h.tldr.map_or_else(
+                            || tldr_of_abstract(&readable_math(&p.abstract_text)),
+                            |t| readable_math(t).into_owned(),
+                        ),
                         matched: h.matched.join(", "),
                     }
                 })
@@ -224,8 +225,9 @@ fn analysis_views(
     for part in analysis.parts() {
         match part {
             AnalysisPart::Text(s) => {
-                push_text(&mut views, s);
-                text.push_str(s);
+                let s = readable_math(s);
+                push_text(&mut views, &s);
+                text.push_str(&s);
             }
             AnalysisPart::Paper(id) => {
                 let paper = sections
@@ -237,13 +239,14 @@ fn analysis_views(
                 // the same papers under another briefing cannot miss any.
                 let Some(paper) = paper else { continue };
                 push_text(&mut views, &q.quote_open);
+                let title = readable_math(&paper.title);
                 views.push(AnalysisView {
-                    text: paper.title.clone(),
+                    text: title.clone().into_owned(),
                     url: web_link(&paper.url),
                 });
                 push_text(&mut views, &q.quote_close);
                 text.push_str(&q.quote_open);
-                text.push_str(&paper.title);
+                text.push_str(&title);
                 text.push_str(&q.quote_close);
             }
         }

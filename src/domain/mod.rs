@@ -10,6 +10,7 @@ mod announce;
 mod arxiv_id;
 mod email;
 mod glossary;
+mod inline_math;
 mod link_token;
 mod locale;
 mod message_body;
@@ -27,6 +28,7 @@ pub use glossary::{
     Definition, Expansion, Glossary, REVIEWED_ABBREVIATIONS, acronym_key, definitions,
     long_form_key, paper_definitions,
 };
+pub use inline_math::readable_math;
 pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 #[cfg(test)]
 pub(crate) use locale::string_keys;

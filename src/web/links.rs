@@ -11,7 +11,7 @@ use chrono::Utc;
 use super::pages::{Button, MessagePage, PageLink, negotiate};
 use super::{ClientIp, Web, origin};
 use crate::app::{ReaderError, ReaderLink};
-use crate::domain::{LinkAction, Locale, Subscriber, Verdict};
+use crate::domain::{LinkAction, Locale, Subscriber, Verdict, readable_math};
 use crate::store::ConfirmOutcome;
 
 /// RFC 8058: what a mail client POSTs for one-click unsubscribe.
@@ -206,7 +206,7 @@ pub(super) async fn feedback_page(
             let page = MessagePage {
                 title: web.text(locale, &format!("feedback.title_{v}")),
                 paragraphs: vec![web.text(locale, "feedback.body")],
-                detail: title,
+                detail: title.map(|t| readable_math(&t).into_owned()),
                 button: Some(Button {
                     action: web.local(&format!("/feedback/{token}")),
                     label: web.text(locale, &format!("feedback.button_{v}")),

@@ -39,9 +39,10 @@ fn papers() -> Vec<(i64, Paper)> {
         .collect()
 }
 
-/// A reader's four topics, each with the title words that stand in for its
-/// radar here, and how many papers it shows.
-const TOPICS: [(&str, &[&str], usize); 4] = [
+/// A reader's five topics, each with the title words that stand in for its
+/// radar here, and how many papers it shows. The last picks a real title
+/// with inline LaTeX (`ViT$^3$`), which the briefing shows as text.
+const TOPICS: [(&str, &[&str], usize); 5] = [
     ("Diffusion models", &["diffusion"], 3),
     (
         "3D reconstruction",
@@ -50,6 +51,7 @@ const TOPICS: [(&str, &[&str], usize); 4] = [
     ),
     ("Vision-language models", &["vision-language", "vlm"], 2),
     ("Structural biology", &["protein", "structure"], 2),
+    ("Test-time training", &["test-time training"], 1),
 ];
 
 fn sections<'a>(
