@@ -189,6 +189,11 @@ impl Application {
         let email = self
             .parse_address(&request.email)
             .map_err(|e| invalid(&e))?;
+        if !email.domain().contains('.') {
+            return Err(ReaderError::Invalid(format!(
+                "{email} is not an address on the internet (its domain has no dot)"
+            )));
+        }
         let locale = match request.locale.as_deref().map(str::trim) {
             None | Some("") => Locale::En,
             Some(l) => l.parse().map_err(|e| invalid(&e))?,
@@ -584,6 +589,26 @@ fn parse_timezone(tz: &str) -> Result<chrono_tz::Tz, ReaderError> {
 /// Topics as typed; rows without a name and terms (an empty row of a
 /// form) are left out.
 fn topics_from_input(input: Vec<TopicInput>) -> Result<Vec<Topic>, ReaderError> {
+    for t in &input {
+        let fields = [&t.name]
+            .into_iter()
+            .chain(&t.query)
+            .chain(&t.keywords)
+            .chain(&t.categories)
+            .chain(&t.exclude);
+        for field in fields {
+            if let Some(c) = field.chars().find(|&c| is_invisible_control(c)) {
+                return Err(ReaderError::Invalid(format!(
+                    "topic {:?} holds an invisible control character (U+{:04X}); retype it without one",
+                    t.name
+                        .chars()
+                        .filter(|&c| !is_invisible_control(c))
+                        .collect::<String>(),
+                    u32::from(c)
+                )));
+            }
+        }
+    }
     let blank = |t: &TopicInput| {
         t.name.trim().is_empty()
             && t.query.as_deref().is_none_or(|q| q.trim().is_empty())
@@ -608,6 +633,16 @@ fn topics_from_input(input: Vec<TopicInput>) -> Result<Vec<Topic>, ReaderError> 
             }
         })
         .collect::<Result<_, _>>()?;
+    if let Some((topic, words)) = topics
+        .iter()
+        .find_map(|t| Some((t, t.query().common_words_only()?)))
+    {
+        return Err(ReaderError::Invalid(format!(
+            "topic {:?}: {words:?} has only words nearly every paper has, so it would match \
+             everything; add a word of the topic's own",
+            topic.name()
+        )));
+    }
     if topics.len() > Topic::MAX_PER_SUBSCRIBER {
         return Err(ReaderError::Invalid(format!(
             "at most {} topics, please (there are {})",
@@ -690,4 +725,12 @@ fn page_object(page_token: &str) -> i64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(first) & i64::MAX
+}
+
+/// Control characters (NUL, ESC, line breaks) and the bidirectional
+/// overrides that reorder what follows (U+202E): refused in what readers
+/// type, as they would reach mail headers and the database.
+fn is_invisible_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }

@@ -84,6 +84,11 @@ impl EmailAddress {
         &self.0
     }
 
+    /// The part after the `@`, in its ASCII form.
+    pub fn domain(&self) -> &str {
+        self.0.domain()
+    }
+
     /// The mailbox this address delivers to: the address without its
     /// `+tag` (`ada+1@x` and `ada+2@x` reach Ada's one inbox at nearly every
     /// provider and by default in Postfix and Exim), and for Gmail also

@@ -34,6 +34,51 @@
 
 use std::fmt;
 
+/// Words nearly every abstract has: function words and the vocabulary of
+/// papers about anything.
+const COMMON_WORDS: [&str; 40] = [
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "not",
+    "of",
+    "for",
+    "in",
+    "on",
+    "to",
+    "with",
+    "by",
+    "from",
+    "at",
+    "as",
+    "is",
+    "are",
+    "be",
+    "this",
+    "that",
+    "these",
+    "we",
+    "our",
+    "it",
+    "its",
+    "via",
+    "paper",
+    "papers",
+    "study",
+    "studies",
+    "method",
+    "methods",
+    "approach",
+    "approaches",
+    "new",
+    "novel",
+    "using",
+    "based",
+    "results",
+];
+
 /// One word or phrase of a query, as typed (whitespace collapsed).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Term {
@@ -302,6 +347,28 @@ impl Query {
         };
         self.fingerprint = (u128::from(half(1)) << 64) | u128::from(half(2));
         self
+    }
+
+    /// The first group of terms made only of words nearly every abstract
+    /// has (`the`, `of`, `method`): such a group matches almost anything,
+    /// so a reader typing it is told instead.
+    pub fn common_words_only(&self) -> Option<String> {
+        let common = |term: &Term| {
+            term.text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .all(|w| COMMON_WORDS.contains(&w.to_lowercase().as_str()))
+        };
+        self.groups
+            .iter()
+            .find(|group| group.iter().all(common))
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|t| t.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
     }
 
     /// A hash of the query, the same for equal queries.

@@ -163,6 +163,15 @@ pub(super) async fn unsubscribe(
             };
             web.message(StatusCode::OK, locale, &page)
         }
+        // The address is gone ("delete my data"): nothing is sent to it,
+        // which is what the mail client asks; a 4xx would count as a failed
+        // unsubscribe at the mailbox provider.
+        Err(ReaderError::Gone) if one_click => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            web.text(negotiate(None, &headers), "unsubscribe.one_click"),
+        )
+            .into_response(),
         Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }

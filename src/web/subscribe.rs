@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use minijinja::context;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 
 use super::pages::{MessagePage, negotiate};
@@ -22,11 +22,6 @@ const ACCEPTED: &str = r#"{"status":"accepted","message":"If this address can re
 
 /// Empty topic rows the subscribe form offers.
 const BLANK_TOPICS: usize = 3;
-
-#[derive(Debug, Deserialize)]
-pub(super) struct LangQuery {
-    lang: Option<String>,
-}
 
 /// One topic's fields as the forms show them: a name and the query's text form.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -95,10 +90,16 @@ struct SubscribeForm {
 
 pub(super) async fn page(
     State(web): State<Web>,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let locale = negotiate(query.lang.as_deref(), &headers);
+    // Pairs, not a struct: `?lang=zh&lang=en` takes the first instead of
+    // answering a deserializer's message.
+    let lang = query
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.as_str());
+    let locale = negotiate(lang, &headers);
     let form = SubscribeForm {
         email: String::new(),
         locale: locale.to_string(),

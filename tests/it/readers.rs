@@ -304,6 +304,12 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
         );
         let (code, _) = daemon.get(&preferences).await;
         assert_eq!(code, StatusCode::GONE, "[{label}] links die with the data");
+        // A mail client's one-click unsubscribe for the deleted address is
+        // answered 200: nothing is sent there, which is what it asks for.
+        let (code, answer) = daemon
+            .post_form(&unsubscribe, &[("List-Unsubscribe", "One-Click")])
+            .await;
+        assert_eq!(code, StatusCode::OK, "[{label}] {answer}");
         let refused = hub
             .run(&[
                 "subscribe",

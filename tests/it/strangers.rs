@@ -349,3 +349,63 @@ async fn sub_addresses_of_one_mailbox_share_its_daily_cap() {
     }
     smtp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_stranger_types_is_checked_at_the_edge_with_a_clear_answer() {
+    const TEST: &str = "what_a_stranger_types_is_checked_at_the_edge_with_a_clear_answer";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let hub = Hub::new(&web_config(&db.url, smtp.port, &[], port));
+    let daemon = Daemon::start(&hub, port).await;
+    let topic = |name: &str, keywords: &[&str]| {
+        json!({
+            "email": "ada@example.org",
+            "topics": [{"name": name, "keywords": keywords}]
+        })
+    };
+    for (request, says) in [
+        (
+            topic("Evil\u{202E}fdp.exe", &["outliers"]),
+            "invisible control character (U+202E)",
+        ),
+        (topic("Nul", &["out\u{0}liers"]), "(U+0000)"),
+        (topic("Esc", &["\u{1b}[31mred"]), "(U+001B)"),
+        (
+            topic("Everything", &["the"]),
+            "only words nearly every paper has",
+        ),
+        (
+            topic("Vague", &["a new method", "the paper"]),
+            "only words nearly every paper has",
+        ),
+        (
+            json!({"email": "root@localhost", "topics": [{"name": "x", "keywords": ["x"]}]}),
+            "not an address on the internet",
+        ),
+    ] {
+        let (code, body) = daemon.post_json("/api/subscriptions", &request).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{request}: {body}");
+        assert!(body.contains(says), "{request}: {body}");
+    }
+    assert_eq!(
+        sql_count(&db.url, "SELECT COUNT(*) FROM subscribers").await,
+        0,
+        "nothing was stored"
+    );
+    // A word of the topic's own beside a common one is fine.
+    let (code, body) = daemon
+        .post_json("/api/subscriptions", &topic("Outliers", &["the outlier"]))
+        .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    // A repeated parameter takes the first, not a deserializer's message.
+    let (code, page) = daemon
+        .get(&format!("{}/?lang=zh&lang=en", daemon.base))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(page.contains("lang=\"zh\""), "{page}");
+    daemon.stop().await;
+    smtp.stop().await;
+}
