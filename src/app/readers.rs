@@ -552,7 +552,7 @@ impl Application {
         }))
     }
 
-    /// "Delete all my data": only a hash of the address stays behind.
+    /// "Delete all my data": only a keyed hash of the address stays behind.
     pub async fn delete_data(
         &self,
         token: &str,

@@ -134,6 +134,8 @@ pub struct Store {
     backend: Backend,
     /// The SQLite file, to name in errors and to check in the health check.
     sqlite_file: Option<std::path::PathBuf>,
+    /// Keys the hashes of suppressed addresses (`settings::suppression_key`).
+    suppression_key: settings::SuppressionKey,
 }
 
 impl Store {
@@ -212,12 +214,14 @@ impl Store {
                 .map_err(connect_error)?;
             probe.close().await.map_err(connect_error)?;
         }
-        let store = Self {
+        let mut store = Self {
             pool: options.connect(&url).await.map_err(connect_error)?,
             backend,
             sqlite_file,
+            suppression_key: settings::SuppressionKey::default(),
         };
         store.migrate().await.map_err(|e| store.name_the_file(e))?;
+        store.suppression_key = store.load_suppression_key().await?;
         Ok(store)
     }
 

@@ -5,6 +5,35 @@ use super::{Result, Store, StoreError};
 use crate::domain::LinkSecret;
 
 const LINK_SECRET: &str = "link_secret";
+const SUPPRESSION_KEY: &str = "suppression_key";
+
+/// The key of the hashes kept for addresses that must not be mailed (their
+/// owners deleted their data): a plain SHA-256 of an address can be found
+/// again by hashing guesses, a keyed one only with this key, which never
+/// leaves the database. Never printed.
+#[derive(Clone, Default)]
+pub struct SuppressionKey(Vec<u8>);
+
+impl std::fmt::Debug for SuppressionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SuppressionKey(<redacted>)")
+    }
+}
+
+impl SuppressionKey {
+    /// The hashes an address may be kept under: keyed (HMAC-SHA256), and
+    /// the unkeyed SHA-256 that entries made before keys were used have.
+    pub(super) fn hashes(&self, email: &str) -> [String; 2] {
+        use hmac::{Hmac, KeyInit, Mac};
+        use sha2::{Digest, Sha256};
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(email.as_bytes());
+        [
+            hex(&mac.finalize().into_bytes()),
+            hex(&Sha256::digest(email.as_bytes())),
+        ]
+    }
+}
 
 impl Store {
     /// The link-signing key kept in the database: generated on first use
@@ -25,6 +54,28 @@ impl Store {
             .await?
             .try_get("value")?;
         LinkSecret::new(value.into_bytes()).map_err(StoreError::Corrupt)
+    }
+}
+
+impl Store {
+    /// The suppression key kept in the database, generated on first use
+    /// like the link secret.
+    pub(super) async fn load_suppression_key(&self) -> Result<SuppressionKey> {
+        let mut fresh = [0u8; 32];
+        rand::rng().fill_bytes(&mut fresh);
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(SUPPRESSION_KEY)
+        .bind(hex(&fresh))
+        .execute(&self.pool)
+        .await?;
+        let value: String = sqlx::query("SELECT value FROM settings WHERE name = $1")
+            .bind(SUPPRESSION_KEY)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")?;
+        Ok(SuppressionKey(value.into_bytes()))
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -105,7 +104,7 @@ impl Store {
         now: i64,
     ) -> Result<(i64, bool)> {
         let mut tx = self.begin_write().await?;
-        if is_suppressed(&mut tx, &subscriber.email).await? {
+        if self.is_suppressed(&mut tx, &subscriber.email).await? {
             return Err(StoreError::Refused(format!(
                 "{} asked for their data to be deleted; they can subscribe again on the subscribe page",
                 subscriber.email
@@ -319,8 +318,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         // They asked again, so an earlier "delete my data" no longer holds.
-        sqlx::query("DELETE FROM suppressions WHERE email_hash = $1")
-            .bind(email_hash(&email))
+        let [keyed, unkeyed] = self.suppression_key.hashes(&email);
+        sqlx::query("DELETE FROM suppressions WHERE email_hash IN ($1, $2)")
+            .bind(keyed)
+            .bind(unkeyed)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -449,7 +450,7 @@ impl Store {
                 "INSERT INTO suppressions (email_hash, reason, at) VALUES ($1, 'deleted', $2)
                  ON CONFLICT (email_hash) DO NOTHING",
             )
-            .bind(email_hash(&email))
+            .bind(&self.suppression_key.hashes(&email)[0])
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -693,7 +694,7 @@ impl Store {
     pub async fn suppressed_among(&self, emails: &[&EmailAddress]) -> Result<HashSet<String>> {
         let hashes: HashMap<String, &EmailAddress> = emails
             .iter()
-            .map(|e| (email_hash(e.as_str()), *e))
+            .flat_map(|e| self.suppression_key.hashes(e.as_str()).map(|h| (h, *e)))
             .collect();
         let mut out = HashSet::new();
         let all: Vec<&String> = hashes.keys().collect();
@@ -714,6 +715,20 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the address is kept as one not to mail (its owner deleted
+    /// their data), under either of its hashes.
+    async fn is_suppressed(&self, tx: &mut Tx, email: &EmailAddress) -> Result<bool> {
+        let [keyed, unkeyed] = self.suppression_key.hashes(email.as_str());
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM suppressions WHERE email_hash IN ($1, $2)")
+                .bind(keyed)
+                .bind(unkeyed)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some(),
+        )
     }
 
     /// Claims up to `limit` active subscribers whose `next_due_at` has come,
@@ -1060,24 +1075,6 @@ pub(super) async fn stop_queued_mail(tx: &mut Tx, subscriber_id: i64, why: &str)
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-async fn is_suppressed(tx: &mut Tx, email: &EmailAddress) -> Result<bool> {
-    Ok(
-        sqlx::query("SELECT 1 AS one FROM suppressions WHERE email_hash = $1")
-            .bind(email_hash(email.as_str()))
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some(),
-    )
-}
-
-/// SHA-256 of the normalised address: enough to recognise it, not to read it.
-fn email_hash(email: &str) -> String {
-    Sha256::digest(email.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn parse_status(id: i64, status: &str) -> Result<SubscriptionStatus> {

@@ -302,6 +302,18 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
             1,
             "[{label}] only the hash stays"
         );
+        // Keyed: not the plain SHA-256 of the address, which anyone could
+        // find again by hashing a guess.
+        assert_eq!(
+            count(
+                &db.url,
+                "SELECT COUNT(*) FROM suppressions WHERE email_hash = \
+                 'cfe00dde46ef942601ffafb9e2825e802858b460e586b8305b344c1eb826357d'"
+            )
+            .await,
+            0,
+            "[{label}] the hash is keyed"
+        );
         let (code, _) = daemon.get(&preferences).await;
         assert_eq!(code, StatusCode::GONE, "[{label}] links die with the data");
         // A mail client's one-click unsubscribe for the deleted address is
