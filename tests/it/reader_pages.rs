@@ -12,9 +12,11 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use academichub::domain::{LinkAction, LinkClaims};
+
 use crate::helpers::{
-    Daemon, FeedServer, Hub, Route, SmtpServer, TestDb, cv_day_feed, fixture, free_port, skip,
-    wait_for_mail, web_config,
+    Daemon, FeedServer, Hub, LINK_SECRET, Route, SmtpServer, TestDb, cv_day_feed, decode_claims,
+    fixture, free_port, keys, skip, wait_for_mail, web_config,
 };
 
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -197,6 +199,7 @@ struct Words {
     saved: &'static str,
     unsubscribe: &'static str,
     unsubscribed: &'static str,
+    welcome_back: &'static str,
 }
 
 const ENGLISH: Words = Words {
@@ -210,6 +213,7 @@ const ENGLISH: Words = Words {
     saved: "Saved.",
     unsubscribe: "Unsubscribe",
     unsubscribed: "You are unsubscribed",
+    welcome_back: "Welcome back",
 };
 
 const CHINESE: Words = Words {
@@ -223,12 +227,13 @@ const CHINESE: Words = Words {
     saved: "已保存",
     unsubscribe: "退订",
     unsubscribed: "已退订",
+    welcome_back: "欢迎回来",
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_both_languages() {
-    const TEST: &str =
-        "a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_both_languages";
+async fn a_reader_subscribes_confirms_edits_after_days_unsubscribes_and_undoes_in_a_browser_in_both_languages()
+ {
+    const TEST: &str = "a_reader_subscribes_confirms_edits_after_days_unsubscribes_and_undoes_in_a_browser_in_both_languages";
     let Some((driver, smtp)) = browser_and_mail(TEST).await else {
         return;
     };
@@ -306,6 +311,25 @@ async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_bot
         heading_says(&browser, words.preferences).await;
         shoot(&browser, &format!("preferences-{lang}")).await;
         fill(&browser, "#t0_query", "GNN, hypergraph").await;
+        // The page stays open for three days (the form's token used to live
+        // one) before Save is pressed: it still saves.
+        let field = "document.querySelector('#preferences input[name=form_token]')";
+        let token = browser
+            .execute(&format!("return {field}.value"), vec![])
+            .await
+            .unwrap();
+        let claims = decode_claims(LINK_SECRET, token.as_str().unwrap(), LinkAction::Form);
+        let three_days_old = keys(&[LINK_SECRET]).sign(LinkClaims {
+            issued_at: claims.issued_at - 3 * 24 * 3600,
+            ..claims
+        });
+        browser
+            .execute(
+                &format!("{field}.value = arguments[0]"),
+                vec![json!(three_days_old)],
+            )
+            .await
+            .unwrap();
         click(&browser, "#preferences button[type=submit]").await;
         let deadline = Instant::now() + Duration::from_secs(15);
         while !browser.source().await.unwrap().contains(words.saved) {
@@ -342,6 +366,16 @@ async fn a_reader_subscribes_confirms_edits_and_unsubscribes_in_a_browser_in_bot
             listed
                 .lines()
                 .any(|l| l.starts_with(&format!("{}\tunsubscribed\t{lang}", words.email))),
+            "{listed}"
+        );
+        // And takes it back with the page's "undo".
+        click(&browser, "main form button").await;
+        heading_says(&browser, words.welcome_back).await;
+        let listed = hub.ok(&["subscribers"]).await;
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(&format!("{}\tactive\t{lang}", words.email))),
             "{listed}"
         );
         browser.close().await.unwrap();
