@@ -100,8 +100,12 @@ pub struct BriefingSettings {
     /// IANA time zone for new subscribers, e.g. `Europe/Berlin`.
     pub default_timezone: String,
     /// Who sends the briefing and how to reach them (a postal address,
-    /// where the law asks for one), in every briefing's footer.
-    pub contact_line: String,
+    /// where the law asks for one), in every briefing's footer. Unset: each
+    /// language's own line from `emails/i18n/` (the service's name).
+    pub contact_line: Option<String>,
+    /// The contact line in a given language (`zh = "…"`), for readers of
+    /// that language; others get `contact_line`.
+    pub contact_lines: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for BriefingSettings {
@@ -112,7 +116,8 @@ impl Default for BriefingSettings {
             max_papers: 12,
             default_send_hour: 7,
             default_timezone: "UTC".into(),
-            contact_line: "AcademicHub · research-paper briefings".into(),
+            contact_line: None,
+            contact_lines: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -613,6 +618,17 @@ impl Settings {
                 return invalid(key, "must be at least 1".into());
             }
         }
+        if let Some(lang) = self
+            .briefing
+            .contact_lines
+            .keys()
+            .find(|l| l.parse::<crate::domain::Locale>().is_err())
+        {
+            return invalid(
+                "briefing.contact_lines",
+                format!("{lang:?} is not a language we write briefings in (en, zh)"),
+            );
+        }
         if self.subscriptions.pending_expiry_days == 0 {
             return invalid(
                 "subscriptions.pending_expiry_days",
@@ -710,6 +726,15 @@ impl Settings {
             .default_timezone
             .parse()
             .expect("validated in Settings::load")
+    }
+
+    /// The footer's contact line for readers of `locale`, if configured.
+    pub fn contact_line(&self, locale: crate::domain::Locale) -> Option<&str> {
+        self.briefing
+            .contact_lines
+            .get(locale.as_str())
+            .or(self.briefing.contact_line.as_ref())
+            .map(String::as_str)
     }
 }
 

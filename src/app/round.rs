@@ -18,6 +18,7 @@
 //! template fails gets the error recorded (`round_error`) and is tried again
 //! in an hour; the rest of the batch goes on.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -31,7 +32,7 @@ use crate::briefing::{
     Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose, summarise,
 };
 use crate::domain::{
-    Analysis, EmailAddress, Glossary, MessageBody, Paper, SentPapers, Subscriber, Verdict,
+    Analysis, EmailAddress, Glossary, Locale, MessageBody, Paper, SentPapers, Subscriber, Verdict,
 };
 use crate::radar::{
     Examples, Hit, MatchOptions, Profile, RadarIndex, RadarsBuilder, TopicPicks, describe,
@@ -196,8 +197,8 @@ pub(super) struct Drafter {
     renderer: Arc<Renderer>,
     links: Arc<Links>,
     message_domain: Arc<str>,
-    /// The sender's contact line, in every footer.
-    contact: Arc<str>,
+    /// The sender's contact line in every footer, per language.
+    contacts: Arc<HashMap<Locale, String>>,
     max_per_topic: usize,
     max_papers: usize,
 }
@@ -217,7 +218,18 @@ impl Application {
             renderer: self.renderer.clone(),
             links: self.links.clone(),
             message_domain: self.sender.from().email.domain().into(),
-            contact: self.settings.briefing.contact_line.as_str().into(),
+            contacts: Arc::new(
+                Locale::ALL
+                    .into_iter()
+                    .map(|l| {
+                        let line = self
+                            .settings
+                            .contact_line(l)
+                            .map_or_else(|| self.renderer.strings(l).footer.clone(), str::to_owned);
+                        (l, line)
+                    })
+                    .collect(),
+            ),
             max_per_topic: self.settings.briefing.max_per_topic,
             max_papers: self.settings.briefing.max_papers,
         }
@@ -572,7 +584,7 @@ impl Drafter {
                 analysis,
                 edition,
                 strings,
-                contact: &self.contact,
+                contact: &self.contacts[&subscriber.locale],
             },
             &links,
         );

@@ -105,6 +105,9 @@ pub struct PaperView {
     /// The arXiv version of an updated paper.
     pub version: Option<u32>,
     pub tldr: String,
+    /// The TL;DR is the abstract's opening (no LLM wrote one): the card
+    /// says so, as it is in the paper's language, not the reader's.
+    pub tldr_from_abstract: bool,
     pub matched: String,
 }
 
@@ -164,6 +167,7 @@ pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingCo
                             || tldr_of_abstract(&readable_math(&p.abstract_text)),
                             |t| readable_math(t).into_owned(),
                         ),
+                        tldr_from_abstract: h.tldr.is_none(),
                         matched: h.matched.join(", "),
                     }
                 })

@@ -36,6 +36,8 @@ pub struct Strings {
     pub why: String,
     pub footer: String,
     pub unsubscribe: String,
+    /// Labels a TL;DR cut from the abstract (no LLM wrote one).
+    pub from_abstract: String,
     pub more_like_this: String,
     pub less_like_this: String,
     pub preferences: String,

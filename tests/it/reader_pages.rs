@@ -349,6 +349,22 @@ async fn a_reader_subscribes_confirms_edits_after_days_unsubscribes_and_undoes_i
             source.contains("A synthetic result on graph neural network pruning"),
             "{source}"
         );
+        // On a phone, "more / less like this" are whole, finger-sized targets.
+        let feedback = "[...document.querySelectorAll('a[href*=\"/feedback/\"]')]";
+        let smallest = number(
+            &browser,
+            &format!(
+                "return Math.floor(Math.min(...{feedback}.map(a => a.getBoundingClientRect().height)))"
+            ),
+        )
+        .await;
+        assert!(smallest >= 44, "a feedback link is {smallest} px high");
+        let wrapped = number(
+            &browser,
+            &format!("return {feedback}.filter(a => a.getClientRects().length > 1).length"),
+        )
+        .await;
+        assert_eq!(wrapped, 0, "a feedback link wraps at {PHONE} px");
         shoot(&browser, &format!("briefing-{lang}")).await;
 
         // Unsubscribe from the preferences page, with undo offered after.

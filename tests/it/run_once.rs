@@ -254,3 +254,45 @@ async fn two_instances_sharing_a_database_send_each_briefing_once() {
     }
     smtp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_reader_gets_the_footer_and_labels_in_their_own_language() {
+    const TEST: &str = "each_reader_gets_the_footer_and_labels_in_their_own_language";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let (_feeds, urls) = arxiv_and_nature_feeds().await;
+    for (contact, english_footer, chinese_footer) in [
+        // Unset: each language's own line.
+        (
+            "",
+            "AcademicHub · research-paper briefings",
+            "AcademicHub · 科研文献简报",
+        ),
+        (
+            "[briefing]\ncontact_line = \"Hub, 1 Example St, Berlin\"\n\
+             [briefing.contact_lines]\nzh = \"Hub，柏林 Example 街 1 号\"\n",
+            "Hub, 1 Example St, Berlin",
+            "Hub，柏林 Example 街 1 号",
+        ),
+    ] {
+        let before = smtp.messages().len();
+        let db = TestDb::sqlite();
+        let hub = Hub::new(&format!("{}\n{contact}", config(&db.url, smtp.port, &urls)));
+        subscribe_everyone(&hub).await;
+        hub.ok(&["run-once", "--force"]).await;
+        let mail = smtp.messages();
+        let text_of = |to: &str| {
+            let m = mail[before..].iter().find(|m| m.to() == to).unwrap();
+            m.parsed().body_text(0).unwrap().into_owned()
+        };
+        let (english, chinese) = (text_of("ada@example.org"), text_of("li@example.cn"));
+        assert!(english.contains(english_footer), "{english}");
+        assert!(chinese.contains(chinese_footer), "{chinese}");
+        assert!(!chinese.contains(english_footer), "{chinese}");
+        // No LLM is configured: each TL;DR is the abstract's opening, and says so.
+        assert!(english.contains("From the abstract: "), "{english}");
+        assert!(chinese.contains("原文摘要: "), "{chinese}");
+    }
+    smtp.stop().await;
+}
