@@ -325,6 +325,38 @@ impl Application {
         Ok((subscriber, verdict))
     }
 
+    /// Takes back the answer a feedback link gave ("undo" on the page that
+    /// thanks for it).
+    pub async fn undo_feedback(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Subscriber, ReaderError> {
+        let (subscriber, paper_id, _) = self.open_feedback_link(token, now).await?;
+        self.store.forget_feedback(subscriber.id, paper_id).await?;
+        Ok(subscriber)
+    }
+
+    /// "Resubscribe" from the preferences page of a reader who
+    /// unsubscribed: the same as "undo" on the unsubscribe page.
+    pub async fn resubscribe(
+        &self,
+        token: &str,
+        form_token: &str,
+        origin: &EventOrigin,
+        now: DateTime<Utc>,
+    ) -> Result<Subscriber, ReaderError> {
+        let (subscriber, _) = self.open_link(token, LinkAction::Preferences, now).await?;
+        self.check_form_token(&subscriber, token, form_token, now)?;
+        self.store
+            .undo_unsubscribe(subscriber.id, origin, now.timestamp())
+            .await?;
+        self.store
+            .subscriber_by_id(subscriber.id)
+            .await?
+            .ok_or(ReaderError::Gone)
+    }
+
     /// A token for a form on a page opened with one of `subscriber`'s
     /// links (`page_token`): a POST without it (from another site) changes
     /// nothing. It is bound to that link and lives as long as it does, so a

@@ -440,6 +440,16 @@ impl Store {
         Ok(known)
     }
 
+    /// Forgets the reader's verdict on a paper (their "undo").
+    pub async fn forget_feedback(&self, subscriber_id: i64, paper_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM feedback WHERE subscriber_id = $1 AND paper_id = $2")
+            .bind(subscriber_id)
+            .bind(paper_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Deletes everything stored about a subscriber (topics, events,
     /// feedback, briefings, queued mail) and keeps only a hash of the
     /// address, so it is not mailed again without a new confirmation.

@@ -17,10 +17,11 @@ use crate::store::ConfirmOutcome;
 /// RFC 8058: what a mail client POSTs for one-click unsubscribe.
 const ONE_CLICK: &[u8] = b"List-Unsubscribe=One-Click";
 
-/// A briefing shown as it was mailed: its inline styles and remote images
-/// are allowed, scripts and forms are not.
-const BRIEFING_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; \
-     font-src https:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+/// A briefing shown as it was mailed: its inline styles are allowed;
+/// scripts, forms and anything from a third party are not (a briefing has
+/// no remote image or font, and the browser makes sure of it).
+const BRIEFING_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+     form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 impl Web {
     /// A page with one button that POSTs back to where it was opened.
@@ -241,9 +242,43 @@ pub(super) async fn feedback(
 ) -> Response {
     match web.app.record_feedback(&token, Utc::now()).await {
         Ok((s, _)) => {
+            let locale = s.locale;
             let page = MessagePage {
-                title: web.text(s.locale, "feedback.done_title"),
-                paragraphs: vec![web.text(s.locale, "feedback.done_body")],
+                title: web.text(locale, "feedback.done_title"),
+                paragraphs: vec![web.text(locale, "feedback.done_body")],
+                button: Some(Button {
+                    action: web.local(&format!("/feedback/{token}/undo")),
+                    label: web.text(locale, "feedback.undo"),
+                    style: "secondary",
+                    fields: Vec::new(),
+                }),
+                links: vec![PageLink {
+                    url: web.app.link_url(&s, ReaderLink::Preferences, Utc::now()),
+                    label: web.text(locale, "feedback.done_preferences"),
+                }],
+                ..MessagePage::default()
+            };
+            web.message(StatusCode::OK, locale, &page)
+        }
+        Err(e) => web.error_page(negotiate(None, &headers), e),
+    }
+}
+
+/// "Undo" on the page that thanks for an answer: the answer is forgotten.
+pub(super) async fn undo_feedback(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match web.app.undo_feedback(&token, Utc::now()).await {
+        Ok(s) => {
+            let page = MessagePage {
+                title: web.text(s.locale, "feedback.undone_title"),
+                paragraphs: vec![web.text(s.locale, "feedback.undone_body")],
+                links: vec![PageLink {
+                    url: web.app.link_url(&s, ReaderLink::Preferences, Utc::now()),
+                    label: web.text(s.locale, "feedback.done_preferences"),
+                }],
                 ..MessagePage::default()
             };
             web.message(StatusCode::OK, s.locale, &page)

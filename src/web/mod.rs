@@ -108,9 +108,16 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
             "/preferences/{token}/also",
             post(preferences::drop_expansion),
         )
+        .route(
+            "/preferences/{token}/resubscribe",
+            post(preferences::resubscribe),
+        )
+        .route("/feedback/{token}/undo", post(links::undo_feedback))
         .route("/healthz", get(healthz))
         .route("/assets/site.css", get(stylesheet))
         .route("/assets/timezone.js", get(script))
+        .route("/assets/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -182,6 +189,11 @@ async fn script() -> Response {
         "text/javascript; charset=utf-8",
         include_str!("assets/timezone.js"),
     )
+}
+
+/// Browsers ask for `/favicon.ico` on their own; both paths get our SVG.
+async fn favicon() -> Response {
+    asset("image/svg+xml", include_str!("assets/favicon.svg"))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -71,6 +71,7 @@ impl PreferencesForm {
 enum Outcome {
     Fresh,
     Saved,
+    Resubscribed,
     Refused(String),
 }
 
@@ -82,21 +83,28 @@ fn render(
     outcome: Outcome,
 ) -> Response {
     let now = Utc::now();
+    let resubscribed = matches!(outcome, Outcome::Resubscribed);
     let (status, saved, error) = match outcome {
-        Outcome::Fresh => (StatusCode::OK, false, None),
+        Outcome::Fresh | Outcome::Resubscribed => (StatusCode::OK, false, None),
         Outcome::Saved => (StatusCode::OK, true, None),
         Outcome::Refused(why) => (StatusCode::UNPROCESSABLE_ENTITY, false, Some(why)),
     };
+    // "Active" would be wrong while a pause lasts.
+    let paused = s.paused_until.is_some_and(|until| until > s.edition(now));
     let ctx = context! {
         email => s.email.as_str(),
         status => s.status.as_str(),
         form,
         saved,
+        resubscribed,
+        paused,
         error,
         form_token => web.app.form_token(s, token, now),
         action => web.local(&format!("/preferences/{token}")),
         also_action => web.local(&format!("/preferences/{token}/also")),
         delete_action => web.local(&format!("/preferences/{token}/delete")),
+        resubscribe_action => web.local(&format!("/preferences/{token}/resubscribe")),
+        default_per_topic => web.app.settings.briefing.max_per_topic,
         data_url => web.local(&format!("/preferences/{token}/data")),
         unsubscribe_url => web.app.link_url(s, ReaderLink::Unsubscribe, now),
         max_papers => MAX_PAPERS_PER_TOPIC,
@@ -224,6 +232,27 @@ pub(super) async fn save(
                 Err(e) => web.error_page(negotiate(None, &headers), e),
             }
         }
+        Err(e) => web.error_page(negotiate(None, &headers), e),
+    }
+}
+
+/// "Resubscribe" on the preferences page of a reader who unsubscribed.
+pub(super) async fn resubscribe(
+    State(web): State<Web>,
+    Path(token): Path<String>,
+    client: ClientIp,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let fields = fields(pairs);
+    let form_token = fields.get("form_token").cloned().unwrap_or_default();
+    let origin = origin("web", client, &headers);
+    match web
+        .app
+        .resubscribe(&token, &form_token, &origin, Utc::now())
+        .await
+    {
+        Ok(s) => stored_form(&web, &token, &s, Outcome::Resubscribed).await,
         Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }

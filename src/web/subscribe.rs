@@ -178,6 +178,7 @@ pub(super) async fn form(
             let page = MessagePage {
                 title: web.text(locale, "subscribe.sent_title"),
                 paragraphs: vec![web.text(locale, "subscribe.sent_body")],
+                detail: Some(form.email.trim().to_owned()),
                 ..MessagePage::default()
             };
             web.message(StatusCode::OK, locale, &page)

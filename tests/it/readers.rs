@@ -459,6 +459,116 @@ async fn a_preferences_page_left_open_for_days_still_saves_and_a_foreign_form_ke
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_says_what_holds_and_leads_on() {
+    const TEST: &str = "every_page_says_what_holds_and_leads_on";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let (_feeds, urls) = feeds().await;
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let hub = Hub::new(&web_config(&db.url, smtp.port, &urls, port));
+    hub.subscribe_ada_to_outliers().await;
+    let daemon = Daemon::start(&hub, port).await;
+    let base = daemon.base.clone();
+
+    // "Check your inbox" names the address it wrote to.
+    let (code, page) = daemon
+        .post_form(
+            &format!("{base}/"),
+            &[
+                ("email", "grace@example.org"),
+                ("t0_name", "Outliers"),
+                ("t0_query", "outlier detection"),
+                ("locale", "en"),
+                ("timezone", "UTC"),
+                ("send_hour", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(page.contains("grace@example.org"), "{page}");
+
+    // The thanks for an answer leads to the preferences and offers undo.
+    hub.ok(&["run-once", "--force"]).await;
+    let briefing = wait_for_mail(&smtp, 2)
+        .await
+        .into_iter()
+        .find(|m| m.to() == "ada@example.org")
+        .unwrap();
+    let more = briefing.link(&base, "feedback");
+    let (code, page) = daemon.post_form(&more, &[]).await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Adjust your topics and schedule") && page.contains("Undo this answer"),
+        "{page}"
+    );
+    let shown = || async { hub.ok(&["subscribers", "--show", "ada@example.org"]).await };
+    assert!(shown().await.contains("feedback:"));
+    let (code, page) = daemon.post_form(&format!("{more}/undo"), &[]).await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(page.contains("Answer taken back"), "{page}");
+    assert!(
+        !shown().await.contains("feedback:"),
+        "the answer is forgotten"
+    );
+
+    // The preferences say the default, and "paused" while a pause lasts.
+    let preferences = briefing.link(&base, "preferences");
+    let (_, page) = daemon.get(&preferences).await;
+    assert!(page.contains("(empty: the default, 10)"), "{page}");
+    let (code, page) = daemon
+        .post_form(
+            &preferences,
+            &[
+                ("form_token", form_token(&page).as_str()),
+                ("t0_name", "Outliers"),
+                ("t0_query", "outlier detection"),
+                ("locale", "en"),
+                ("timezone", "UTC"),
+                ("send_hour", "0"),
+                ("cadence", "daily"),
+                ("weekday", "mon"),
+                ("max_per_topic", ""),
+                ("paused_until", "2099-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(page.contains("Paused until 2099-01-01"), "{page}");
+    assert!(!page.contains("Status: Active"), "{page}");
+
+    // Unsubscribed, the preferences offer to resubscribe.
+    let (code, _) = daemon
+        .post_form(&briefing.link(&base, "unsubscribe"), &[])
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let (_, page) = daemon.get(&preferences).await;
+    assert!(page.contains("Resubscribe"), "{page}");
+    let (code, page) = daemon
+        .post_form(
+            &format!("{preferences}/resubscribe"),
+            &[("form_token", form_token(&page).as_str())],
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    assert!(page.contains("Welcome back"), "{page}");
+    assert_eq!(status(&hub, "ada@example.org").await, "active");
+
+    // A favicon, our own.
+    let response = daemon
+        .http
+        .get(format!("{base}/favicon.ico"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    daemon.stop().await;
+    smtp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_scanner_that_opens_every_link_changes_nothing() {
     const TEST: &str = "a_link_scanner_that_opens_every_link_changes_nothing";
     let Some(smtp) = SmtpServer::start(TEST).await else {
