@@ -36,46 +36,37 @@ impl SuppressionKey {
 }
 
 impl Store {
-    /// The link-signing key kept in the database: generated on first use
-    /// (race-free across instances: the first insert wins, all read it back).
+    /// The link-signing key kept in the database: generated on first use.
     pub async fn link_secret(&self) -> Result<LinkSecret> {
-        let mut fresh = [0u8; 32];
-        rand::rng().fill_bytes(&mut fresh);
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(LINK_SECRET)
-        .bind(hex(&fresh))
-        .execute(&self.pool)
-        .await?;
-        let value: String = sqlx::query("SELECT value FROM settings WHERE name = $1")
-            .bind(LINK_SECRET)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("value")?;
+        let value = self.generated_secret(LINK_SECRET).await?;
         LinkSecret::new(value.into_bytes()).map_err(StoreError::Corrupt)
     }
-}
 
-impl Store {
-    /// The suppression key kept in the database, generated on first use
-    /// like the link secret.
+    /// The suppression key kept in the database, generated on first use.
     pub(super) async fn load_suppression_key(&self) -> Result<SuppressionKey> {
+        Ok(SuppressionKey(
+            self.generated_secret(SUPPRESSION_KEY).await?.into_bytes(),
+        ))
+    }
+
+    /// A random secret of 32 bytes (hex) kept under `name`, generated on
+    /// first use, race-free across instances: the first insert wins and all
+    /// read it back.
+    async fn generated_secret(&self, name: &str) -> Result<String> {
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
         sqlx::query(
             "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
-        .bind(SUPPRESSION_KEY)
+        .bind(name)
         .bind(hex(&fresh))
         .execute(&self.pool)
         .await?;
-        let value: String = sqlx::query("SELECT value FROM settings WHERE name = $1")
-            .bind(SUPPRESSION_KEY)
+        Ok(sqlx::query("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
             .fetch_one(&self.pool)
             .await?
-            .try_get("value")?;
-        Ok(SuppressionKey(value.into_bytes()))
+            .try_get("value")?)
     }
 }
 

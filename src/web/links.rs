@@ -252,15 +252,20 @@ pub(super) async fn feedback(
                     style: "secondary",
                     fields: Vec::new(),
                 }),
-                links: vec![PageLink {
-                    url: web.app.link_url(&s, ReaderLink::Preferences, Utc::now()),
-                    label: web.text(locale, "feedback.done_preferences"),
-                }],
+                links: vec![preferences_link(&web, &s)],
                 ..MessagePage::default()
             };
             web.message(StatusCode::OK, locale, &page)
         }
         Err(e) => web.error_page(negotiate(None, &headers), e),
+    }
+}
+
+/// Where a reader who gave an answer goes on to: their preferences.
+fn preferences_link(web: &Web, s: &Subscriber) -> PageLink {
+    PageLink {
+        url: web.app.link_url(s, ReaderLink::Preferences, Utc::now()),
+        label: web.text(s.locale, "feedback.done_preferences"),
     }
 }
 
@@ -275,10 +280,7 @@ pub(super) async fn undo_feedback(
             let page = MessagePage {
                 title: web.text(s.locale, "feedback.undone_title"),
                 paragraphs: vec![web.text(s.locale, "feedback.undone_body")],
-                links: vec![PageLink {
-                    url: web.app.link_url(&s, ReaderLink::Preferences, Utc::now()),
-                    label: web.text(s.locale, "feedback.done_preferences"),
-                }],
+                links: vec![preferences_link(&web, &s)],
                 ..MessagePage::default()
             };
             web.message(StatusCode::OK, s.locale, &page)

@@ -9,10 +9,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
-    Daemon, FeedServer, Hub, Route, SmtpServer, TestDb, fixture, free_port, wait_for_mail,
-    web_config,
-};
+use crate::helpers::{Daemon, Hub, SmtpServer, TestDb, free_port, wait_for_mail, web_config};
 
 /// The hosts of the papers in the recorded feeds (their abstract pages and
 /// DOIs): links a reader follows, never loaded by opening a mail.
@@ -71,22 +68,9 @@ async fn no_mail_or_page_makes_the_readers_client_ask_a_third_party() {
     let Some(smtp) = SmtpServer::start(TEST).await else {
         return;
     };
-    let feeds = FeedServer::start([
-        (
-            "arxiv.rss",
-            Route::Feed(fixture(
-                "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
-            )),
-        ),
-        (
-            "nature.rss",
-            Route::Feed(fixture("nature-rss1-synthetic-shape.xml")),
-        ),
-    ])
-    .await;
+    let (_feeds, urls) = crate::readers::feeds().await;
     let db = TestDb::sqlite();
     let port = free_port();
-    let urls = vec![feeds.url("arxiv.rss"), feeds.url("nature.rss")];
     let hub = Hub::new(&web_config(&db.url, smtp.port, &urls, port));
     let daemon = Daemon::start(&hub, port).await;
     let ours = daemon.base.clone();

@@ -14,7 +14,8 @@ use crate::helpers::{
 
 const ACCEPTED: &str = r#"{"status":"accepted","message":"If this address can receive mail, a message is on its way. Nothing is sent until the link in it is confirmed."}"#;
 
-async fn feeds() -> (FeedServer, Vec<String>) {
+/// The recorded arXiv RSS day and the Nature feed, served on loopback.
+pub(crate) async fn feeds() -> (FeedServer, Vec<String>) {
     let server = FeedServer::start([
         (
             "arxiv.rss",
