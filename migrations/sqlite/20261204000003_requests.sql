@@ -19,7 +19,7 @@ CREATE INDEX subscription_requests_by_time ON subscription_requests (requested_a
 
 -- Mail a stranger can cause (confirmations, pointers to preferences), per
 -- mailbox (the address without its +tag), for the daily cap; rows older
--- than a day are pruned as new ones are written.
+-- than a day are pruned with the expiry of pending subscriptions.
 CREATE TABLE mailbox_notices (
     mailbox TEXT    NOT NULL,
     at      INTEGER NOT NULL

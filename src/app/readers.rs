@@ -605,7 +605,7 @@ impl Application {
         let days = i64::from(self.settings.subscriptions.pending_expiry_days);
         Ok(self
             .store
-            .expire_pending(now.timestamp() - days * 24 * 3600)
+            .expire_pending(now.timestamp() - days * 24 * 3600, now.timestamp())
             .await?)
     }
 }

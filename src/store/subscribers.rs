@@ -218,10 +218,6 @@ impl Store {
                 .await?;
         }
         let day_ago = now - 24 * 3600;
-        sqlx::query("DELETE FROM mailbox_notices WHERE at <= $1")
-            .bind(day_ago)
-            .execute(&mut *tx)
-            .await?;
         let sent: i64 =
             sqlx::query("SELECT COUNT(*) AS n FROM mailbox_notices WHERE mailbox = $1 AND at > $2")
                 .bind(mailbox)
@@ -475,9 +471,14 @@ impl Store {
 
     /// Deletes subscriptions left `pending` since before `cutoff` (addresses
     /// that were never confirmed: nothing else is ever made pending again)
-    /// and requests made before it, which no link can confirm any longer.
-    pub async fn expire_pending(&self, cutoff: i64) -> Result<u64> {
+    /// and requests made before it, which no link can confirm any longer;
+    /// the per-mailbox counts of notices older than a day go too.
+    pub async fn expire_pending(&self, cutoff: i64, now: i64) -> Result<u64> {
         let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM mailbox_notices WHERE at <= $1")
+            .bind(now - 24 * 3600)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM subscription_requests WHERE requested_at < $1")
             .bind(cutoff)
             .execute(&mut *tx)

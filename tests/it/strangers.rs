@@ -344,6 +344,14 @@ async fn sub_addresses_of_one_mailbox_share_its_daily_cap() {
         println!("{TEST} [{label}]: 10 sub-addresses asked, {to_victim} mails reached the mailbox");
         assert_eq!(to_victim, 3, "{label}");
         assert_eq!(to(&format!("other-{label}@")), 1, "{label}");
+        // A day on, the counts are pruned with the daily expiry.
+        sql_exec(&db.url, "UPDATE mailbox_notices SET at = at - 86400").await;
+        hub.ok(&["run-once"]).await;
+        assert_eq!(
+            sql_count(&db.url, "SELECT COUNT(*) FROM mailbox_notices").await,
+            0,
+            "{label}"
+        );
         daemon.stop().await;
         db.drop_db().await;
     }
