@@ -104,11 +104,11 @@ impl StoreError {
 }
 
 /// SQLite's primary result codes that mean the file cannot be written.
-const SQLITE_NOT_WRITABLE: [&str; 4] = [
-    "8",  // SQLITE_READONLY
-    "10", // SQLITE_IOERR
-    "13", // SQLITE_FULL
-    "14", // SQLITE_CANTOPEN
+const SQLITE_NOT_WRITABLE: [i64; 4] = [
+    8,  // SQLITE_READONLY
+    10, // SQLITE_IOERR
+    13, // SQLITE_FULL
+    14, // SQLITE_CANTOPEN
 ];
 
 /// Why a SQLite error means the file cannot be written, if it does.
@@ -116,14 +116,10 @@ fn not_writable_reason(e: &sqlx::Error) -> Option<String> {
     let sqlx::Error::Database(db) = e else {
         return None;
     };
-    let code = db.code()?;
     // Extended codes carry the primary code in their low byte.
-    let primary = code
-        .parse::<i64>()
-        .map(|c| (c & 0xff).to_string())
-        .unwrap_or_default();
+    let primary = db.code()?.parse::<i64>().ok()? & 0xff;
     SQLITE_NOT_WRITABLE
-        .contains(&primary.as_str())
+        .contains(&primary)
         .then(|| db.message().to_owned())
 }
 

@@ -141,13 +141,17 @@ pub(super) async fn unsubscribe(
         client,
         &headers,
     );
-    match web.app.unsubscribe(&token, &origin, Utc::now()).await {
-        Ok(s) if one_click => (
+    // What a mail client gets: a plain 200, whatever page a person would see.
+    let one_click_done = |locale| {
+        (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            web.text(s.locale, "unsubscribe.one_click"),
+            web.text(locale, "unsubscribe.one_click"),
         )
-            .into_response(),
+            .into_response()
+    };
+    match web.app.unsubscribe(&token, &origin, Utc::now()).await {
+        Ok(s) if one_click => one_click_done(s.locale),
         Ok(s) => {
             let locale = s.locale;
             let page = MessagePage {
@@ -167,12 +171,7 @@ pub(super) async fn unsubscribe(
         // The address is gone ("delete my data"): nothing is sent to it,
         // which is what the mail client asks; a 4xx would count as a failed
         // unsubscribe at the mailbox provider.
-        Err(ReaderError::Gone) if one_click => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            web.text(negotiate(None, &headers), "unsubscribe.one_click"),
-        )
-            .into_response(),
+        Err(ReaderError::Gone) if one_click => one_click_done(negotiate(None, &headers)),
         Err(e) => web.error_page(negotiate(None, &headers), e),
     }
 }
