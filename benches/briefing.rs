@@ -7,13 +7,14 @@
 
 use std::hint::black_box;
 
-use academichub::briefing::{Briefing, BriefingLinks, Pick, Renderer, Section, compose, summarise};
+use academichub::briefing::{Briefing, BriefingLinks, Pick, Renderer, Section, compose};
 use academichub::delivery::build_message;
 use academichub::domain::{
     LinkAction, LinkClaims, LinkKeys, LinkSecret, Locale, MessageBody, Paper, Verdict,
 };
 use academichub::sources::parse_feed;
 use academichub::store::OutgoingMessage;
+use academichub::writing::summarise;
 use chrono::NaiveDate;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -59,10 +59,13 @@ async fn main() {
 
     // Each subscriber's preferences link, as the confirmation pages use them.
     let mut links = Vec::new();
+    let store = academichub::store::Store::open(&app.settings.database.url, 2)
+        .await
+        .unwrap();
     for n in 0..requests.min(200) {
         let email =
             academichub::domain::EmailAddress::parse(&format!("reader{n}@example.org")).unwrap();
-        let s = app.store.find_subscriber(&email).await.unwrap().unwrap();
+        let s = store.find_subscriber(&email).await.unwrap().unwrap();
         links.push(app.link_url(
             &s,
             academichub::app::ReaderLink::Preferences,

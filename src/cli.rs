@@ -8,10 +8,11 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::app::{Application, SuggestReport, TldrReport};
+use crate::app::{Application, CollectTick};
 use crate::config::{ConfigError, Settings};
-use crate::domain::{Locale, NewSubscriber, Topic, Verdict};
+use crate::domain::{SubscriberInput, TopicInput, Verdict};
 use crate::redact::redact_url;
+use crate::writing::{SuggestReport, TldrReport};
 use crate::{daemon, sources};
 
 #[derive(Debug, Parser)]
@@ -162,10 +163,7 @@ pub const EXIT_PERMANENT: u8 = 78;
 /// How a failed command ends: its status and the one line to print.
 pub fn failure(e: &anyhow::Error) -> (u8, String) {
     let permanent = e.chain().any(|cause| {
-        cause.downcast_ref::<ConfigError>().is_some()
-            || cause
-                .downcast_ref::<crate::store::StoreError>()
-                .is_some_and(crate::store::StoreError::is_permanent)
+        cause.downcast_ref::<ConfigError>().is_some() || crate::app::is_permanent(cause)
     });
     (if permanent { EXIT_PERMANENT } else { 1 }, describe(e))
 }
@@ -192,7 +190,7 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     let app = Arc::new(Application::build(settings).await?);
     let result = dispatch(&app, cli.command, matches).await;
-    app.store.close().await;
+    app.close().await;
     result
 }
 
@@ -213,16 +211,12 @@ async fn dispatch(
             Ok(())
         }
         Command::Migrate => {
-            app.store.migrate().await?;
+            app.migrate().await?;
             println!("database is up to date");
             Ok(())
         }
         Command::Collect => {
-            let now = Utc::now();
-            let report = app.collect(now).await?;
-            print_collect(&report);
-            print_tldrs(&app.write_tldrs(now).await?);
-            print_suggested(&app.suggest_expansions(now).await?);
+            print_collect_tick(&app.collect_tick(Utc::now()).await?);
             Ok(())
         }
         Command::RunOnce { force } => run_once(app, force).await,
@@ -234,7 +228,7 @@ async fn dispatch(
                         |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
                     )
             };
-            for f in app.store.source_states().await? {
+            for f in app.feeds().await? {
                 let url = redact_url(&f.url);
                 println!(
                     "{}\t{}\tlast fetched {}\tnext check {}\t{}",
@@ -284,7 +278,7 @@ async fn dispatch(
             show: None,
             bulk: None,
         } => {
-            for s in app.store.subscriber_summaries().await? {
+            for s in app.subscriber_summaries().await? {
                 println!(
                     "{}\t{}\t{}\t{} {:02}:00\t{}\t{} briefing(s)\ttopics: {}",
                     s.email,
@@ -403,11 +397,8 @@ fn screenshot(page: &Path, png: &Path) -> anyhow::Result<()> {
 
 async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
     let email = app.parse_address(email)?;
-    let s = app
-        .store
-        .find_subscriber(&email)
-        .await?
-        .with_context(|| format!("{email} is not a subscriber"))?;
+    let details = app.subscriber_details(&email).await?;
+    let s = &details.subscriber;
     let when = |t: i64| {
         chrono::DateTime::<Utc>::from_timestamp(t, 0).map_or_else(
             || t.to_string(),
@@ -432,7 +423,7 @@ async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
     for t in &s.topics {
         println!("topic:     {}: {}", t.name(), t.query());
     }
-    let (next, error) = app.store.round_state(s.id).await?;
+    let next = details.next_look;
     if s.status == crate::domain::SubscriptionStatus::Active {
         println!(
             "next look: {}",
@@ -443,22 +434,25 @@ async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
             }
         );
     }
-    if let Some(error) = error {
+    if let Some(error) = &details.round_error {
         println!("last round failed: {error}");
     }
-    for e in app.store.subscriber_events(s.id).await? {
+    for e in &details.events {
         println!(
             "history:   {}\t{}\tvia {}{}{}",
             when(e.at),
             e.kind,
             e.source,
-            e.ip.map(|ip| format!(" from {ip}")).unwrap_or_default(),
+            e.ip.as_ref()
+                .map(|ip| format!(" from {ip}"))
+                .unwrap_or_default(),
             e.user_agent
+                .as_ref()
                 .map(|ua| format!(" ({ua})"))
                 .unwrap_or_default()
         );
     }
-    for f in app.store.feedback_of(s.id).await? {
+    for f in &details.feedback {
         println!(
             "feedback:  {}\t{}\t{}\t{}",
             when(f.at),
@@ -496,12 +490,9 @@ async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
     if let Some(notice) = app.parked_notice(now).await? {
         eprintln!("warning: {notice}");
     }
-    let collected = app.collect(now).await?;
-    print_collect(&collected);
-    print_tldrs(&app.write_tldrs(now).await?);
-    print_suggested(&app.suggest_expansions(now).await?);
-    let started = std::time::Instant::now();
-    let prepared = app.prepare_briefings(now, force).await?;
+    print_collect_tick(&app.collect_tick(now).await?);
+    let tick = app.deliver_tick(now, force, true).await?;
+    let prepared = &tick.prepared;
     println!(
         "briefings: looked at {} subscriber(s): {} queued, {} with nothing new, {} not due yet, {} already made today, {} failed (in {:.1} s)",
         prepared.examined,
@@ -510,14 +501,15 @@ async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
         prepared.not_due,
         prepared.already_done,
         prepared.failed,
-        started.elapsed().as_secs_f64()
+        tick.prepare_time.as_secs_f64()
     );
-    let expired = app.expire_pending(now).await?;
-    if expired > 0 {
-        println!("{expired} unconfirmed subscription(s) expired and deleted");
+    if tick.expired > 0 {
+        println!(
+            "{} unconfirmed subscription(s) expired and deleted",
+            tick.expired
+        );
     }
-    let started = std::time::Instant::now();
-    let delivered = app.deliver(true).await?;
+    let delivered = tick.delivered?;
     println!(
         "delivery: {} sent, {} deferred, {} failed, {} expired (via {}, in {:.1} s)",
         delivered.sent,
@@ -525,7 +517,7 @@ async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
         delivered.failed,
         delivered.expired,
         app.mailer().describe(),
-        started.elapsed().as_secs_f64()
+        tick.delivery_time.as_secs_f64()
     );
     if delivered.interrupted > 0 {
         eprintln!(
@@ -534,6 +526,12 @@ async fn run_once(app: &Application, force: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn print_collect_tick(tick: &CollectTick) {
+    print_collect(&tick.collected);
+    print_tldrs(&tick.tldrs);
+    print_suggested(&tick.suggested);
 }
 
 fn print_collect(report: &sources::CollectReport) {
@@ -561,60 +559,31 @@ async fn subscribe(
     args: &SubscribeArgs,
     matches: &ArgMatches,
 ) -> anyhow::Result<()> {
-    let email = app.parse_address(&args.email)?;
-    let topics = group_topics(matches)?;
-    let existing = app.store.find_subscriber(&email).await?;
-    if existing.is_none() && topics.is_empty() {
-        bail!(
-            "a new subscriber needs at least one --topic NAME --query \"a OR b\" (or --keywords \"a, b\")"
-        );
-    }
-    let defaults = &app.settings.briefing;
-    let locale = match &args.locale {
-        Some(l) => l.parse::<Locale>()?,
-        None => existing.as_ref().map_or(Locale::En, |s| s.locale),
+    let input = SubscriberInput {
+        email: args.email.clone(),
+        locale: args.locale.clone(),
+        timezone: args.timezone.clone(),
+        send_hour: args.hour,
+        cadence: None,
+        topics: group_topics(matches)?,
     };
-    let timezone = match &args.timezone {
-        Some(tz) => tz.parse::<chrono_tz::Tz>().map_err(|_| {
-            anyhow::anyhow!("{tz:?} is not an IANA time zone such as Asia/Shanghai")
-        })?,
-        None => existing
-            .as_ref()
-            .map_or_else(|| app.settings.default_timezone(), |s| s.timezone),
-    };
-    let send_hour = args
-        .hour
-        .or(existing.as_ref().map(|s| s.send_hour))
-        .unwrap_or(defaults.default_send_hour);
-    if send_hour > 23 {
-        bail!("--hour must be from 0 to 23, not {send_hour}");
-    }
-    let subscriber = NewSubscriber {
-        email,
-        locale,
-        timezone,
-        send_hour,
-    };
-    app.check_examples(&topics).await?;
-    let (_, created) = app
-        .store
-        .save_subscriber(&subscriber, &topics, Utc::now().timestamp())
-        .await?;
+    let (saved, created) = app.subscribe_by_operator(input, Utc::now()).await?;
+    let subscriber = &saved.subscriber;
     println!(
-        "{} {} ({}, {:02}:00 {}) with {} topic(s) added",
+        "{} {} ({}, {:02}:00 {}) with {} topic(s)",
         if created { "subscribed" } else { "updated" },
         subscriber.email,
         subscriber.locale,
         subscriber.send_hour,
         subscriber.timezone,
-        topics.len()
+        saved.radar.topics().len()
     );
     Ok(())
 }
 
 /// Each `--query`, `--keywords`, `--category` and `--exclude` belongs to the
 /// nearest `--topic` before it on the command line.
-fn group_topics(matches: &ArgMatches) -> anyhow::Result<Vec<Topic>> {
+fn group_topics(matches: &ArgMatches) -> anyhow::Result<Vec<TopicInput>> {
     let positions = |id: &str| -> Vec<(usize, String)> {
         match (matches.indices_of(id), matches.get_many::<String>(id)) {
             (Some(indices), Some(values)) => indices.zip(values.cloned()).collect(),
@@ -640,16 +609,17 @@ fn group_topics(matches: &ArgMatches) -> anyhow::Result<Vec<Topic>> {
     topics
         .iter()
         .zip(grouped)
-        .map(|((_, name), [query, keywords, categories, exclusions])| {
-            match query.as_slice() {
-                [] => Ok(Topic::new(name, keywords, categories, exclusions)?),
-                [query] if keywords.is_empty() && categories.is_empty() && exclusions.is_empty() => {
-                    Ok(Topic::parse(name, query)?)
-                }
-                _ => bail!(
-                    "topic {name:?}: give one --query, or --keywords with --category and --exclude, not both"
-                ),
+        .map(|((_, name), [mut query, keywords, categories, exclude])| {
+            if query.len() > 1 {
+                bail!("topic {name:?}: give one --query");
             }
+            Ok(TopicInput {
+                name: name.clone(),
+                query: query.pop(),
+                keywords,
+                categories,
+                exclude,
+            })
         })
         .collect()
 }

@@ -96,7 +96,7 @@ pub struct BriefingSettings {
     /// message above 102 KB.
     pub max_papers: usize,
     /// Local hour at which new subscribers receive their briefing.
-    pub default_send_hour: u32,
+    pub default_send_hour: crate::domain::SendHour,
     /// IANA time zone for new subscribers, e.g. `Europe/Berlin`.
     pub default_timezone: String,
     /// Who sends the briefing and how to reach them (a postal address,
@@ -114,11 +114,18 @@ impl Default for BriefingSettings {
             lookback_hours: 48,
             max_per_topic: 10,
             max_papers: 12,
-            default_send_hour: 7,
+            default_send_hour: crate::domain::SendHour::new(7).expect("an hour"),
             default_timezone: "UTC".into(),
             contact_line: None,
             contact_lines: std::collections::BTreeMap::new(),
         }
+    }
+}
+
+impl BriefingSettings {
+    /// The oldest a paper may be (unix seconds) to count as news at `now`.
+    pub fn news_since(&self, now: chrono::DateTime<chrono::Utc>) -> i64 {
+        now.timestamp() - i64::from(self.lookback_hours) * 3600
     }
 }
 
@@ -506,12 +513,6 @@ impl Settings {
         }
         if self.collect.timeout_secs == 0 {
             return invalid("collect.timeout_secs", "must be at least 1".into());
-        }
-        if self.briefing.default_send_hour > 23 {
-            return invalid(
-                "briefing.default_send_hour",
-                "must be an hour from 0 to 23".into(),
-            );
         }
         if chrono_tz::Tz::from_str(&self.briefing.default_timezone).is_err() {
             return invalid(

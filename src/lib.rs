@@ -41,13 +41,16 @@ pub mod config;
 pub mod daemon;
 pub mod delivery;
 pub mod domain;
+pub mod links;
 pub mod radar;
 pub mod redact;
+pub mod round;
 pub mod scheduler;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+pub mod writing;
 
 /// One crypto stack (ring) for HTTPS feeds and SMTP TLS, installed by
 /// whatever builds a TLS client first. Installing fails only when a provider

@@ -76,33 +76,27 @@ async fn run_tick(app: &Application, tick: Tick) {
     let now = Utc::now();
     let result = match tick {
         Tick::Collect => {
-            async {
-                let collected = app.collect(now).await?;
-                for (feed, error) in collected.failures() {
+            app.collect_tick(now).await.map(|tick| {
+                for (feed, error) in tick.collected.failures() {
                     tracing::warn!(%feed, %error, "feed failed");
                 }
-                let tldrs = app.write_tldrs(now).await?;
-                if tldrs != Default::default() {
-                    tracing::info!(?tldrs, "TL;DRs written after collection");
+                if tick.tldrs != Default::default() {
+                    tracing::info!(tldrs = ?tick.tldrs, "TL;DRs written after collection");
                 }
-                let suggested = app.suggest_expansions(now).await?;
-                if suggested != Default::default() {
-                    tracing::info!(?suggested, "topics' expansions suggested after collection");
+                if tick.suggested != Default::default() {
+                    tracing::info!(suggested = ?tick.suggested, "topics' expansions suggested after collection");
                 }
-                Ok::<_, anyhow::Error>(())
-            }
-            .await
+            })
         }
-        Tick::Deliver => {
-            async {
-                let prepared = app.prepare_briefings(now, false).await?;
-                let expired = app.expire_pending(now).await?;
-                let delivered = app.deliver(false).await?;
-                tracing::info!(?prepared, expired, ?delivered, "deliver tick done");
-                Ok(())
-            }
-            .await
-        }
+        Tick::Deliver => app.deliver_tick(now, false, false).await.and_then(|tick| {
+            tracing::info!(
+                prepared = ?tick.prepared,
+                expired = tick.expired,
+                delivered = ?tick.delivered.as_ref().ok(),
+                "deliver tick done"
+            );
+            tick.delivered.map(drop).map_err(Into::into)
+        }),
         Tick::SendNow => app
             .deliver(false)
             .await

@@ -1,6 +1,7 @@
 //! Subscribers in bulk: `academichub subscribers import FILE` and
 //! `subscribers export`, one JSON object per line in the shape of the
-//! subscribe API's body (plus `cadence`), so an export imports again.
+//! subscribe API's body ([`SubscriberInput`]), checked as it is, so an
+//! export imports again.
 //!
 //! An import is all or nothing: every line is checked first, and if any is
 //! bad the report names each bad line by number and nothing is written.
@@ -12,44 +13,13 @@ use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::{Application, SubscribeRequest, TopicInput};
+use super::Application;
 use crate::briefing::Notice;
-use crate::domain::{Cadence, NewSubscriber, Subscriber, SubscriptionStatus, Topic};
+use crate::domain::{
+    Cadence, NewSubscriber, Subscriber, SubscriberInput, SubscriptionStatus, Topic, TopicInput,
+};
 use crate::store::EventOrigin;
-
-/// One line of an import or export file.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubscriberLine {
-    pub email: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub send_hour: Option<u32>,
-    /// `daily` (the default) or `weekly:mon` … `weekly:sun`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cadence: Option<String>,
-    pub topics: Vec<TopicLine>,
-}
-
-/// A topic of a line: `query` in the text form, or the simple lists.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TopicLine {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keywords: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub categories: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub exclude: Vec<String>,
-}
 
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -168,30 +138,13 @@ impl Application {
     }
 
     fn check_line(&self, line: &str) -> Result<(NewSubscriber, Cadence, Vec<Topic>), String> {
-        let line: SubscriberLine = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        let cadence = match line.cadence.as_deref().map(str::trim) {
-            None | Some("") => Cadence::Daily,
-            Some(c) => c.parse()?,
-        };
-        let request = SubscribeRequest {
-            email: line.email,
-            locale: line.locale,
-            timezone: line.timezone,
-            send_hour: line.send_hour,
-            topics: line
-                .topics
-                .into_iter()
-                .map(|t| TopicInput {
-                    name: t.name,
-                    query: t.query,
-                    keywords: t.keywords,
-                    categories: t.categories,
-                    exclude: t.exclude,
-                })
-                .collect(),
-        };
-        let (subscriber, topics) = self.new_subscription(request).map_err(|e| e.to_string())?;
-        Ok((subscriber, cadence, topics))
+        let line: SubscriberInput = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let checked = line.check(&self.input_rules()).map_err(|e| e.to_string())?;
+        Ok((
+            checked.subscriber,
+            checked.cadence,
+            checked.radar.into_topics(),
+        ))
     }
 
     /// Writes every active subscriber as a JSON line; returns how many.
@@ -205,7 +158,7 @@ impl Application {
             };
             after = last;
             for (_, subscriber) in page {
-                let line = SubscriberLine::from(&subscriber?);
+                let line = SubscriberInput::from(&subscriber?);
                 serde_json::to_writer(&mut *out, &line)?;
                 out.write_all(b"\n")?;
                 written += 1;
@@ -216,7 +169,7 @@ impl Application {
     }
 }
 
-impl From<&Subscriber> for SubscriberLine {
+impl From<&Subscriber> for SubscriberInput {
     fn from(s: &Subscriber) -> Self {
         Self {
             email: s.email.to_string(),
@@ -227,10 +180,10 @@ impl From<&Subscriber> for SubscriberLine {
             topics: s
                 .topics
                 .iter()
-                .map(|t| TopicLine {
+                .map(|t| TopicInput {
                     name: t.name().to_owned(),
                     query: Some(t.query().to_string()),
-                    ..TopicLine::default()
+                    ..TopicInput::default()
                 })
                 .collect(),
         }

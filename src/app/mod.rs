@@ -2,63 +2,51 @@
 //! HTTP client, mail transport, compiled templates, link keys), built once
 //! and driven by the CLI, the scheduler, the web server and the tests alike.
 //!
-//! `round` is the daily round (who is due, their briefing, into the outbox);
-//! `readers` is what readers do through the links in their mail (subscribe,
-//! confirm, unsubscribe, preferences, feedback, their data). Both end in the
-//! store and the outbox; delivery sends what the outbox holds.
+//! It wires the stages ([`crate::round::Round`], [`crate::writing::Writing`],
+//! collection and delivery) and offers the one way in to each use-case:
+//! the two ticks ([`Application::collect_tick`], [`Application::deliver_tick`])
+//! that the scheduler and `run-once` both call; `readers.rs`, what readers do
+//! through the subscribe page and the links in their mail; `bulk.rs`, import
+//! and export; `operator.rs`, what the CLI asks of the database. The store is
+//! private to it, so every rule holds on every path.
 
 mod bulk;
-mod explain;
+mod operator;
 mod readers;
-mod round;
-mod writing;
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::analysis::Llm;
 use crate::briefing::Renderer;
 use crate::config::Settings;
 use crate::delivery::{
     DeliveryError, DeliveryReport, Mailer, Outbox, Pace, RetryPolicy, Sender, drain_outbox,
 };
-use crate::domain::{LinkAction, LinkClaims, LinkKeys, Subscriber, Verdict};
+use crate::domain::{InputRules, LinkKeys};
+use crate::links::Links;
+use crate::round::{PrepareReport, Round};
 use crate::sources::{CollectReport, Fetcher, collect};
 use crate::store::Store;
-use writing::LlmState;
+use crate::writing::{SuggestReport, TldrReport, Writing};
 
-pub use bulk::{ImportError, ImportReport, SubscriberLine, TopicLine};
-pub use readers::{
-    MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, SubscribeRequest, TopicInput,
-};
-pub use round::PrepareReport;
-pub use writing::{SuggestReport, TldrReport};
-
-/// A link in our mail, with what it is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReaderLink {
-    /// Confirm a subscription, applying the kept subscribe request if any.
-    Confirm(Option<i64>),
-    Unsubscribe,
-    Preferences,
-    /// "More / less like this" about a paper.
-    Feedback(i64, Verdict),
-    /// A briefing in the browser, by its edition.
-    View(NaiveDate),
-}
+pub use crate::links::ReaderLink;
+pub use bulk::{ImportError, ImportReport};
+pub use operator::{Feed, SubscriberDetails, is_permanent};
+pub use readers::ReaderError;
 
 pub struct Application {
     pub settings: Settings,
-    pub store: Store,
+    store: Store,
     fetcher: Fetcher,
     mailer: Mailer,
     renderer: Arc<Renderer>,
-    /// The LLM that writes TL;DRs and analyses, when `[llm]` is set.
-    llm: Option<Arc<LlmState>>,
+    /// TL;DRs, expansions and analyses.
+    writing: Writing,
+    round: Round,
     links: Arc<Links>,
     /// The From mailbox and the DKIM signature.
     sender: Arc<Sender>,
@@ -80,17 +68,33 @@ impl Application {
         )
         .context("cannot build the HTTP client for feeds")?;
         let mailer = Mailer::from_settings(&settings.delivery)?;
-        let renderer = Renderer::new()?;
-        let llm = Llm::from_settings(&settings.llm)?.map(|llm| Arc::new(LlmState::new(llm)));
+        let renderer = Arc::new(Renderer::new()?);
         let mut keys = settings.link_secrets().map_err(anyhow::Error::msg)?;
         if keys.is_empty() {
             keys.push(store.link_secret().await?);
         }
-        let links = Arc::new(Links {
-            keys: LinkKeys::new(keys).expect("at least one key"),
-            public_url: settings.web.public_url.trim_end_matches('/').to_owned(),
-        });
         let sender = Sender::new(settings.from_mailbox(), settings.delivery.dkim.as_ref())?;
+        let links = Arc::new(Links::new(
+            LinkKeys::new(keys).expect("at least one key"),
+            &settings.web.public_url,
+            sender.from().email.domain(),
+        ));
+        let stopping = CancellationToken::new();
+        let delivery_wanted = Arc::new(Notify::new());
+        let writing = Writing::new(
+            store.clone(),
+            &settings.llm,
+            &settings.briefing,
+            stopping.clone(),
+        )?;
+        let round = Round::new(
+            store.clone(),
+            writing.clone(),
+            (renderer.clone(), links.clone()),
+            &settings,
+            stopping.clone(),
+            delivery_wanted.clone(),
+        );
         let pace = Pace::new(
             settings.delivery.max_per_second,
             &settings.delivery.domain_max_per_second,
@@ -100,14 +104,24 @@ impl Application {
             store,
             fetcher,
             mailer,
-            renderer: Arc::new(renderer),
-            llm,
+            renderer,
+            writing,
+            round,
             links,
             sender: Arc::new(sender),
             pace: Arc::new(pace),
-            stopping: CancellationToken::new(),
-            delivery_wanted: Arc::new(Notify::new()),
+            stopping,
+            delivery_wanted,
         })
+    }
+
+    /// What the input checks fill in and allow on this instance.
+    fn input_rules(&self) -> InputRules {
+        InputRules {
+            smtputf8: self.settings.delivery.smtp.smtputf8,
+            default_timezone: self.settings.default_timezone(),
+            default_send_hour: self.settings.briefing.default_send_hour,
+        }
     }
 
     /// An address as this instance's relay can deliver it: ASCII, or any
@@ -136,6 +150,42 @@ impl Application {
             &self.stopping,
         )
         .await?)
+    }
+
+    /// The collect tick: feeds fetched, then what the LLM writes after
+    /// collection (TL;DRs, topics' expansions; nothing without `[llm]`).
+    pub async fn collect_tick(&self, now: DateTime<Utc>) -> anyhow::Result<CollectTick> {
+        Ok(CollectTick {
+            collected: self.collect(now).await?,
+            tldrs: self.writing.write_tldrs(now).await?,
+            suggested: self.writing.suggest_expansions(now).await?,
+        })
+    }
+
+    /// The deliver tick: the round (`force`: every active subscriber,
+    /// whatever their hour), unconfirmed subscriptions expired, then the
+    /// outbox sent (`retry_waiting`: messages backing off are tried too).
+    /// Fails when the round or the expiry fails; a failed delivery is in
+    /// the report, beside what the round queued.
+    pub async fn deliver_tick(
+        &self,
+        now: DateTime<Utc>,
+        force: bool,
+        retry_waiting: bool,
+    ) -> anyhow::Result<DeliverTick> {
+        let started = std::time::Instant::now();
+        let prepared = self.prepare_briefings(now, force).await?;
+        let prepare_time = started.elapsed();
+        let expired = self.expire_pending(now).await?;
+        let started = std::time::Instant::now();
+        let delivered = self.deliver(retry_waiting).await;
+        Ok(DeliverTick {
+            prepared,
+            prepare_time,
+            expired,
+            delivered,
+            delivery_time: started.elapsed(),
+        })
     }
 
     /// What to tell an operator when a daemon or a run starts while
@@ -207,13 +257,19 @@ impl Application {
                 ),
                 text,
             },
-            message_id: self.message_id(),
+            message_id: self.links.message_id(),
             unsubscribe_url: None,
         };
         let message = self.sender.message(outgoing).map_err(anyhow::Error::msg)?;
         self.mailer.check().await?;
         self.mailer.send(message).await?;
         Ok(())
+    }
+
+    /// Whether the database takes a write now (`/healthz`); the error says
+    /// which file or server to check.
+    pub async fn check_writable(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        Ok(self.store.check_writable(now.timestamp()).await?)
     }
 
     /// Asks collection, the round and delivery to finish what is in flight
@@ -242,10 +298,19 @@ impl Application {
         self.delivery_wanted.notify_one();
     }
 
+    /// Builds and queues the briefings that are due (see [`Round::run`]).
+    pub async fn prepare_briefings(
+        &self,
+        now: DateTime<Utc>,
+        force: bool,
+    ) -> anyhow::Result<PrepareReport> {
+        self.round.run(now, force).await
+    }
+
     /// A signed link for `subscriber` under `web.public_url`.
     pub fn link_url(
         &self,
-        subscriber: &Subscriber,
+        subscriber: &crate::domain::Subscriber,
         link: ReaderLink,
         now: DateTime<Utc>,
     ) -> String {
@@ -253,61 +318,23 @@ impl Application {
     }
 }
 
-/// Signs the links in our mail: what the round needs on its worker threads,
-/// without the rest of the application.
-pub(crate) struct Links {
-    keys: LinkKeys,
-    /// `web.public_url` without a trailing slash.
-    public_url: String,
+/// What a collect tick did.
+#[derive(Debug)]
+pub struct CollectTick {
+    pub collected: CollectReport,
+    pub tldrs: TldrReport,
+    pub suggested: SuggestReport,
 }
 
-impl Links {
-    fn url(&self, subscriber: &Subscriber, link: ReaderLink, now: DateTime<Utc>) -> String {
-        let (action, object, path) = match link {
-            ReaderLink::Confirm(request) => (LinkAction::Confirm, request.unwrap_or(0), "confirm"),
-            ReaderLink::Unsubscribe => (LinkAction::Unsubscribe, 0, "unsubscribe"),
-            ReaderLink::Preferences => (LinkAction::Preferences, 0, "preferences"),
-            ReaderLink::Feedback(paper_id, Verdict::More) => {
-                (LinkAction::FeedbackMore, paper_id, "feedback")
-            }
-            ReaderLink::Feedback(paper_id, Verdict::Less) => {
-                (LinkAction::FeedbackLess, paper_id, "feedback")
-            }
-            ReaderLink::View(edition) => (LinkAction::View, edition_object(edition), "b"),
-        };
-        let token = self.sign(subscriber, action, object, now);
-        format!("{}/{path}/{token}", self.public_url)
-    }
-
-    fn sign(
-        &self,
-        subscriber: &Subscriber,
-        action: LinkAction,
-        object: i64,
-        now: DateTime<Utc>,
-    ) -> String {
-        self.keys.sign(LinkClaims {
-            subscriber_id: subscriber.id,
-            nonce: subscriber.link_nonce,
-            action,
-            object,
-            issued_at: now.timestamp(),
-        })
-    }
-}
-
-/// A fresh Message-ID under the From address's domain.
-fn message_id(domain: &str) -> String {
-    format!("<{}@{domain}>", uuid::Uuid::new_v4())
-}
-
-/// An edition (local date) as a link's object: its day number.
-fn edition_object(edition: NaiveDate) -> i64 {
-    i64::from(edition.num_days_from_ce())
-}
-
-fn edition_from_object(object: i64) -> Option<NaiveDate> {
-    i32::try_from(object)
-        .ok()
-        .and_then(NaiveDate::from_num_days_from_ce_opt)
+/// What a deliver tick did, with how long its two halves took.
+#[derive(Debug)]
+pub struct DeliverTick {
+    pub prepared: PrepareReport,
+    pub prepare_time: std::time::Duration,
+    /// Unconfirmed subscriptions expired and deleted.
+    pub expired: u64,
+    /// What was sent; an outage is kept here so that what the round made
+    /// is still reported.
+    pub delivered: Result<DeliveryReport, DeliveryError>,
+    pub delivery_time: std::time::Duration,
 }

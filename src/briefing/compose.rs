@@ -201,7 +201,7 @@ pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingCo
 }
 
 /// The heading of papers like ones the reader liked, which no topic picked.
-pub(super) fn similar_topic(strings: &Strings) -> &'static str {
+pub fn similar_topic(strings: &Strings) -> &'static str {
     if strings.lang == "zh" {
         "与您喜欢的论文相似"
     } else {

@@ -11,12 +11,10 @@
 mod compose;
 mod render;
 mod strings;
-mod summary;
 
 pub use compose::{
     AnalysisView, Briefing, BriefingContent, BriefingLinks, DateView, PaperView, Pick, Section,
-    SectionView, compose, source_badge, tldr_of_abstract,
+    SectionView, compose, similar_topic, source_badge, tldr_of_abstract,
 };
 pub use render::{Notice, RenderError, RenderedMail, Renderer};
 pub use strings::{AnalysisStrings, NoticeStrings, Strings};
-pub use summary::summarise;

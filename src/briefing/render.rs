@@ -340,8 +340,8 @@ fn mjml_to_html(env: &Environment<'_>, template: &str, ctx: &Value) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::briefing::{Briefing, BriefingLinks, Pick, Section, compose, summarise};
-    use crate::domain::{AnnounceType, ArxivId, Paper, PaperKey, Verdict};
+    use crate::briefing::{Briefing, BriefingLinks, Pick, Section, compose};
+    use crate::domain::{Analysis, AnalysisPart, AnnounceType, ArxivId, Paper, PaperKey, Verdict};
 
     fn paper(title: &str) -> Paper {
         let (id, _) = ArxivId::parse_with_version("2609.26811").unwrap();
@@ -376,7 +376,7 @@ mod tests {
             })
             .collect();
         let strings = renderer.strings(locale);
-        let analysis = summarise(&sections, strings);
+        let analysis = Analysis::built_in(vec![AnalysisPart::Text("Graphs today.".into())]);
         let feedback = |id: i64, v: Verdict| format!("https://hub.example/feedback/{id}/{v:?}");
         let links = BriefingLinks {
             unsubscribe: "https://hub.example/unsubscribe/abc".into(),

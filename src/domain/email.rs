@@ -15,11 +15,23 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(lettre::Address);
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("{input:?} is not a valid email address ({reason})")]
 pub struct EmailAddressError {
     input: String,
     reason: String,
+}
+
+impl EmailAddressError {
+    /// What was typed.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// What is wrong with it.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
 }
 
 /// RFC 5322 `atext`, besides ASCII letters and digits.

@@ -11,6 +11,7 @@ mod arxiv_id;
 mod email;
 mod glossary;
 mod inline_math;
+mod input;
 mod link_token;
 mod locale;
 mod message_body;
@@ -29,6 +30,10 @@ pub use glossary::{
     long_form_key, paper_definitions,
 };
 pub use inline_math::readable_math;
+pub use input::{
+    InputError, InputRules, MAX_PAPERS_PER_TOPIC, PreferencesInput, Radar, SendHour,
+    SubscriberInput, Subscription, TopicInput,
+};
 pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 #[cfg(test)]
 pub(crate) use locale::string_keys;

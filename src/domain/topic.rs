@@ -8,7 +8,7 @@ pub struct Topic {
     query: Query,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TopicError {
     #[error("a topic needs a name")]
     EmptyName,

@@ -202,12 +202,7 @@ pub(super) async fn feedback_page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let found = async {
-        let (s, paper_id, verdict) = web.app.open_feedback_link(&token, Utc::now()).await?;
-        let title = web.app.store.paper_title(paper_id).await?;
-        Ok::<_, crate::app::ReaderError>((s, title, verdict))
-    }
-    .await;
+    let found = async { web.app.open_feedback_page(&token, Utc::now()).await }.await;
     match found {
         Ok((s, title, verdict)) => {
             let locale = s.locale;

@@ -14,6 +14,7 @@
 //! - **Pages are strict and escaped** (`pages`), sent with a CSP that allows
 //!   only our own stylesheet and script, no framing and no referrer.
 
+mod input_errors;
 mod links;
 mod pages;
 mod preferences;
@@ -164,7 +165,7 @@ async fn healthz(State(web): State<Web>) -> Response {
         .as_ref()
         .is_some_and(|(at, _)| at.elapsed() < HEALTH_CHECK_EVERY);
     if !fresh {
-        let checked = web.app.store.check_writable(Utc::now().timestamp()).await;
+        let checked = web.app.check_writable(Utc::now()).await;
         if let Err(e) = &checked {
             tracing::warn!(error = %e, "health check: the database cannot be written");
         }
@@ -261,7 +262,7 @@ impl Web {
         };
         let mut paragraphs = vec![self.text(locale, key)];
         if let ReaderError::Invalid(why) = &error {
-            paragraphs.push(why.clone());
+            paragraphs.push(self.pages.input_error(locale, why));
         }
         let page = MessagePage {
             title: self.text(locale, "errors.title"),

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, header};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
 
-use crate::domain::Locale;
+use crate::domain::{InputError, Locale};
 
 const TEMPLATES: [(&str, &str); 5] = [
     ("layout.html", include_str!("templates/layout.html")),
@@ -123,6 +123,12 @@ impl Pages {
             .as_str()
             .unwrap_or_else(|| panic!("page string {path} is not a string"))
             .to_owned()
+    }
+
+    /// What is wrong with typed input, in `locale`.
+    pub fn input_error(&self, locale: Locale, error: &InputError) -> String {
+        let (key, values) = super::input_errors::describe(error);
+        super::input_errors::fill(&self.text(locale, &format!("input.{key}")), &values)
     }
 
     /// Renders `template` with the strings, the URL prefix, the language

@@ -13,8 +13,11 @@ use serde::Serialize;
 use super::pages::{MessagePage, negotiate};
 use super::subscribe::{AlsoChip, TopicRow, fields, topic_rows};
 use super::{ClientIp, Web, origin};
-use crate::app::{MAX_PAPERS_PER_TOPIC, PreferencesInput, ReaderError, ReaderLink};
-use crate::domain::{Cadence, Expansion, LinkAction, Subscriber};
+use crate::app::{ReaderError, ReaderLink};
+use crate::domain::{
+    Cadence, Expansion, InputError, LinkAction, MAX_PAPERS_PER_TOPIC, PreferencesInput, SendHour,
+    Subscriber,
+};
 
 /// Empty rows offered for new topics.
 const BLANK_TOPICS: usize = 2;
@@ -156,7 +159,7 @@ pub(super) async fn drop_expansion(
     else {
         return web.error_page(
             negotiate(None, &headers),
-            ReaderError::Invalid("the form did not say which expansion to turn off".into()),
+            ReaderError::Invalid(InputError::NoExpansionNamed),
         );
     };
     let origin = origin("web", client, &headers);
@@ -209,10 +212,8 @@ pub(super) async fn save(
                     let mut form = PreferencesForm::of(&s, Vec::new());
                     form.locale = input.locale;
                     form.timezone = input.timezone;
-                    if let Ok(hour) = input.send_hour.trim().parse::<u32>()
-                        && hour < 24
-                    {
-                        form.send_hour = hour;
+                    if let Ok(hour) = SendHour::parse(&input.send_hour) {
+                        form.send_hour = hour.get();
                     }
                     form.cadence = if input.cadence == "weekly" {
                         "weekly"
@@ -227,6 +228,7 @@ pub(super) async fn save(
                     form.topics = topics;
                     form.topics
                         .extend(std::iter::repeat_n(TopicRow::default(), BLANK_TOPICS));
+                    let why = web.pages.input_error(s.locale, &why);
                     render(&web, &token, &s, &form, Outcome::Refused(why))
                 }
                 Err(e) => web.error_page(negotiate(None, &headers), e),
@@ -294,10 +296,7 @@ pub(super) async fn delete(
     let fields = fields(pairs);
     let locale = negotiate(None, &headers);
     if fields.get("confirm").map(String::as_str) != Some("yes") {
-        return web.error_page(
-            locale,
-            ReaderError::Invalid("tick the box to confirm that all your data should go".into()),
-        );
+        return web.error_page(locale, ReaderError::Invalid(InputError::DeleteNotTicked));
     }
     let form_token = fields.get("form_token").cloned().unwrap_or_default();
     let now = Utc::now();

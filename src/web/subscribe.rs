@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use super::pages::{MessagePage, negotiate};
 use super::{ClientIp, Web, origin};
-use crate::app::{ReaderError, SubscribeRequest, TopicInput};
-use crate::domain::{Locale, Topic};
+use crate::app::ReaderError;
+use crate::domain::{Locale, SubscriberInput, Topic, TopicInput};
 
 /// The body of every accepted subscribe request, byte for byte.
 const ACCEPTED: &str = r#"{"status":"accepted","message":"If this address can receive mail, a message is on its way. Nothing is sent until the link in it is confirmed."}"#;
@@ -104,7 +104,7 @@ pub(super) async fn page(
         email: String::new(),
         locale: locale.to_string(),
         timezone: String::new(),
-        send_hour: web.app.settings.briefing.default_send_hour,
+        send_hour: web.app.settings.briefing.default_send_hour.get(),
         topics: vec![TopicRow::default(); BLANK_TOPICS],
     };
     render_form(&web, locale, &form, None, StatusCode::OK)
@@ -153,14 +153,15 @@ pub(super) async fn form(
         timezone: field("timezone"),
         send_hour: field("send_hour")
             .parse()
-            .unwrap_or(web.app.settings.briefing.default_send_hour),
+            .unwrap_or(web.app.settings.briefing.default_send_hour.get()),
         topics: topic_rows(&fields),
     };
-    let request = SubscribeRequest {
+    let request = SubscriberInput {
         email: form.email.clone(),
         locale: Some(form.locale.clone()),
         timezone: Some(form.timezone.clone()),
         send_hour: Some(form.send_hour),
+        cadence: None,
         topics: form
             .topics
             .iter()
@@ -187,7 +188,7 @@ pub(super) async fn form(
             &web,
             locale,
             &form,
-            Some(why),
+            Some(web.pages.input_error(locale, &why)),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(e) => web.error_page(locale, e),
@@ -198,7 +199,7 @@ pub(super) async fn api(
     State(web): State<Web>,
     client: ClientIp,
     headers: HeaderMap,
-    body: Result<Json<SubscribeRequest>, JsonRejection>,
+    body: Result<Json<SubscriberInput>, JsonRejection>,
 ) -> Response {
     let error = |status: StatusCode, message: String| {
         (status, Json(serde_json::json!({ "error": message }))).into_response()
@@ -225,7 +226,7 @@ pub(super) async fn api(
             ACCEPTED,
         )
             .into_response(),
-        Err(ReaderError::Invalid(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, why),
+        Err(ReaderError::Invalid(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, why.to_string()),
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "subscribe request failed");
             error(

@@ -13,12 +13,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use academichub::briefing::{
-    Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose, summarise,
+    Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose,
 };
 use academichub::domain::{
     Analysis, LinkAction, LinkClaims, LinkKeys, LinkSecret, Locale, Paper, Verdict, Writer,
 };
 use academichub::sources::parse_feed;
+use academichub::writing::summarise;
 use chrono::NaiveDate;
 
 use crate::helpers::{fixture, skip};

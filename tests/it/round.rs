@@ -51,8 +51,9 @@ async fn a_subscriber_whose_radar_or_row_fails_does_not_stop_the_others() {
         let label = db.label;
         let mail = tempfile::tempdir().unwrap();
         let app = app_on(&db, mail.path()).await;
+        let store = Store::open(&db.url, 2).await.unwrap();
         app.collect(Utc::now()).await.unwrap();
-        add_subscribers(&app.store, 3, Cadence::Daily).await;
+        add_subscribers(&store, 3, Cadence::Daily).await;
         // r1's stored query no longer parses; r2's time zone does not exist.
         sql_exec(
             &db.url,
@@ -125,7 +126,8 @@ async fn a_subscriber_whose_radar_or_row_fails_does_not_stop_the_others() {
             shown.contains("next look: ") && !shown.contains("last round failed"),
             "[{label}] {shown}"
         );
-        app.store.close().await;
+        app.close().await;
+        store.close().await;
         db.drop_db().await;
     }
 }
@@ -287,13 +289,13 @@ async fn an_old_messages_body_is_dropped_and_its_web_view_renders_again() {
         let label = db.label;
         let mail = tempfile::tempdir().unwrap();
         let app = app_on(&db, mail.path()).await;
+        let store = Store::open(&db.url, 2).await.unwrap();
         let now = Utc::now();
         app.collect(now).await.unwrap();
-        add_subscribers(&app.store, 1, Cadence::Daily).await;
+        add_subscribers(&store, 1, Cadence::Daily).await;
         assert_eq!(app.prepare_briefings(now, false).await.unwrap().queued, 1);
         assert_eq!(app.deliver(false).await.unwrap().sent, 1);
-        let reader = app
-            .store
+        let reader = store
             .find_subscriber(&EmailAddress::parse("r0@example.org").unwrap())
             .await
             .unwrap()
@@ -322,7 +324,8 @@ async fn an_old_messages_body_is_dropped_and_its_web_view_renders_again() {
         let again = app.sent_briefing(token, now).await.unwrap();
         let title = |html: &str| html.contains("outlier") || html.contains("Outlier");
         assert!(title(&sent) && title(&again), "[{label}] the same papers");
-        app.store.close().await;
+        app.close().await;
+        store.close().await;
         db.drop_db().await;
     }
 }

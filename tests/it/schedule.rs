@@ -1,27 +1,25 @@
 //! Who is due a briefing: each subscriber's own local hour and date.
 
 use academichub::app::Application;
-use academichub::domain::{EmailAddress, Locale, NewSubscriber, Topic};
+use academichub::domain::{EmailAddress, SubscriberInput, TopicInput};
+use academichub::store::Store;
 use chrono::{DateTime, Utc};
 
 use crate::helpers::{TestDb, app_on};
 
 async fn subscribe(app: &Application, email: &str, timezone: chrono_tz::Tz, send_hour: u32) {
-    let topic = Topic::new(
-        "Outliers",
-        ["outlier detection"],
-        [] as [&str; 0],
-        [] as [&str; 0],
-    )
-    .unwrap();
-    let subscriber = NewSubscriber {
-        email: EmailAddress::parse(email).unwrap(),
-        locale: Locale::En,
-        timezone,
-        send_hour,
+    let input = SubscriberInput {
+        email: email.into(),
+        timezone: Some(timezone.name().into()),
+        send_hour: Some(send_hour),
+        topics: vec![TopicInput {
+            name: "Outliers".into(),
+            keywords: vec!["outlier detection".into()],
+            ..TopicInput::default()
+        }],
+        ..SubscriberInput::default()
     };
-    app.store
-        .save_subscriber(&subscriber, &[topic], 0)
+    app.subscribe_by_operator(input, DateTime::UNIX_EPOCH)
         .await
         .unwrap();
 }
@@ -40,6 +38,7 @@ async fn briefings_are_due_from_each_subscribers_local_send_hour_once_per_local_
     {
         let mail = tempfile::tempdir().unwrap();
         let app = app_on(&db, mail.path()).await;
+        let store = Store::open(&db.url, 2).await.unwrap();
         app.collect(Utc::now()).await.unwrap();
         // 05:30 UTC is 05:30 in London, 13:30 in Shanghai, 21:30 the day before in Los Angeles.
         subscribe(&app, "london@example.org", chrono_tz::Europe::London, 7).await;
@@ -57,17 +56,17 @@ async fn briefings_are_due_from_each_subscribers_local_send_hour_once_per_local_
             db.label
         );
         assert!(
-            app.store
+            store
                 .has_briefing(
-                    subscriber_id(&app, "shanghai@example.org").await,
+                    subscriber_id(&store, "shanghai@example.org").await,
                     "2026-11-23"
                 )
                 .await
                 .unwrap()
         );
         assert!(
-            app.store
-                .has_briefing(subscriber_id(&app, "la@example.org").await, "2026-11-22")
+            store
+                .has_briefing(subscriber_id(&store, "la@example.org").await, "2026-11-22")
                 .await
                 .unwrap()
         );
@@ -79,7 +78,7 @@ async fn briefings_are_due_from_each_subscribers_local_send_hour_once_per_local_
         // Nobody's slot has come since: the tick reads no subscriber at all.
         assert_eq!(
             same_day,
-            academichub::app::PrepareReport::default(),
+            academichub::round::PrepareReport::default(),
             "[{}]",
             db.label
         );
@@ -109,13 +108,14 @@ async fn briefings_are_due_from_each_subscribers_local_send_hour_once_per_local_
             db.label
         );
 
-        app.store.close().await;
+        app.close().await;
+        store.close().await;
         db.drop_db().await;
     }
 }
 
-async fn subscriber_id(app: &Application, email: &str) -> i64 {
-    app.store
+async fn subscriber_id(store: &Store, email: &str) -> i64 {
+    store
         .find_subscriber(&EmailAddress::parse(email).unwrap())
         .await
         .unwrap()

@@ -10,9 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::Section;
-use super::compose::similar_topic;
-use super::strings::Strings;
+use crate::briefing::{Section, Strings, similar_topic};
 use crate::domain::{Analysis, AnalysisPart, AnnounceType};
 
 /// Title words too common in papers to say anything as a theme.
@@ -266,8 +264,7 @@ fn with_paper(pattern: &str, paper: i64, values: &[(&str, &str)]) -> Vec<Analysi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::briefing::Pick;
-    use crate::briefing::strings::{SOURCES, Strings};
+    use crate::briefing::{Pick, Renderer};
     use crate::domain::{Locale, Paper, PaperKey};
 
     fn paper(title: &str, abstract_text: &str, venue: &str, announce: AnnounceType) -> Paper {
@@ -286,9 +283,10 @@ mod tests {
         }
     }
 
-    fn strings(locale: Locale) -> Strings {
-        let source = SOURCES.iter().find(|(l, _)| *l == locale).unwrap().1;
-        Strings::load(locale, source).unwrap()
+    fn strings(locale: Locale) -> &'static Strings {
+        static RENDERER: std::sync::LazyLock<Renderer> =
+            std::sync::LazyLock::new(|| Renderer::new().unwrap());
+        RENDERER.strings(locale)
     }
 
     #[test]
@@ -333,7 +331,7 @@ mod tests {
             },
         ];
         let en = strings(Locale::En);
-        let analysis = summarise(&sections, &en);
+        let analysis = summarise(&sections, en);
         let plain: String = analysis
             .parts()
             .iter()
@@ -354,7 +352,7 @@ mod tests {
         assert_eq!(analysis.papers(), [1, 3]);
 
         let zh = strings(Locale::Zh);
-        let analysis = summarise(&sections[1..], &zh);
+        let analysis = summarise(&sections[1..], zh);
         assert_eq!(
             analysis.parts(),
             [AnalysisPart::Text(

@@ -1,58 +1,30 @@
-//! Operator tools for the radar: record a verdict as a reader's link would,
-//! and show how one subscriber's radar scores one paper.
+//! How one subscriber's radar scores one paper, for an operator asking
+//! why a paper was or was not in a briefing.
 
 use std::fmt::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::Application;
-use super::round::index_due;
-use crate::domain::{EmailAddress, Glossary, Subscriber, Verdict};
+use super::Round;
+use super::matching::index_due;
+use crate::domain::{Glossary, Subscriber};
 use crate::radar::{self, RadarId, Rejection, Why};
 use crate::store::StoredPaper;
 
-impl Application {
-    async fn paper(&self, reference: &str) -> anyhow::Result<StoredPaper> {
-        self.store.find_paper(reference).await?.with_context(|| {
-            format!("no stored paper is {reference:?} (give an arXiv id such as 2604.12345, a DOI, its link or its id)")
-        })
-    }
-
-    /// The subscriber with this address, or an error that says how to add one.
-    pub(super) async fn subscriber(&self, email: &EmailAddress) -> anyhow::Result<Subscriber> {
-        self.store.find_subscriber(email).await?.with_context(|| {
-            format!("{email} is not subscribed (add them with `academichub subscribe`)")
-        })
-    }
-
-    /// Stores `verdict` on a paper for a subscriber; returns the paper's title.
-    pub async fn record_feedback_for(
-        &self,
-        email: &EmailAddress,
-        paper: &str,
-        verdict: Verdict,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
-        let subscriber = self.subscriber(email).await?;
-        let paper = self.paper(paper).await?;
-        self.store
-            .record_feedback(subscriber.id, paper.id, verdict, now.timestamp())
-            .await?;
-        Ok(paper.paper.title)
-    }
-
-    /// A report of how `email`'s radar scores `paper` now: each topic's
+impl Round {
+    /// A report of how `subscriber`'s radar scores `target` now: each topic's
     /// matched terms and their weights, filters, boosts and feedback.
     pub async fn explain(
         &self,
-        email: &EmailAddress,
-        paper: &str,
+        subscriber: Subscriber,
+        target: StoredPaper,
         now: DateTime<Utc>,
     ) -> anyhow::Result<String> {
-        let subscriber = self.subscriber(email).await?;
-        let target = self.paper(paper).await?;
-        let mut papers = self.store.recent_papers(self.news_since(now)).await?;
+        let mut papers = self
+            .store
+            .recent_papers(self.briefing.news_since(now))
+            .await?;
         let recent = papers.iter().any(|p| p.id == target.id);
         if !recent {
             papers.push(target.clone());
@@ -84,7 +56,7 @@ impl Application {
             writeln!(
                 out,
                 "         not among the papers of the last {} hours: no briefing would include it",
-                self.settings.briefing.lookback_hours
+                self.briefing.lookback_hours
             )?;
         }
         if d.already_sent.current.contains(&target.id) {

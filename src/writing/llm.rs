@@ -1,4 +1,4 @@
-//! The writing stage: what an LLM adds to briefings, when `[llm]` is set.
+//! What the LLM writes, when `[llm]` is set.
 //!
 //! TL;DRs are written after collection, before any send hour, once per
 //! paper and language readers read, and kept. So are the expansions an
@@ -17,6 +17,7 @@
 //! briefing goes out on time either way.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -24,11 +25,13 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::Application;
+use tokio_util::sync::CancellationToken;
+
 use crate::analysis::{AnalysisPaper, AnalysisRequest, Answer, Llm, LlmError, PaperText};
 use crate::briefing::{source_badge, tldr_of_abstract};
+use crate::config::{BriefingSettings, LlmSettings};
 use crate::domain::{Analysis, AnalysisPart, Locale, Paper, Writer};
-use crate::store::StoredPaper;
+use crate::store::{Store, StoredPaper};
 
 /// Papers per TL;DR request: a prompt of a few thousand tokens.
 const TLDR_BATCH: usize = 8;
@@ -45,7 +48,7 @@ const REST_SECS: i64 = 600;
 
 /// The LLM, and how it has been answering lately: shared by every pass
 /// and batch of this daemon.
-pub(super) struct LlmState {
+struct LlmState {
     llm: Llm,
     failures_in_a_row: AtomicUsize,
     /// Unix time before which nothing is asked.
@@ -53,7 +56,7 @@ pub(super) struct LlmState {
 }
 
 impl LlmState {
-    pub(super) fn new(llm: Llm) -> Self {
+    fn new(llm: Llm) -> Self {
         Self {
             llm,
             failures_in_a_row: AtomicUsize::new(0),
@@ -85,11 +88,11 @@ impl LlmState {
 
 /// What the LLM wrote that a batch of briefings can use.
 #[derive(Default)]
-pub(super) struct Words {
+pub struct Words {
     /// By (paper id, language).
-    pub(super) tldrs: HashMap<(i64, Locale), String>,
+    pub tldrs: HashMap<(i64, Locale), String>,
     /// By subscriber id.
-    pub(super) analyses: HashMap<i64, Analysis>,
+    pub analyses: HashMap<i64, Analysis>,
 }
 
 /// What writing TL;DRs did.
@@ -114,12 +117,12 @@ pub struct SuggestReport {
 }
 
 /// One briefing's papers under its topics, as the analysis sees them.
-pub(super) struct BriefingPapers<'a> {
+pub struct BriefingPapers<'a> {
     /// Whose briefing it is.
-    pub(super) subscriber_id: i64,
-    pub(super) locale: Locale,
+    pub subscriber_id: i64,
+    pub locale: Locale,
     /// (topic name, papers), in the briefing's order.
-    pub(super) sections: Vec<(&'a str, Vec<(i64, &'a Paper)>)>,
+    pub sections: Vec<(&'a str, Vec<(i64, &'a Paper)>)>,
 }
 
 /// The cache key of an analysis: the language, and each topic's name with
@@ -160,10 +163,50 @@ fn from_stored(body: &str, model: &str, briefing: &BriefingPapers<'_>) -> Option
     Analysis::from_marked(body, &papers, Writer::Llm(model.to_owned())).ok()
 }
 
-impl Application {
+/// The writing stage: TL;DRs and expansions after collection, analyses
+/// for the round's batches. Cheap to clone: the LLM's state is shared.
+#[derive(Clone)]
+pub struct Writing {
+    store: Store,
+    /// The LLM and how it has been answering, when `[llm]` is set.
+    llm: Option<Arc<LlmState>>,
+    settings: LlmSettings,
+    /// What counts as news: `briefing.lookback_hours`.
+    briefing: BriefingSettings,
+    stopping: CancellationToken,
+}
+
+impl Writing {
+    /// The stage for `[llm]` (nothing is written without `llm.base_url`);
+    /// `stopping` ends its calls at shutdown.
+    pub fn new(
+        store: Store,
+        settings: &LlmSettings,
+        briefing: &BriefingSettings,
+        stopping: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            store,
+            llm: Llm::from_settings(settings)?.map(|llm| Arc::new(LlmState::new(llm))),
+            settings: settings.clone(),
+            briefing: briefing.clone(),
+            stopping,
+        })
+    }
+
+    /// Whether an LLM is configured: without one, the round needs nothing
+    /// from this stage.
+    pub fn has_llm(&self) -> bool {
+        self.llm.is_some()
+    }
+
+    fn news_since(&self, now: DateTime<Utc>) -> i64 {
+        self.briefing.news_since(now)
+    }
+
     /// True while today's tokens are under `llm.daily_token_budget`.
     async fn within_budget(&self, now: DateTime<Utc>) -> anyhow::Result<bool> {
-        let budget = self.settings.llm.daily_token_budget;
+        let budget = self.settings.daily_token_budget;
         if budget == 0 {
             return Ok(true);
         }
@@ -188,7 +231,7 @@ impl Application {
         call: impl Future<Output = Result<Answer<T>, LlmError>>,
         keep: impl AsyncFnOnce(&T) -> anyhow::Result<()>,
     ) -> anyhow::Result<Asked<T>> {
-        if self.stopping() || state.resting() {
+        if self.stopping.is_cancelled() || state.resting() {
             return Ok(Asked::Skipped);
         }
         if !self.within_budget(now).await? {
@@ -335,11 +378,7 @@ impl Application {
     /// and an analysis for each distinct key, stored or asked for now
     /// (within `llm.timeout_secs` for the whole batch). Never fails the
     /// round: a database or LLM error leaves the built-in summariser.
-    pub(super) async fn words_for(
-        &self,
-        briefings: &[BriefingPapers<'_>],
-        now: DateTime<Utc>,
-    ) -> Words {
+    pub async fn words_for(&self, briefings: &[BriefingPapers<'_>], now: DateTime<Utc>) -> Words {
         match self.try_words_for(briefings, now).await {
             Ok(words) => words,
             Err(e) => {
@@ -396,7 +435,7 @@ impl Application {
             .collect();
         let tldrs = words.tldrs;
         let deadline =
-            tokio::time::Instant::now() + Duration::from_secs(self.settings.llm.timeout_secs);
+            tokio::time::Instant::now() + Duration::from_secs(self.settings.timeout_secs);
         let mut asked = futures_util::stream::iter(missing)
             .map(|(key, briefing)| {
                 let (state, tldrs) = (&state, &tldrs);
@@ -436,7 +475,7 @@ impl Application {
                 Err(_) => {
                     state.failed(
                         "every analysis of this batch in time",
-                        &format!("not done within {} s", self.settings.llm.timeout_secs),
+                        &format!("not done within {} s", self.settings.timeout_secs),
                     );
                     break;
                 }
@@ -455,7 +494,7 @@ impl Application {
     }
 }
 
-/// What one guarded call to the LLM ([`Application::ask`]) came to.
+/// What one guarded call to the LLM ([`Writing::ask`]) came to.
 enum Asked<T> {
     /// Answered, counted and kept.
     Written(T),
