@@ -25,9 +25,9 @@ mod writing;
 use std::path::Path;
 use std::time::Duration;
 
+use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Row};
 
 use crate::redact::redact_url;
 
@@ -174,10 +174,9 @@ impl Store {
             // only asked for when the file is not in WAL already (first run).
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    let mode: String = sqlx::query("PRAGMA journal_mode")
+                    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
                         .fetch_one(&mut *conn)
-                        .await?
-                        .try_get(0)?;
+                        .await?;
                     if !mode.eq_ignore_ascii_case("wal") {
                         sqlx::query("PRAGMA journal_mode = WAL")
                             .execute(&mut *conn)
