@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use sqlx::AssertSqlSafe;
 
-use super::subscribers::{record_event, set_status, stop_queued_mail};
+use super::subscriptions::{record_event, set_status, stop_queued_mail};
 use super::{Backend, EventOrigin, Result, Store, StoreError};
 use crate::domain::MessageBody;
 use crate::domain::SubscriptionStatus;
