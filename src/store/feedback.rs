@@ -2,13 +2,11 @@
 //! reader and paper. The papers behind the verdicts, which relevance learns
 //! from, are read with the papers (`papers.rs`).
 
-use sqlx::Row;
-
 use super::{Result, Store};
 use crate::domain::Verdict;
 
 /// One "more / less like this", with the paper it is about.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct FeedbackEntry {
     pub paper_key: String,
     pub title: String,
@@ -60,23 +58,13 @@ impl Store {
 
     /// The reader's verdicts, newest first.
     pub async fn feedback_of(&self, subscriber_id: i64) -> Result<Vec<FeedbackEntry>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT p.paper_key, p.title, f.verdict, f.at FROM feedback f
              JOIN papers p ON p.id = f.paper_id
              WHERE f.subscriber_id = $1 ORDER BY f.at DESC, p.id",
         )
         .bind(subscriber_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FeedbackEntry {
-                    paper_key: r.try_get("paper_key")?,
-                    title: r.try_get("title")?,
-                    verdict: r.try_get("verdict")?,
-                    at: r.try_get("at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }

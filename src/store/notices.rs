@@ -3,8 +3,6 @@
 //! `mailbox_notices`: anyone can type an address into the subscribe form,
 //! and this keeps that from filling a stranger's inbox.
 
-use sqlx::Row;
-
 use super::subscriptions::{EventOrigin, record_event};
 use super::{OutgoingMessage, Result, Store};
 
@@ -35,13 +33,13 @@ impl Store {
                 .await?;
         }
         let day_ago = now - 24 * 3600;
-        let sent: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM mailbox_notices WHERE mailbox = $1 AND at > $2")
-                .bind(mailbox)
-                .bind(day_ago)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
+        let sent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) AS n FROM mailbox_notices WHERE mailbox = $1 AND at > $2",
+        )
+        .bind(mailbox)
+        .bind(day_ago)
+        .fetch_one(&mut *tx)
+        .await?;
         if sent >= i64::from(daily_limit) {
             return Ok(false);
         }
@@ -50,7 +48,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let outbox_id: i64 = sqlx::query(
+        let outbox_id: i64 = sqlx::query_scalar(
             "INSERT INTO outbox (subscriber_id, kind, priority, recipient, subject,
                                  message_id, unsubscribe_url, status, next_attempt_at, created_at)
              VALUES ($1, $2, 10, $3, $4, $5, $6, 'queued', $7, $7)
@@ -64,8 +62,7 @@ impl Store {
         .bind(message.unsubscribe_url.as_deref())
         .bind(now)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        .await?;
         let (html, text) = message.body.parts();
         sqlx::query(
             "INSERT INTO message_bodies (outbox_id, html, text, encoding) VALUES ($1, $2, $3, $4)",

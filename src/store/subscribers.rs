@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, FromRow, Row};
 
 use super::subscriptions::{EventOrigin, record_event};
 use super::topics::upsert_topic;
@@ -26,7 +26,7 @@ pub struct SubscriberSummary {
     pub briefings: i64,
 }
 
-/// The columns `subscriber_from_row` reads.
+/// The columns of `SubscriberRow`.
 const SUBSCRIBER_COLUMNS: &str = "id, email, status, locale, timezone, send_hour, cadence, max_per_topic, paused_until, link_nonce";
 
 impl Store {
@@ -49,12 +49,11 @@ impl Store {
                 subscriber.email
             )));
         }
-        let existing: Option<i64> = sqlx::query("SELECT id FROM subscribers WHERE email = $1")
-            .bind(subscriber.email.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("id"))
-            .transpose()?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM subscribers WHERE email = $1")
+                .bind(subscriber.email.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         let id: i64 = match existing {
             Some(id) => {
                 sqlx::query(
@@ -112,7 +111,7 @@ impl Store {
     }
 
     pub async fn subscriber_summaries(&self) -> Result<Vec<SubscriberSummary>> {
-        let rows = sqlx::query(
+        let rows: Vec<SummaryRow> = sqlx::query_as(
             "SELECT s.id, s.email, s.locale, s.timezone, s.send_hour, s.cadence, s.status,
                     (SELECT COUNT(*) FROM briefings b WHERE b.subscriber_id = s.id) AS briefings
              FROM subscribers s ORDER BY s.email",
@@ -120,26 +119,13 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut topics = self.all_topics().await?;
-        rows.iter()
+        Ok(rows
+            .into_iter()
             .map(|row| {
-                let id: i64 = row.try_get("id")?;
-                Ok(SubscriberSummary {
-                    email: row.try_get("email")?,
-                    locale: row.try_get("locale")?,
-                    timezone: row.try_get("timezone")?,
-                    send_hour: row.try_get("send_hour")?,
-                    cadence: row.try_get("cadence")?,
-                    status: row.try_get("status")?,
-                    topics: topics
-                        .remove(&id)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|t| t.name().to_owned())
-                        .collect(),
-                    briefings: row.try_get("briefings")?,
-                })
+                let topics = topics.remove(&row.id).unwrap_or_default();
+                row.into_summary(&topics)
             })
-            .collect()
+            .collect())
     }
 
     /// Adds many subscribers at once (an operator's import), in one
@@ -164,7 +150,7 @@ impl Store {
                  VALUES {} ON CONFLICT (email) DO NOTHING RETURNING id, email",
                 self.values(chunk.len(), 9)
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
             for (s, cadence, _) in chunk {
                 query = query
                     .bind(s.email.as_str())
@@ -177,8 +163,8 @@ impl Store {
                     .bind(now)
                     .bind(rand::random_range(1..=i64::from(i32::MAX)));
             }
-            for row in query.fetch_all(&mut *tx).await? {
-                ids.insert(row.try_get("email")?, row.try_get("id")?);
+            for (id, email) in query.fetch_all(&mut *tx).await? {
+                ids.insert(email, id);
             }
         }
         let created: Vec<(i64, &Vec<Topic>)> = rows
@@ -237,11 +223,12 @@ impl Store {
     /// When the round looks at this subscriber next, and why their last
     /// briefing could not be made, if it could not.
     pub async fn round_state(&self, subscriber_id: i64) -> Result<(i64, Option<String>)> {
-        let row = sqlx::query("SELECT next_due_at, round_error FROM subscribers WHERE id = $1")
-            .bind(subscriber_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((row.try_get("next_due_at")?, row.try_get("round_error")?))
+        Ok(
+            sqlx::query_as("SELECT next_due_at, round_error FROM subscribers WHERE id = $1")
+                .bind(subscriber_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Claims up to `limit` active subscribers whose `next_due_at` has come,
@@ -300,6 +287,10 @@ impl Store {
         self.with_topics_each(rows).await
     }
 
+    /// Each row's subscriber with their topics. Rows are read one by one
+    /// rather than fetched as `SubscriberRow`s, so that a row that cannot be
+    /// read is its subscriber's error and not the whole batch's: only the id
+    /// must read.
     async fn with_topics_each(&self, rows: Vec<AnyRow>) -> Result<Vec<(i64, Result<Subscriber>)>> {
         let ids = rows
             .iter()
@@ -310,10 +301,13 @@ impl Store {
             .into_iter()
             .zip(&rows)
             .map(|(id, row)| {
-                let subscriber = subscriber_from_row(row).and_then(|mut s| {
-                    s.topics = topics.remove(&id).unwrap_or(Ok(Vec::new()))?;
-                    Ok(s)
-                });
+                let subscriber = SubscriberRow::from_row(row)
+                    .map_err(StoreError::from)
+                    .and_then(Subscriber::try_from)
+                    .and_then(|mut s| {
+                        s.topics = topics.remove(&id).unwrap_or(Ok(Vec::new()))?;
+                        Ok(s)
+                    });
                 (id, subscriber)
             })
             .collect())
@@ -328,7 +322,7 @@ pub(super) async fn insert_subscriber(
     now: i64,
 ) -> Result<(i64, i64)> {
     let nonce = rand::random_range(1..=i64::from(i32::MAX));
-    let id = sqlx::query(
+    let id = sqlx::query_scalar(
         "INSERT INTO subscribers (email, locale, timezone, send_hour, status, created_at,
                                   status_changed_at, link_nonce)
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
@@ -342,8 +336,7 @@ pub(super) async fn insert_subscriber(
     .bind(now)
     .bind(nonce)
     .fetch_one(&mut **tx)
-    .await?
-    .try_get("id")?;
+    .await?;
     Ok((id, nonce))
 }
 
@@ -353,40 +346,85 @@ pub(super) fn parse_status(id: i64, status: &str) -> Result<SubscriptionStatus> 
         .map_err(|e| StoreError::Corrupt(format!("subscriber {id}: {e}")))
 }
 
-fn subscriber_from_row(row: &AnyRow) -> Result<Subscriber> {
-    let id: i64 = row.try_get("id")?;
-    let corrupt = |what: String| StoreError::Corrupt(format!("subscriber {id}: {what}"));
-    let email: String = row.try_get("email")?;
-    let locale: String = row.try_get("locale")?;
-    let timezone: String = row.try_get("timezone")?;
-    let send_hour: i64 = row.try_get("send_hour")?;
-    let cadence: String = row.try_get("cadence")?;
-    let max_per_topic: Option<i64> = row.try_get("max_per_topic")?;
-    let paused_until: Option<String> = row.try_get("paused_until")?;
-    Ok(Subscriber {
-        id,
-        // Checked against the policy of the day when it was stored.
-        email: EmailAddress::parse_international(&email).map_err(|e| corrupt(e.to_string()))?,
-        status: parse_status(id, &row.try_get::<String, _>("status")?)?,
-        locale: locale
-            .parse()
-            .map_err(|e: crate::domain::LocaleError| corrupt(e.to_string()))?,
-        timezone: timezone
-            .parse()
-            .map_err(|_| corrupt(format!("time zone {timezone:?}")))?,
-        send_hour: u32::try_from(send_hour)
-            .map_err(|_| corrupt(format!("send hour {send_hour}")))?,
-        cadence: cadence.parse().map_err(corrupt)?,
-        max_per_topic: max_per_topic
-            .map(|n| u32::try_from(n).map_err(|_| corrupt(format!("papers per topic {n}"))))
-            .transpose()?,
-        paused_until: paused_until
-            .map(|d| {
-                d.parse()
-                    .map_err(|_| corrupt(format!("paused until {d:?}")))
-            })
-            .transpose()?,
-        link_nonce: row.try_get("link_nonce")?,
-        topics: Vec::new(),
-    })
+/// A row of `SUBSCRIBER_COLUMNS`; the subscriber without their topics.
+#[derive(sqlx::FromRow)]
+struct SubscriberRow {
+    id: i64,
+    email: String,
+    status: String,
+    locale: String,
+    timezone: String,
+    send_hour: i64,
+    cadence: String,
+    max_per_topic: Option<i64>,
+    paused_until: Option<String>,
+    link_nonce: i64,
+}
+
+impl TryFrom<SubscriberRow> for Subscriber {
+    type Error = StoreError;
+
+    fn try_from(row: SubscriberRow) -> Result<Self> {
+        let id = row.id;
+        let corrupt = |what: String| StoreError::Corrupt(format!("subscriber {id}: {what}"));
+        Ok(Subscriber {
+            id,
+            // Checked against the policy of the day when it was stored.
+            email: EmailAddress::parse_international(&row.email)
+                .map_err(|e| corrupt(e.to_string()))?,
+            status: parse_status(id, &row.status)?,
+            locale: row
+                .locale
+                .parse()
+                .map_err(|e: crate::domain::LocaleError| corrupt(e.to_string()))?,
+            timezone: row
+                .timezone
+                .parse()
+                .map_err(|_| corrupt(format!("time zone {:?}", row.timezone)))?,
+            send_hour: u32::try_from(row.send_hour)
+                .map_err(|_| corrupt(format!("send hour {}", row.send_hour)))?,
+            cadence: row.cadence.parse().map_err(corrupt)?,
+            max_per_topic: row
+                .max_per_topic
+                .map(|n| u32::try_from(n).map_err(|_| corrupt(format!("papers per topic {n}"))))
+                .transpose()?,
+            paused_until: row
+                .paused_until
+                .map(|d| {
+                    d.parse()
+                        .map_err(|_| corrupt(format!("paused until {d:?}")))
+                })
+                .transpose()?,
+            link_nonce: row.link_nonce,
+            topics: Vec::new(),
+        })
+    }
+}
+
+/// A line of the operator's listing, before its topics are added.
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: i64,
+    email: String,
+    locale: String,
+    timezone: String,
+    send_hour: i64,
+    cadence: String,
+    status: String,
+    briefings: i64,
+}
+
+impl SummaryRow {
+    fn into_summary(self, topics: &[Topic]) -> SubscriberSummary {
+        SubscriberSummary {
+            email: self.email,
+            locale: self.locale,
+            timezone: self.timezone,
+            send_hour: self.send_hour,
+            cadence: self.cadence,
+            status: self.status,
+            topics: topics.iter().map(|t| t.name().to_owned()).collect(),
+            briefings: self.briefings,
+        }
+    }
 }

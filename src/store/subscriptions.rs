@@ -5,8 +5,6 @@
 //! address we hold waits in `subscription_requests` until its link is
 //! confirmed, so whoever typed the address cannot change the subscription.
 
-use sqlx::Row;
-
 use super::subscribers::{insert_subscriber, parse_status};
 use super::topics::replace_topics;
 use super::{Result, Store, StoreError, Tx};
@@ -32,7 +30,7 @@ impl EventOrigin {
 }
 
 /// One recorded change of a subscription.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct SubscriberEvent {
     pub kind: String,
     pub source: String,
@@ -79,10 +77,11 @@ impl Store {
         now: i64,
     ) -> Result<SubscriptionRequest> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT id, status FROM subscribers WHERE email = $1")
-            .bind(subscriber.email.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, status FROM subscribers WHERE email = $1")
+                .bind(subscriber.email.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         let (subscriber_id, was) = match row {
             None => {
                 let (id, _) =
@@ -91,13 +90,7 @@ impl Store {
                 replace_topics(&mut tx, id, topics, now).await?;
                 (id, None)
             }
-            Some(row) => {
-                let id: i64 = row.try_get("id")?;
-                (
-                    id,
-                    Some(parse_status(id, &row.try_get::<String, _>("status")?)?),
-                )
-            }
+            Some((id, status)) => (id, Some(parse_status(id, &status)?)),
         };
         let request_id = if was == Some(SubscriptionStatus::Active) {
             None
@@ -264,24 +257,13 @@ impl Store {
 
     /// Every change of this subscription, oldest first.
     pub async fn subscriber_events(&self, subscriber_id: i64) -> Result<Vec<SubscriberEvent>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT kind, source, ip, user_agent, at FROM subscriber_events
              WHERE subscriber_id = $1 ORDER BY at, id",
         )
         .bind(subscriber_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SubscriberEvent {
-                    kind: r.try_get("kind")?,
-                    source: r.try_get("source")?,
-                    ip: r.try_get("ip")?,
-                    user_agent: r.try_get("user_agent")?,
-                    at: r.try_get("at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }
 
@@ -298,7 +280,7 @@ async fn insert_request(
         .map(|t| (t.name(), t.query().to_string()))
         .collect();
     let topics = serde_json::to_string(&topics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(sqlx::query(
+    Ok(sqlx::query_scalar(
         "INSERT INTO subscription_requests
              (subscriber_id, locale, timezone, send_hour, topics, requested_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -311,8 +293,17 @@ async fn insert_request(
     .bind(topics)
     .bind(now)
     .fetch_one(&mut **tx)
-    .await?
-    .try_get("id")?)
+    .await?)
+}
+
+/// A kept request, as `apply_request` reads it: `topics` is JSON of
+/// (name, query) pairs.
+#[derive(sqlx::FromRow)]
+struct RequestRow {
+    locale: String,
+    timezone: String,
+    send_hour: i64,
+    topics: String,
 }
 
 /// Makes a kept request the subscriber's radar, language and schedule.
@@ -326,7 +317,7 @@ async fn apply_request(
     status_changed_at: i64,
     now: i64,
 ) -> Result<bool> {
-    let Some(row) = sqlx::query(
+    let Some(request) = sqlx::query_as::<_, RequestRow>(
         "SELECT locale, timezone, send_hour, topics FROM subscription_requests
          WHERE id = $1 AND subscriber_id = $2 AND requested_at >= $3",
     )
@@ -340,8 +331,8 @@ async fn apply_request(
     };
     let corrupt =
         |what: String| StoreError::Corrupt(format!("subscription request {request_id}: {what}"));
-    let pairs: Vec<(String, String)> = serde_json::from_str(&row.try_get::<String, _>("topics")?)
-        .map_err(|e| corrupt(e.to_string()))?;
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&request.topics).map_err(|e| corrupt(e.to_string()))?;
     let topics = pairs
         .iter()
         .map(|(name, query)| Topic::parse(name, query).map_err(|e| corrupt(e.to_string())))
@@ -350,9 +341,9 @@ async fn apply_request(
         "UPDATE subscribers SET locale = $1, timezone = $2, send_hour = $3, next_due_at = 0
          WHERE id = $4",
     )
-    .bind(row.try_get::<String, _>("locale")?)
-    .bind(row.try_get::<String, _>("timezone")?)
-    .bind(row.try_get::<i64, _>("send_hour")?)
+    .bind(request.locale)
+    .bind(request.timezone)
+    .bind(request.send_hour)
     .bind(subscriber_id)
     .execute(&mut **tx)
     .await?;
@@ -386,19 +377,15 @@ pub(super) async fn status_of(
     tx: &mut Tx,
     subscriber_id: i64,
 ) -> Result<Option<(SubscriptionStatus, i64, String)>> {
-    let Some(row) =
-        sqlx::query("SELECT status, status_changed_at, email FROM subscribers WHERE id = $1")
+    let row: Option<(String, i64, String)> =
+        sqlx::query_as("SELECT status, status_changed_at, email FROM subscribers WHERE id = $1")
             .bind(subscriber_id)
             .fetch_optional(&mut **tx)
-            .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some((
-        parse_status(subscriber_id, &row.try_get::<String, _>("status")?)?,
-        row.try_get("status_changed_at")?,
-        row.try_get("email")?,
-    )))
+            .await?;
+    row.map(|(status, changed_at, email)| {
+        Ok((parse_status(subscriber_id, &status)?, changed_at, email))
+    })
+    .transpose()
 }
 
 pub(super) async fn set_status(

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::subscriptions::status_of;
 use super::{Result, Store, Tx};
@@ -49,12 +49,11 @@ impl Store {
                 "SELECT email_hash FROM suppressions WHERE email_hash IN ({})",
                 super::placeholders(1, chunk.len())
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
             for hash in chunk {
                 query = query.bind(hash.as_str());
             }
-            for row in query.fetch_all(&self.pool).await? {
-                let hash: String = row.try_get("email_hash")?;
+            for hash in query.fetch_all(&self.pool).await? {
                 if let Some(email) = hashes.get(&hash) {
                     out.insert(email.to_string());
                 }

@@ -4,30 +4,38 @@
 
 use std::collections::HashMap;
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::{Result, Store, StoreError, Tx};
-use crate::domain::{Query, Topic};
+use crate::domain::{Query, Topic, TopicError};
+
+/// A row of `topics`.
+#[derive(sqlx::FromRow)]
+struct TopicRow {
+    subscriber_id: i64,
+    name: String,
+    query: String,
+}
+
+impl TopicRow {
+    fn topic(&self) -> std::result::Result<Topic, TopicError> {
+        Topic::parse(&self.name, &self.query)
+    }
+}
 
 impl Store {
     /// The distinct queries of active subscribers' topics, as stored (a
     /// query that no longer parses is left out: its subscriber's round
     /// reports it).
     pub async fn active_queries(&self) -> Result<Vec<Query>> {
-        let rows = sqlx::query(
+        let rows: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT t.query FROM topics t
              JOIN subscribers s ON s.id = t.subscriber_id
              WHERE s.status = 'active'",
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            if let Ok(query) = Query::parse(&row.try_get::<String, _>("query")?) {
-                out.push(query);
-            }
-        }
-        Ok(out)
+        Ok(rows.iter().filter_map(|q| Query::parse(q).ok()).collect())
     }
 
     /// The topics of these subscribers, each list in the order they were
@@ -42,14 +50,14 @@ impl Store {
              WHERE subscriber_id IN ({}) ORDER BY subscriber_id, id",
             super::placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, TopicRow>(AssertSqlSafe(sql));
         for id in ids {
             query = query.bind(id);
         }
         for row in query.fetch_all(&self.pool).await? {
-            let id: i64 = row.try_get("subscriber_id")?;
-            let name: String = row.try_get("name")?;
-            let topic = Topic::parse(&name, &row.try_get::<String, _>("query")?)
+            let (id, name) = (row.subscriber_id, &row.name);
+            let topic = row
+                .topic()
                 .map_err(|e| StoreError::Corrupt(format!("subscriber {id}: topic {name:?}: {e}")));
             let entry = out.entry(id).or_insert_with(|| Ok(Vec::new()));
             if let Ok(list) = entry {
@@ -64,18 +72,17 @@ impl Store {
 
     /// Every subscriber's topics, for the operator's listing.
     pub(super) async fn all_topics(&self) -> Result<HashMap<i64, Vec<Topic>>> {
-        let rows =
-            sqlx::query("SELECT subscriber_id, name, query FROM topics ORDER BY subscriber_id, id")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<TopicRow> = sqlx::query_as(
+            "SELECT subscriber_id, name, query FROM topics ORDER BY subscriber_id, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut out: HashMap<i64, Vec<Topic>> = HashMap::new();
         for row in rows {
-            let name: String = row.try_get("name")?;
-            let topic = Topic::parse(&name, &row.try_get::<String, _>("query")?)
+            let topic = row
+                .topic()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            out.entry(row.try_get("subscriber_id")?)
-                .or_default()
-                .push(topic);
+            out.entry(row.subscriber_id).or_default().push(topic);
         }
         Ok(out)
     }
