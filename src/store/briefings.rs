@@ -1,8 +1,10 @@
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
+use super::outbox::BodyRow;
 use super::{OutgoingMessage, ROWS_PER_INSERT, Result, Store, placeholders};
+use crate::domain::MessageBody;
 
 /// When the round should look at a subscriber next, and why their last
 /// briefing could not be made (`None`: it went fine or there was nothing).
@@ -87,7 +89,7 @@ impl Store {
                  RETURNING id, subscriber_id",
                 self.values(chunk.len(), 4)
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
             for b in chunk {
                 query = query
                     .bind(b.subscriber_id)
@@ -95,8 +97,8 @@ impl Store {
                     .bind(b.items.len() as i64)
                     .bind(now);
             }
-            for row in query.fetch_all(&mut *tx).await? {
-                ids.insert(row.try_get("subscriber_id")?, row.try_get("id")?);
+            for (id, subscriber_id) in query.fetch_all(&mut *tx).await? {
+                ids.insert(subscriber_id, id);
             }
         }
         let created: Vec<(i64, &NewBriefing)> = briefings
@@ -146,7 +148,7 @@ impl Store {
                  RETURNING id, briefing_id",
                 self.values(chunk.len(), 8)
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
             for &(id, b) in chunk {
                 let m = &b.message;
                 query = query
@@ -159,12 +161,7 @@ impl Store {
                     .bind(now)
                     .bind(now);
             }
-            let outbox: Vec<(i64, i64)> = query
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("id")?, r.try_get("briefing_id")?)))
-                .collect::<Result<_>>()?;
+            let outbox = query.fetch_all(&mut *tx).await?;
             // Bodies are large: fewer per statement.
             for bodies in outbox.chunks(ROWS_PER_INSERT / 10) {
                 let sql = format!(
@@ -223,20 +220,18 @@ impl Store {
              WHERE subscriber_id IN ({}) AND created_at >= $1",
             placeholders(2, subscribers.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(since);
+        let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(since);
         for id in subscribers {
             query = query.bind(id);
         }
-        for row in query.fetch_all(&self.pool).await? {
-            out.insert((row.try_get("subscriber_id")?, row.try_get("edition")?));
-        }
+        out.extend(query.fetch_all(&self.pool).await?);
         Ok(out)
     }
 
     /// The HTML of this subscriber's briefing for `edition`, as it was made
     /// for the mail.
     pub async fn briefing_html(&self, subscriber_id: i64, edition: &str) -> Result<Option<String>> {
-        sqlx::query(
+        sqlx::query_as::<_, BodyRow>(
             "SELECT m.html, m.text, m.encoding FROM briefings b JOIN outbox o ON o.briefing_id = b.id
              JOIN message_bodies m ON m.outbox_id = o.id
              WHERE b.subscriber_id = $1 AND b.edition = $2",
@@ -245,7 +240,7 @@ impl Store {
         .bind(edition)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| Ok(super::outbox::body_from_row(&r)?.html().into_owned()))
+        .map(|row| Ok(MessageBody::try_from(row)?.html().into_owned()))
         .transpose()
     }
 
@@ -255,7 +250,7 @@ impl Store {
         &self,
         subscriber_id: i64,
     ) -> Result<Vec<(String, Vec<(String, String)>)>> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT b.edition, p.paper_key, p.title FROM briefings b
              LEFT JOIN briefing_items bi ON bi.briefing_id = b.id
              LEFT JOIN papers p ON p.id = bi.paper_id
@@ -265,15 +260,11 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
-        for row in rows {
-            let edition: String = row.try_get("edition")?;
+        for (edition, key, title) in rows {
             if out.last().is_none_or(|(e, _)| *e != edition) {
                 out.push((edition, Vec::new()));
             }
-            if let (Some(key), Some(title)) = (
-                row.try_get::<Option<String>, _>("paper_key")?,
-                row.try_get::<Option<String>, _>("title")?,
-            ) {
+            if let (Some(key), Some(title)) = (key, title) {
                 out.last_mut().expect("pushed above").1.push((key, title));
             }
         }

@@ -7,38 +7,47 @@
 //! differs per backend (see `outbox.rs`). Times are unix seconds, lists are
 //! JSON text, because `Any` carries only plain scalars.
 //!
-//! Tables by file: `sources.rs` (feed fetch state), `papers.rs` (papers and
-//! their categories), `subscribers.rs` (subscribers and their radar topics),
-//! `briefings.rs` (who got which papers on which day, and the outbox row made
-//! with it), `outbox.rs` (the send queue), `settings.rs` (instance secrets).
-//! `subscribers.rs` also owns the subscription's life: events (proof of
-//! consent), feedback, and the hashed suppressions left by deleted data.
+//! Tables by file: `sources.rs` (feed fetch state), `papers.rs` (papers,
+//! their categories and the acronyms they define), `subscribers.rs` (the
+//! subscriber row: adding and reading subscribers), `subscriptions.rs`
+//! (status changes with their events, the proof of consent, and subscribe
+//! requests awaiting confirmation), `topics.rs` (radar topics),
+//! `feedback.rs` (verdicts on papers), `suppressions.rs` (deleting a
+//! subscriber, and the hashed addresses it leaves), `notices.rs` (mail that
+//! is not a briefing, limited per mailbox), `briefings.rs` (who got which
+//! papers on which day, and the outbox row made with it), `outbox.rs` (the
+//! send queue), `writing.rs` (what an LLM wrote, and the tokens spent),
+//! `settings.rs` (instance secrets).
 
 mod briefings;
+mod feedback;
+mod notices;
 mod outbox;
 mod papers;
 mod settings;
 mod sources;
 mod subscribers;
+mod subscriptions;
+mod suppressions;
+mod topics;
 mod writing;
 
 use std::path::Path;
 use std::time::Duration;
 
+use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Row};
 
 use crate::redact::redact_url;
 
 pub use briefings::{BriefingItem, LeftOutItem, NewBriefing, NextLook};
+pub use feedback::FeedbackEntry;
 pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;
-pub use subscribers::{
-    ConfirmOutcome, EventOrigin, FeedbackEntry, SubscriberEvent, SubscriberSummary,
-    SubscriptionRequest,
-};
+pub use subscribers::SubscriberSummary;
+pub use subscriptions::{ConfirmOutcome, EventOrigin, SubscriberEvent, SubscriptionRequest};
 pub use writing::NewTldr;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -123,6 +132,9 @@ fn not_writable_reason(e: &sqlx::Error) -> Option<String> {
         .then(|| db.message().to_owned())
 }
 
+/// A transaction that writes ([`Store::begin_write`]).
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
 /// A handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -174,10 +186,9 @@ impl Store {
             // only asked for when the file is not in WAL already (first run).
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    let mode: String = sqlx::query("PRAGMA journal_mode")
+                    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
                         .fetch_one(&mut *conn)
-                        .await?
-                        .try_get(0)?;
+                        .await?;
                     if !mode.eq_ignore_ascii_case("wal") {
                         sqlx::query("PRAGMA journal_mode = WAL")
                             .execute(&mut *conn)
@@ -262,7 +273,7 @@ impl Store {
     /// lock up front (`BEGIN IMMEDIATE`): a transaction that reads first and
     /// writes later cannot wait for another writer and fails with "database
     /// is locked" instead.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    async fn begin_write(&self) -> Result<Tx> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

@@ -17,9 +17,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
-use super::subscribers::{record_event, set_status, stop_queued_mail};
+use super::subscriptions::{record_event, set_status, stop_queued_mail};
 use super::{Backend, EventOrigin, Result, Store, StoreError};
 use crate::domain::MessageBody;
 use crate::domain::SubscriptionStatus;
@@ -110,35 +110,31 @@ impl Store {
             Backend::Postgres => CLAIM_POSTGRES,
         };
         let lease = uuid::Uuid::new_v4().simple().to_string();
-        let rows = sqlx::query(sql)
+        let rows: Vec<ClaimedRow> = sqlx::query_as(sql)
             .bind(lease_until)
             .bind(&lease)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        let ids: Vec<i64> = rows
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<std::result::Result<_, _>>()?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut bodies = self.message_bodies(&ids).await?;
         let mut claimed = rows
-            .iter()
+            .into_iter()
             .map(|row| {
-                let id: i64 = row.try_get("id")?;
-                let body = bodies.remove(&id).ok_or_else(|| {
-                    StoreError::Corrupt(format!("outbox message {id} has no body"))
+                let body = bodies.remove(&row.id).ok_or_else(|| {
+                    StoreError::Corrupt(format!("outbox message {} has no body", row.id))
                 })?;
                 Ok(ClaimedMessage {
-                    id,
+                    id: row.id,
                     lease: lease.clone(),
-                    attempts: row.try_get("attempts")?,
-                    created_at: row.try_get("created_at")?,
+                    attempts: row.attempts,
+                    created_at: row.created_at,
                     message: OutgoingMessage {
-                        recipient: row.try_get("recipient")?,
-                        subject: row.try_get("subject")?,
+                        recipient: row.recipient,
+                        subject: row.subject,
                         body,
-                        message_id: row.try_get("message_id")?,
-                        unsubscribe_url: row.try_get("unsubscribe_url")?,
+                        message_id: row.message_id,
+                        unsubscribe_url: row.unsubscribe_url,
                     },
                 })
             })
@@ -157,12 +153,12 @@ impl Store {
             "SELECT outbox_id, html, text, encoding FROM message_bodies WHERE outbox_id IN ({})",
             super::placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, StoredBody>(AssertSqlSafe(sql));
         for id in ids {
             query = query.bind(id);
         }
         for row in query.fetch_all(&self.pool).await? {
-            out.insert(row.try_get("outbox_id")?, body_from_row(&row)?);
+            out.insert(row.outbox_id, row.body.try_into()?);
         }
         Ok(out)
     }
@@ -244,7 +240,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let subscriber: Option<Option<i64>> = sqlx::query(
+        let subscriber: Option<Option<i64>> = sqlx::query_scalar(
             "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3
              WHERE id = $1 AND lease_token = $2 AND status = 'sending'
              RETURNING subscriber_id",
@@ -253,9 +249,7 @@ impl Store {
         .bind(&claim.lease)
         .bind(error)
         .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get("subscriber_id"))
-        .transpose()?;
+        .await?;
         let Some(subscriber) = subscriber else {
             return Ok(false);
         };
@@ -313,13 +307,12 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        let interrupted: i64 = sqlx::query(
+        let interrupted: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sending' AND lease_until < $1",
         )
         .bind(now)
         .fetch_one(&self.pool)
-        .await?
-        .try_get("n")?;
+        .await?;
         sqlx::query(
             "UPDATE outbox SET status = 'queued', lease_until = NULL
              WHERE (status = 'retry' AND next_attempt_at <= $1)
@@ -355,14 +348,13 @@ impl Store {
     /// giving them back. Returns how many, and when the last lease runs out
     /// (from then on they are sent again).
     pub async fn parked_messages(&self, now: i64) -> Result<(i64, Option<i64>)> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT COUNT(*) AS n, MAX(lease_until) AS until FROM outbox
              WHERE status = 'sending' AND lease_until >= $1",
         )
         .bind(now)
         .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get("n")?, row.try_get("until")?))
+        .await?)
     }
 
     /// Makes every message waiting for a retry due now: an operator's
@@ -376,13 +368,13 @@ impl Store {
     }
 
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?;
         let mut counts = OutboxCounts::default();
-        for row in rows {
-            let n: i64 = row.try_get("n")?;
-            match row.try_get::<String, _>("status")?.as_str() {
+        for (status, n) in rows {
+            match status.as_str() {
                 "queued" => counts.queued = n,
                 "retry" => counts.retry = n,
                 "sending" => counts.sending = n,
@@ -396,12 +388,38 @@ impl Store {
     }
 }
 
-/// A body from a row of `html`, `text` and `encoding`.
-pub(super) fn body_from_row(row: &sqlx::any::AnyRow) -> Result<MessageBody> {
-    MessageBody::stored(
-        &row.try_get::<String, _>("encoding")?,
-        row.try_get("html")?,
-        row.try_get("text")?,
-    )
-    .map_err(StoreError::Corrupt)
+/// What `claim_messages` reads back from the rows it claimed.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: i64,
+    attempts: i64,
+    created_at: i64,
+    recipient: String,
+    subject: String,
+    message_id: String,
+    unsubscribe_url: Option<String>,
+}
+
+/// A row of `message_bodies` (`html`, `text`, `encoding`).
+#[derive(sqlx::FromRow)]
+pub(super) struct BodyRow {
+    html: String,
+    text: String,
+    encoding: String,
+}
+
+impl TryFrom<BodyRow> for MessageBody {
+    type Error = StoreError;
+
+    fn try_from(row: BodyRow) -> Result<Self> {
+        MessageBody::stored(&row.encoding, row.html, row.text).map_err(StoreError::Corrupt)
+    }
+}
+
+/// A body with the message it belongs to.
+#[derive(sqlx::FromRow)]
+struct StoredBody {
+    outbox_id: i64,
+    #[sqlx(flatten)]
+    body: BodyRow,
 }

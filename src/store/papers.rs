@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::{Result, Store, StoreError, from_json, to_json};
 use crate::domain::{
@@ -9,7 +9,7 @@ use crate::domain::{
     paper_definitions,
 };
 
-/// The columns `paper_from_row` reads, of `papers p`.
+/// The columns of `PaperRow`, of `papers p`.
 macro_rules! paper_columns {
     () => {
         "p.id, p.paper_key, p.arxiv_id, p.version, p.doi, p.title, p.abstract, p.url, p.authors, \
@@ -17,44 +17,89 @@ macro_rules! paper_columns {
     };
 }
 
-/// A paper from a row of `paper_columns!()`, without its categories.
-fn paper_from_row(row: &sqlx::any::AnyRow) -> Result<StoredPaper> {
-    let id: i64 = row.try_get("id")?;
-    let corrupt = |what: String| StoreError::Corrupt(format!("paper {id}: {what}"));
-    let arxiv = match row.try_get::<Option<String>, _>("arxiv_id")? {
-        Some(text) => {
-            let (arxiv_id, _) =
-                ArxivId::parse_with_version(&text).map_err(|e| corrupt(e.to_string()))?;
-            let version: Option<i64> = row.try_get("version")?;
-            Some((arxiv_id, version.and_then(|v| u32::try_from(v).ok())))
-        }
-        None => None,
-    };
-    let announce_type = row
-        .try_get::<Option<String>, _>("announce_type")?
-        .map(|t| t.parse::<AnnounceType>().map_err(corrupt))
-        .transpose()?;
-    let published = row
-        .try_get::<Option<i64>, _>("published_at")?
-        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
-    let key: String = row.try_get("paper_key")?;
-    Ok(StoredPaper {
-        id,
-        first_seen_at: row.try_get("first_seen_at")?,
-        paper: Paper {
-            key: key.parse().map_err(corrupt)?,
-            arxiv,
-            doi: row.try_get("doi")?,
-            title: row.try_get("title")?,
-            abstract_text: row.try_get("abstract")?,
-            url: row.try_get("url")?,
-            authors: from_json(&row.try_get::<String, _>("authors")?)?,
-            categories: Vec::new(),
-            venue: row.try_get("venue")?,
-            announce_type,
-            published,
-        },
-    })
+/// A row of `paper_columns!()`: a paper without its categories.
+#[derive(sqlx::FromRow)]
+struct PaperRow {
+    id: i64,
+    paper_key: String,
+    arxiv_id: Option<String>,
+    version: Option<i64>,
+    doi: Option<String>,
+    title: String,
+    #[sqlx(rename = "abstract")]
+    abstract_text: String,
+    url: String,
+    authors: String,
+    venue: String,
+    announce_type: Option<String>,
+    published_at: Option<i64>,
+    first_seen_at: i64,
+}
+
+impl TryFrom<PaperRow> for StoredPaper {
+    type Error = StoreError;
+
+    fn try_from(row: PaperRow) -> Result<Self> {
+        let id = row.id;
+        let corrupt = |what: String| StoreError::Corrupt(format!("paper {id}: {what}"));
+        let arxiv = match row.arxiv_id {
+            Some(text) => {
+                let (arxiv_id, _) =
+                    ArxivId::parse_with_version(&text).map_err(|e| corrupt(e.to_string()))?;
+                Some((arxiv_id, row.version.and_then(|v| u32::try_from(v).ok())))
+            }
+            None => None,
+        };
+        let announce_type = row
+            .announce_type
+            .map(|t| t.parse::<AnnounceType>().map_err(corrupt))
+            .transpose()?;
+        Ok(StoredPaper {
+            id,
+            first_seen_at: row.first_seen_at,
+            paper: Paper {
+                key: row.paper_key.parse().map_err(corrupt)?,
+                arxiv,
+                doi: row.doi,
+                title: row.title,
+                abstract_text: row.abstract_text,
+                url: row.url,
+                authors: from_json(&row.authors)?,
+                categories: Vec::new(),
+                venue: row.venue,
+                announce_type,
+                published: row
+                    .published_at
+                    .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+            },
+        })
+    }
+}
+
+/// A paper in a briefing, under its topic.
+#[derive(sqlx::FromRow)]
+struct BriefingPaperRow {
+    #[sqlx(flatten)]
+    paper: PaperRow,
+    topic: String,
+}
+
+/// A paper a briefing left out, with the words that matched (one a line).
+#[derive(sqlx::FromRow)]
+struct LeftOutRow {
+    #[sqlx(flatten)]
+    paper: PaperRow,
+    topic: String,
+    matched: String,
+}
+
+/// A paper a subscriber gave a verdict on.
+#[derive(sqlx::FromRow)]
+struct FeedbackPaperRow {
+    #[sqlx(flatten)]
+    paper: PaperRow,
+    verdict: String,
+    subscriber_id: i64,
 }
 
 /// A paper as stored, with the id briefings refer to it by.
@@ -97,7 +142,7 @@ impl Store {
                 Some((id, v)) => (Some(id.as_str().to_owned()), v.map(i64::from)),
                 None => (None, None),
             };
-            let id: i64 = sqlx::query(
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO papers (paper_key, arxiv_id, version, doi, title, abstract, url, authors,
                                      venue, announce_type, published_at, first_seen_at, updated_at,
                                      version_seen_at, source_id)
@@ -137,8 +182,7 @@ impl Store {
             .bind(now)
             .bind(source_id)
             .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
+            .await?;
             for (position, category) in paper.categories.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO paper_categories (paper_id, position, category) VALUES ($1, $2, $3)
@@ -191,19 +235,19 @@ impl Store {
         let mut counts: HashMap<(String, String), i64> = HashMap::new();
         let mut after = 0i64;
         loop {
-            let rows = sqlx::query(
+            let rows: Vec<(i64, String, String)> = sqlx::query_as(
                 "SELECT id, title, abstract FROM papers WHERE id > $1 ORDER BY id LIMIT $2",
             )
             .bind(after)
             .bind(PAGE)
             .fetch_all(&mut *tx)
             .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.try_get("id")?;
-            for row in &rows {
-                let (title, abstract_text): (String, String) =
-                    (row.try_get("title")?, row.try_get("abstract")?);
-                for d in paper_definitions(&title, &abstract_text) {
+            let Some(&(last, _, _)) = rows.last() else {
+                break;
+            };
+            after = last;
+            for (_, title, abstract_text) in &rows {
+                for d in paper_definitions(title, abstract_text) {
                     *counts
                         .entry((d.acronym().to_owned(), d.long_form().to_owned()))
                         .or_default() += 1;
@@ -228,13 +272,12 @@ impl Store {
     /// What acronyms stand for, by every paper stored so far, and the
     /// expansions an LLM suggested per topic wording.
     pub async fn glossary(&self) -> Result<Glossary> {
-        let rows = sqlx::query("SELECT acronym, long_form, papers FROM acronyms")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT acronym, long_form, papers FROM acronyms")
+                .fetch_all(&self.pool)
+                .await?;
         let mut counts = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (acronym, long): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-            let papers: i64 = row.try_get(2)?;
+        for (acronym, long, papers) in rows {
             // A row that no longer reads as a definition is left out.
             if let Some(d) = Definition::new(&acronym, &long) {
                 counts.push((d, u32::try_from(papers).unwrap_or(u32::MAX)));
@@ -247,7 +290,7 @@ impl Store {
     /// newest first.
     pub async fn recent_papers(&self, since: i64) -> Result<Vec<StoredPaper>> {
         let mut categories: HashMap<i64, Vec<String>> = HashMap::new();
-        let rows = sqlx::query(
+        let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT c.paper_id, c.category FROM paper_categories c
              JOIN papers p ON p.id = c.paper_id
              WHERE p.version_seen_at >= $1
@@ -256,13 +299,10 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        for row in rows {
-            categories
-                .entry(row.try_get("paper_id")?)
-                .or_default()
-                .push(row.try_get("category")?);
+        for (paper_id, category) in rows {
+            categories.entry(paper_id).or_default().push(category);
         }
-        let rows = sqlx::query(concat!(
+        let rows = sqlx::query_as::<_, PaperRow>(concat!(
             "SELECT ",
             paper_columns!(),
             " FROM papers p WHERE p.version_seen_at >= $1 ORDER BY p.version_seen_at DESC, p.id"
@@ -270,9 +310,9 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        rows.into_iter()
             .map(|row| {
-                let mut paper = paper_from_row(row)?;
+                let mut paper = StoredPaper::try_from(row)?;
                 paper.paper.categories = categories.remove(&paper.id).unwrap_or_default();
                 Ok(paper)
             })
@@ -304,16 +344,15 @@ impl Store {
             ),
             super::placeholders(2, subscribers.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(limit);
+        let mut query = sqlx::query_as::<_, FeedbackPaperRow>(AssertSqlSafe(sql)).bind(limit);
         for id in subscribers {
             query = query.bind(id);
         }
         for row in query.fetch_all(&self.pool).await? {
-            let verdict: String = row.try_get("verdict")?;
-            let verdict = verdict.parse().map_err(StoreError::Corrupt)?;
-            out.entry(row.try_get("subscriber_id")?)
+            let verdict = row.verdict.parse().map_err(StoreError::Corrupt)?;
+            out.entry(row.subscriber_id)
                 .or_default()
-                .push((verdict, paper_from_row(&row)?));
+                .push((verdict, row.paper.try_into()?));
         }
         Ok(out)
     }
@@ -324,7 +363,7 @@ impl Store {
         let reference = reference.trim();
         let key = PaperKey::from_reference(reference)
             .map_or_else(|| reference.to_owned(), |key| key.to_string());
-        let row = sqlx::query(concat!(
+        let row = sqlx::query_as::<_, PaperRow>(concat!(
             "SELECT ",
             paper_columns!(),
             " FROM papers p WHERE p.paper_key = $1 OR p.url = $2 OR CAST(p.id AS TEXT) = $2
@@ -335,17 +374,13 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let mut paper = paper_from_row(&row)?;
-        let rows = sqlx::query(
+        let mut paper = StoredPaper::try_from(row)?;
+        paper.paper.categories = sqlx::query_scalar(
             "SELECT category FROM paper_categories WHERE paper_id = $1 ORDER BY position, category",
         )
         .bind(paper.id)
         .fetch_all(&self.pool)
         .await?;
-        paper.paper.categories = rows
-            .iter()
-            .map(|r| r.try_get("category"))
-            .collect::<std::result::Result<_, _>>()?;
         Ok(Some(paper))
     }
 
@@ -379,17 +414,14 @@ impl Store {
              WHERE b.subscriber_id IN ({}) AND p.version_seen_at >= $1",
             super::placeholders(2, subscribers.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(since);
+        let mut query = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql)).bind(since);
         for id in subscribers {
             query = query.bind(id);
         }
-        for row in query.fetch_all(&self.pool).await? {
-            out.entry(row.try_get("subscriber_id")?)
+        for (subscriber_id, paper_id, current) in query.fetch_all(&self.pool).await? {
+            out.entry(subscriber_id)
                 .or_default()
-                .insert(
-                    row.try_get("paper_id")?,
-                    row.try_get::<i64, _>("current")? == 1,
-                );
+                .insert(paper_id, current == 1);
         }
         Ok(out)
     }
@@ -401,7 +433,7 @@ impl Store {
         subscriber_id: i64,
         edition: &str,
     ) -> Result<Vec<(String, StoredPaper)>> {
-        let rows = sqlx::query(concat!(
+        let rows = sqlx::query_as::<_, BriefingPaperRow>(concat!(
             "SELECT ",
             paper_columns!(),
             ", bi.topic FROM briefings b JOIN briefing_items bi ON bi.briefing_id = b.id
@@ -412,8 +444,8 @@ impl Store {
         .bind(edition)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("topic")?, paper_from_row(row)?)))
+        rows.into_iter()
+            .map(|row| Ok((row.topic, row.paper.try_into()?)))
             .collect()
     }
 
@@ -425,7 +457,7 @@ impl Store {
         subscriber_id: i64,
         edition: &str,
     ) -> Result<Vec<(String, Vec<String>, StoredPaper)>> {
-        let rows = sqlx::query(concat!(
+        let rows = sqlx::query_as::<_, LeftOutRow>(concat!(
             "SELECT ",
             paper_columns!(),
             ", bm.topic, bm.matched FROM briefings b JOIN briefing_more bm ON bm.briefing_id = b.id
@@ -436,35 +468,31 @@ impl Store {
         .bind(edition)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        rows.into_iter()
             .map(|row| {
-                let matched: String = row.try_get("matched")?;
                 Ok((
-                    row.try_get("topic")?,
-                    matched
+                    row.topic,
+                    row.matched
                         .split('\n')
                         .filter(|m| !m.is_empty())
                         .map(str::to_owned)
                         .collect(),
-                    paper_from_row(row)?,
+                    row.paper.try_into()?,
                 ))
             })
             .collect()
     }
 
     pub async fn paper_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM papers")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM papers")
             .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
+            .await?)
     }
 
     pub async fn paper_title(&self, id: i64) -> Result<Option<String>> {
-        sqlx::query("SELECT title FROM papers WHERE id = $1")
+        Ok(sqlx::query_scalar("SELECT title FROM papers WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?
-            .map(|r| Ok(r.try_get("title")?))
-            .transpose()
+            .await?)
     }
 }

@@ -1,5 +1,4 @@
 use rand::RngCore;
-use sqlx::Row;
 
 use super::{Result, Store, StoreError};
 use crate::domain::LinkSecret;
@@ -62,11 +61,12 @@ impl Store {
         .bind(hex(&fresh))
         .execute(&self.pool)
         .await?;
-        Ok(sqlx::query("SELECT value FROM settings WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("value")?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }
 

@@ -1,7 +1,3 @@
-use sqlx::Row;
-
-use sqlx::any::AnyRow;
-
 use super::{Result, Store};
 
 /// The columns of `SourceState`; a macro so queries stay literal strings.
@@ -13,23 +9,8 @@ macro_rules! select_state {
     };
 }
 
-fn state_from_row(row: &AnyRow) -> Result<SourceState> {
-    Ok(SourceState {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        url: row.try_get("url")?,
-        last_fetched_at: row.try_get("last_fetched_at")?,
-        etag: row.try_get("etag")?,
-        last_modified: row.try_get("last_modified")?,
-        next_check_at: row.try_get("next_check_at")?,
-        error_count: row.try_get("error_count")?,
-        last_error: row.try_get("last_error")?,
-        last_notes: row.try_get("last_notes")?,
-    })
-}
-
 /// What collection remembers about a feed between fetches.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SourceState {
     pub id: i64,
     pub name: String,
@@ -56,19 +37,19 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query(concat!(select_state!(), " WHERE url = $1"))
+        Ok(sqlx::query_as(concat!(select_state!(), " WHERE url = $1"))
             .bind(url)
             .fetch_one(&self.pool)
-            .await?;
-        state_from_row(&row)
+            .await?)
     }
 
     /// Every feed ever configured, by name.
     pub async fn source_states(&self) -> Result<Vec<SourceState>> {
-        let rows = sqlx::query(concat!(select_state!(), " ORDER BY name, url"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(state_from_row).collect()
+        Ok(
+            sqlx::query_as(concat!(select_state!(), " ORDER BY name, url"))
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Takes the feed for one fetch if it is due by `now` and no other

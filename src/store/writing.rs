@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::{ROWS_PER_INSERT, Result, Store, placeholders};
 
@@ -21,15 +21,12 @@ impl Store {
                 "SELECT paper_id, locale, tldr FROM paper_tldrs WHERE paper_id IN ({})",
                 placeholders(1, chunk.len())
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query_as::<_, (i64, String, String)>(AssertSqlSafe(sql));
             for id in chunk {
                 query = query.bind(id);
             }
-            for row in query.fetch_all(&self.pool).await? {
-                out.insert(
-                    (row.try_get("paper_id")?, row.try_get("locale")?),
-                    row.try_get("tldr")?,
-                );
+            for (paper_id, locale, tldr) in query.fetch_all(&self.pool).await? {
+                out.insert((paper_id, locale), tldr);
             }
         }
         Ok(out)
@@ -59,14 +56,11 @@ impl Store {
 
     /// The languages active subscribers read: the TL;DRs worth writing.
     pub async fn reader_locales(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT DISTINCT locale FROM subscribers WHERE status = 'active' ORDER BY locale",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| r.try_get("locale").map_err(Into::into))
-            .collect()
+        .await?)
     }
 
     /// Stored analyses by key: (text with `[P<paper id>]` markers, model).
@@ -77,15 +71,12 @@ impl Store {
                 "SELECT key, body, model FROM analyses WHERE key IN ({})",
                 placeholders(1, chunk.len())
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query_as::<_, (String, String, String)>(AssertSqlSafe(sql));
             for key in chunk {
                 query = query.bind(key);
             }
-            for row in query.fetch_all(&self.pool).await? {
-                out.insert(
-                    row.try_get("key")?,
-                    (row.try_get("body")?, row.try_get("model")?),
-                );
+            for (key, body, model) in query.fetch_all(&self.pool).await? {
+                out.insert(key, (body, model));
             }
         }
         Ok(out)
@@ -120,17 +111,14 @@ impl Store {
     /// ([`crate::domain::Query::words_key`]). A row whose terms do not read
     /// as a list of strings is left out (asked again).
     pub async fn suggestions(&self) -> Result<HashMap<String, Vec<String>>> {
-        let rows = sqlx::query("SELECT topic_key, terms FROM topic_suggestions")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let terms: String = row.try_get("terms")?;
-            if let Ok(terms) = serde_json::from_str::<Vec<String>>(&terms) {
-                out.insert(row.try_get("topic_key")?, terms);
-            }
-        }
-        Ok(out)
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT topic_key, terms FROM topic_suggestions")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, terms)| Some((key, serde_json::from_str(&terms).ok()?)))
+            .collect())
     }
 
     /// Keeps what the LLM suggested for one topic wording (the last answer wins).
@@ -157,14 +145,13 @@ impl Store {
 
     /// Tokens spent on `day` (`YYYY-MM-DD`, UTC).
     pub async fn tokens_spent(&self, day: &str) -> Result<i64> {
-        let row = sqlx::query("SELECT tokens FROM llm_usage WHERE day = $1")
-            .bind(day)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(row) => row.try_get("tokens")?,
-            None => 0,
-        })
+        Ok(
+            sqlx::query_scalar("SELECT tokens FROM llm_usage WHERE day = $1")
+                .bind(day)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
     }
 
     /// Adds `tokens` to `day`'s count, in one statement (daemons share it).
