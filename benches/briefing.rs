@@ -9,11 +9,11 @@ use std::hint::black_box;
 
 use academichub::briefing::{Briefing, BriefingLinks, Pick, Renderer, Section, compose};
 use academichub::delivery::build_message;
+use academichub::domain::OutgoingMessage;
 use academichub::domain::{
     LinkAction, LinkClaims, LinkKeys, LinkSecret, Locale, MessageBody, Paper, Verdict,
 };
 use academichub::sources::parse_feed;
-use academichub::store::OutgoingMessage;
 use academichub::writing::summarise;
 use chrono::NaiveDate;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -103,7 +103,7 @@ fn briefing(c: &mut Criterion) {
         );
         let mail = renderer.render(&content, locale).unwrap();
         let message = OutgoingMessage {
-            recipient: "reader@example.org".into(),
+            recipient: academichub::domain::EmailAddress::parse("reader@example.org").unwrap(),
             subject: mail.subject,
             body: MessageBody::encode(&mail.html, &mail.text),
             message_id: "<bench@academichub.example>".into(),

@@ -173,7 +173,7 @@ fn is_root() -> bool {
 /// The average size of the MIME messages the daemon built, from a sample
 /// of the outbox.
 fn average_message_bytes(database: &str) -> usize {
-    use academichub::store::OutgoingMessage;
+    use academichub::domain::OutgoingMessage;
     use sqlx::Row;
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -192,7 +192,7 @@ fn average_message_bytes(database: &str) -> usize {
             .iter()
             .map(|r| {
                 let m = OutgoingMessage {
-                    recipient: r.get("recipient"),
+                    recipient: academichub::domain::EmailAddress::parse_international(r.get("recipient")).unwrap(),
                     subject: r.get("subject"),
                     body: academichub::domain::MessageBody::stored(
                         r.get("encoding"),

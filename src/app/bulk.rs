@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 use super::Application;
 use crate::briefing::Notice;
 use crate::domain::{
-    Cadence, NewSubscriber, Subscriber, SubscriberInput, SubscriptionStatus, Topic, TopicInput,
+    Cadence, EventOrigin, NewSubscriber, Subscriber, SubscriberInput, SubscriptionStatus, Topic,
+    TopicInput,
 };
-use crate::store::EventOrigin;
 
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -247,8 +247,8 @@ impl Application {
             "This is a test message from AcademicHub ({base}).\n\nIf you can read it, mail from {} reaches {to}.\n",
             self.sender.from()
         );
-        let outgoing = crate::store::OutgoingMessage {
-            recipient: to.to_string(),
+        let outgoing = crate::domain::OutgoingMessage {
+            recipient: to.clone(),
             subject: "AcademicHub test message".into(),
             body: crate::domain::MessageBody::Plain {
                 html: format!(

@@ -11,11 +11,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::Application;
 use crate::briefing::Notice;
 use crate::domain::{
-    Expansion, InputError, LinkAction, LinkClaims, LinkError, MessageBody, Preferences,
-    PreferencesInput, Subscriber, SubscriberInput, SubscriptionStatus, Topic, Verdict,
+    ConfirmOutcome, EventOrigin, Expansion, InputError, LinkAction, LinkClaims, LinkError,
+    MessageBody, OutgoingMessage, Preferences, PreferencesInput, Subscriber, SubscriberInput,
+    SubscriptionStatus, Topic, Verdict,
 };
 use crate::links::{ReaderLink, edition_of};
-use crate::store::{ConfirmOutcome, EventOrigin, OutgoingMessage, StoreError};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReaderError {
@@ -104,7 +105,7 @@ impl Application {
             .render_notice(notice, subscriber.locale, &url)
             .map_err(anyhow::Error::from)?;
         let message = OutgoingMessage {
-            recipient: subscriber.email.to_string(),
+            recipient: subscriber.email.clone(),
             subject: mail.subject,
             body: MessageBody::encode(&mail.html, &mail.text),
             message_id: self.links.message_id(),

@@ -4,7 +4,7 @@ use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 use crate::domain::MessageBody;
-use crate::store::OutgoingMessage;
+use crate::domain::OutgoingMessage;
 
 /// `List-Unsubscribe: <https://…>` (RFC 2369).
 #[derive(Debug, Clone)]
@@ -87,10 +87,7 @@ text_header!(
 /// HTML), with the Message-ID fixed at enqueue time so a retry is the same
 /// message to the receiving side.
 pub fn build_message(from: &Mailbox, outgoing: OutgoingMessage) -> Result<Message, String> {
-    let to: Mailbox = outgoing
-        .recipient
-        .parse()
-        .map_err(|e| format!("recipient {:?} is not an address: {e}", outgoing.recipient))?;
+    let to = Mailbox::new(None, outgoing.recipient.as_lettre().clone());
     let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
@@ -135,11 +132,12 @@ fn alternative(body: MessageBody) -> MultiPart {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::EmailAddress;
 
     #[test]
     fn briefings_carry_one_click_unsubscribe_and_both_parts() {
         let outgoing = OutgoingMessage {
-            recipient: "ada@example.org".into(),
+            recipient: EmailAddress::parse("ada@example.org").unwrap(),
             subject: "AcademicHub · 2026-11-23 · 2 新论文".into(),
             body: MessageBody::encode("<p>hi</p>", "hi"),
             message_id: "<abc@academichub.test>".into(),

@@ -16,7 +16,7 @@ use lettre::message::header::HeaderName;
 
 use super::build_message;
 use crate::config::DkimSettings;
-use crate::store::OutgoingMessage;
+use crate::domain::OutgoingMessage;
 
 /// Headers every message is signed over.
 const SIGNED: [&str; 6] = [

@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::mailer::Connection;
 use super::{Mailer, SendError, Sender};
 use crate::domain::MessageBody;
-use crate::store::{ClaimedMessage, OutgoingMessage, Store, StoreError};
+use crate::domain::OutgoingMessage;
+use crate::store::{ClaimedMessage, Store, StoreError};
 
 /// How long a claim outlasts the longest exchange a send may take: a worker
 /// that is still sending holds its row, and one that died releases it soon.
@@ -103,12 +104,11 @@ impl Pace {
         }
     }
 
-    /// Waits until a message to `recipient` may go.
-    async fn wait(&self, recipient: &str) {
+    /// Waits until a message to an address at `domain` may go.
+    async fn wait(&self, domain: &str) {
         if let Some(all) = &self.all {
             all.until_ready().await;
         }
-        let domain = recipient.rsplit('@').next().unwrap_or_default();
         if let Some(limit) = self.domains.get(&domain.to_ascii_lowercase()) {
             limit.until_ready().await;
         }
@@ -254,7 +254,7 @@ async fn send_claimed(
                 }
                 break;
             }
-            outbox.pace.wait(&claim.message.recipient).await;
+            outbox.pace.wait(claim.message.recipient.domain()).await;
             // The claim must outlast this exchange.
             if now() + per_message > lease_until {
                 lease_until = now() + lease_secs;

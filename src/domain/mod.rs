@@ -15,6 +15,7 @@ mod input;
 mod link_token;
 mod locale;
 mod message_body;
+mod outgoing;
 mod paper;
 mod paper_key;
 mod query;
@@ -39,10 +40,12 @@ pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 pub(crate) use locale::string_keys;
 pub use locale::{Locale, LocaleError};
 pub use message_body::MessageBody;
+pub use outgoing::OutgoingMessage;
 pub use paper::{Paper, SentPapers};
 pub use paper_key::PaperKey;
 pub use query::{Facet, Query, QueryError, Revisions, Term};
 pub use subscriber::{
-    Cadence, NewSubscriber, Preferences, Subscriber, SubscriptionStatus, Verdict,
+    Cadence, ConfirmOutcome, EventOrigin, NewSubscriber, Preferences, Subscriber,
+    SubscriptionStatus, Verdict,
 };
 pub use topic::{Topic, TopicError};

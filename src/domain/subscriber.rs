@@ -241,6 +241,35 @@ pub struct Preferences {
     pub topics: Vec<Topic>,
 }
 
+/// Where a change to a subscription came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventOrigin {
+    /// `web`, `api`, `one-click`, `cli`, `expiry`, …
+    pub source: &'static str,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl EventOrigin {
+    pub fn cli() -> Self {
+        Self {
+            source: "cli",
+            ip: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// The outcome of a confirmation link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    Confirmed,
+    AlreadyActive,
+    /// Unsubscribed or suppressed after the link was sent: it no longer
+    /// confirms anything; a new request is needed.
+    Stale,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

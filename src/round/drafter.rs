@@ -15,10 +15,12 @@ use rayon::prelude::*;
 use super::matching::{Due, Kept, RoundPapers, match_due, within_total};
 use crate::briefing::{Briefing, BriefingLinks, Pick, RenderedMail, Renderer, Section, compose};
 use crate::config::Settings;
-use crate::domain::{Analysis, Glossary, Locale, MessageBody, Subscriber, Verdict};
+use crate::domain::{
+    Analysis, Glossary, Locale, MessageBody, OutgoingMessage, Subscriber, Verdict,
+};
 use crate::links::{Links, ReaderLink};
 use crate::radar::{Examples, describe};
-use crate::store::{BriefingItem, LeftOutItem, OutgoingMessage, StoredPaper};
+use crate::store::{BriefingItem, LeftOutItem, StoredPaper};
 use crate::writing::{BriefingPapers, Words, summarise};
 
 /// The topic recorded for papers that resemble liked ones but match no topic.
@@ -176,7 +178,7 @@ impl Drafter {
             })
             .collect();
         let message = OutgoingMessage {
-            recipient: subscriber.email.to_string(),
+            recipient: subscriber.email.clone(),
             subject: rendered.subject,
             body: MessageBody::encode(&rendered.html, &rendered.text),
             message_id: self.links.message_id(),

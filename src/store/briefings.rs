@@ -3,8 +3,8 @@ use std::collections::{HashMap, HashSet};
 use sqlx::AssertSqlSafe;
 
 use super::outbox::BodyRow;
-use super::{OutgoingMessage, ROWS_PER_INSERT, Result, Store, placeholders};
-use crate::domain::MessageBody;
+use super::{ROWS_PER_INSERT, Result, Store, placeholders};
+use crate::domain::{MessageBody, OutgoingMessage};
 
 /// When the round should look at a subscriber next, and why their last
 /// briefing could not be made (`None`: it went fine or there was nothing).
@@ -154,7 +154,7 @@ impl Store {
                 query = query
                     .bind(id)
                     .bind(b.subscriber_id)
-                    .bind(&m.recipient)
+                    .bind(m.recipient.as_str())
                     .bind(&m.subject)
                     .bind(&m.message_id)
                     .bind(m.unsubscribe_url.as_deref())

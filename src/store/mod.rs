@@ -43,11 +43,11 @@ use crate::redact::redact_url;
 
 pub use briefings::{BriefingItem, LeftOutItem, NewBriefing, NextLook};
 pub use feedback::FeedbackEntry;
-pub use outbox::{ClaimedMessage, OutboxCounts, OutgoingMessage, SweepCounts};
+pub use outbox::{ClaimedMessage, OutboxCounts, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;
 pub use subscribers::SubscriberSummary;
-pub use subscriptions::{ConfirmOutcome, EventOrigin, SubscriberEvent, SubscriptionRequest};
+pub use subscriptions::{SubscriberEvent, SubscriptionRequest};
 pub use writing::NewTldr;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

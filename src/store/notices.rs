@@ -3,8 +3,9 @@
 //! `mailbox_notices`: anyone can type an address into the subscribe form,
 //! and this keeps that from filling a stranger's inbox.
 
-use super::subscriptions::{EventOrigin, record_event};
-use super::{OutgoingMessage, Result, Store};
+use super::subscriptions::record_event;
+use super::{Result, Store};
+use crate::domain::{EventOrigin, OutgoingMessage};
 
 impl Store {
     /// Queues a mail that is not a briefing (a confirmation, a pointer to
@@ -56,7 +57,7 @@ impl Store {
         )
         .bind(subscriber_id)
         .bind(kind)
-        .bind(&message.recipient)
+        .bind(message.recipient.as_str())
         .bind(&message.subject)
         .bind(&message.message_id)
         .bind(message.unsubscribe_url.as_deref())

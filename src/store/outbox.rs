@@ -20,22 +20,8 @@ use std::collections::HashMap;
 use sqlx::AssertSqlSafe;
 
 use super::subscriptions::{record_event, set_status, stop_queued_mail};
-use super::{Backend, EventOrigin, Result, Store, StoreError};
-use crate::domain::MessageBody;
-use crate::domain::SubscriptionStatus;
-
-/// What goes on the wire, fixed when the briefing is made so that a retry
-/// sends exactly the same message (same Message-ID).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutgoingMessage {
-    pub recipient: String,
-    pub subject: String,
-    pub body: MessageBody,
-    pub message_id: String,
-    /// `List-Unsubscribe` target; `None` for mail that is not a briefing
-    /// (a confirmation request is not a list message).
-    pub unsubscribe_url: Option<String>,
-}
+use super::{Backend, Result, Store, StoreError};
+use crate::domain::{EmailAddress, EventOrigin, MessageBody, OutgoingMessage, SubscriptionStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedMessage {
@@ -130,7 +116,9 @@ impl Store {
                     attempts: row.attempts,
                     created_at: row.created_at,
                     message: OutgoingMessage {
-                        recipient: row.recipient,
+                        recipient: EmailAddress::parse_international(&row.recipient).map_err(
+                            |e| StoreError::Corrupt(format!("outbox message {}: {e}", row.id)),
+                        )?,
                         subject: row.subject,
                         body,
                         message_id: row.message_id,

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, FromRow, Row};
 
-use super::subscriptions::{EventOrigin, record_event};
+use super::subscriptions::record_event;
 use super::topics::upsert_topic;
 use super::{Backend, Result, Store, StoreError, Tx};
+use crate::domain::EventOrigin;
 use crate::domain::{Cadence, EmailAddress, NewSubscriber, Subscriber, SubscriptionStatus, Topic};
 
 /// One line of `academichub subscribers`.

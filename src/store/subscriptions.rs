@@ -8,26 +8,9 @@
 use super::subscribers::{insert_subscriber, parse_status};
 use super::topics::replace_topics;
 use super::{Result, Store, StoreError, Tx};
-use crate::domain::{NewSubscriber, Preferences, SubscriptionStatus, Topic};
-
-/// Where a change to a subscription came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventOrigin {
-    /// `web`, `api`, `one-click`, `cli`, `expiry`, …
-    pub source: &'static str,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl EventOrigin {
-    pub fn cli() -> Self {
-        Self {
-            source: "cli",
-            ip: None,
-            user_agent: None,
-        }
-    }
-}
+use crate::domain::{
+    ConfirmOutcome, EventOrigin, NewSubscriber, Preferences, SubscriptionStatus, Topic,
+};
 
 /// One recorded change of a subscription.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
@@ -49,16 +32,6 @@ pub struct SubscriptionRequest {
     /// The status before the request: `Active` means nothing was changed
     /// and the reader should be pointed to their preferences instead.
     pub was: Option<SubscriptionStatus>,
-}
-
-/// The outcome of a confirmation link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfirmOutcome {
-    Confirmed,
-    AlreadyActive,
-    /// Unsubscribed or suppressed after the link was sent: it no longer
-    /// confirms anything; a new request is needed.
-    Stale,
 }
 
 impl Store {

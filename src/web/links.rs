@@ -11,8 +11,7 @@ use chrono::Utc;
 use super::pages::{Button, MessagePage, PageLink, negotiate};
 use super::{ClientIp, Web, origin};
 use crate::app::{ReaderError, ReaderLink};
-use crate::domain::{LinkAction, Locale, Subscriber, Verdict, readable_math};
-use crate::store::ConfirmOutcome;
+use crate::domain::{ConfirmOutcome, LinkAction, Locale, Subscriber, Verdict, readable_math};
 
 /// RFC 8058: what a mail client POSTs for one-click unsubscribe.
 const ONE_CLICK: &[u8] = b"List-Unsubscribe=One-Click";

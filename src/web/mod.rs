@@ -39,8 +39,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::{Application, ReaderError};
-use crate::domain::{LinkError, Locale};
-use crate::store::EventOrigin;
+use crate::domain::{EventOrigin, LinkError, Locale};
 use pages::{MessagePage, PageLink, Pages};
 
 /// Requests are small forms and JSON; anything bigger is refused.

@@ -4,7 +4,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 
 use crate::helpers::{
-    FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture, free_port, skip,
+    Daemon, FeedServer, Hub, Route, SmtpServer, TestDb, config, fixture, free_port, skip,
+    web_config,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,4 +428,67 @@ async fn items_a_feed_cannot_give_us_are_counted_and_shown_by_feeds() {
         listed.contains("ok, but 2 item(s) skipped (no title: 1, no http(s) link: 1)"),
         "{listed}"
     );
+}
+
+/// The subscribe API and the CLI's `subscribe` are two doors to one check:
+/// what one refuses the other refuses, in the same words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_refuses_what_the_subscribe_api_refuses_in_the_same_words() {
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let hub = Hub::new(&web_config(&db.url, free_port(), &[], port));
+    let daemon = Daemon::start(&hub, port).await;
+    let topic =
+        |i: usize| serde_json::json!({"name": format!("t{i}"), "keywords": [format!("word{i}")]});
+    let cases: [(&str, serde_json::Value, Vec<String>); 3] = [
+        (
+            "21 topics",
+            serde_json::json!({"email": "ada@example.org", "topics": (0..21).map(topic).collect::<Vec<_>>()}),
+            (0..21)
+                .flat_map(|i| {
+                    [
+                        "--topic".into(),
+                        format!("t{i}"),
+                        "--keywords".into(),
+                        format!("word{i}"),
+                    ]
+                })
+                .collect(),
+        ),
+        (
+            "hour 24",
+            serde_json::json!({"email": "ada@example.org", "send_hour": 24, "topics": [topic(0)]}),
+            ["--hour", "24", "--topic", "t0", "--keywords", "word0"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        (
+            "a zone that does not exist",
+            serde_json::json!({"email": "ada@example.org", "timezone": "Mars/Olympus_Mons", "topics": [topic(0)]}),
+            [
+                "--timezone",
+                "Mars/Olympus_Mons",
+                "--topic",
+                "t0",
+                "--keywords",
+                "word0",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+    ];
+    for (case, body, args) in cases {
+        let (status, answer) = daemon.post_json("/api/subscriptions", &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{case}: {answer}");
+        let said: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let said = said["error"].as_str().unwrap();
+        let mut cli = vec!["subscribe", "ada@example.org"];
+        cli.extend(args.iter().map(String::as_str));
+        let out = hub.run(&cli).await;
+        assert!(!out.success, "{case}: the CLI took it");
+        assert_eq!(out.stderr.trim(), format!("error: {said}"), "{case}");
+        println!("{case}: both say {said:?}");
+    }
+    assert_eq!(hub.ok(&["subscribers"]).await, "", "nothing was saved");
+    daemon.stop().await;
 }

@@ -200,6 +200,8 @@ struct Words {
     unsubscribe: &'static str,
     unsubscribed: &'static str,
     welcome_back: &'static str,
+    /// What the preferences page says of a topic of common words only.
+    common_words: &'static str,
 }
 
 const ENGLISH: Words = Words {
@@ -214,6 +216,7 @@ const ENGLISH: Words = Words {
     unsubscribe: "Unsubscribe",
     unsubscribed: "You are unsubscribed",
     welcome_back: "Welcome back",
+    common_words: "has only words nearly every paper has",
 };
 
 const CHINESE: Words = Words {
@@ -228,6 +231,7 @@ const CHINESE: Words = Words {
     unsubscribe: "退订",
     unsubscribed: "已退订",
     welcome_back: "欢迎回来",
+    common_words: "只含几乎每篇论文都有的词",
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,6 +314,20 @@ async fn a_reader_subscribes_confirms_edits_after_days_unsubscribes_and_undoes_i
         click(&browser, "main p a").await;
         heading_says(&browser, words.preferences).await;
         shoot(&browser, &format!("preferences-{lang}")).await;
+        // A topic that would match every paper is refused in the reader's
+        // language, on the form as they filled it in.
+        fill(&browser, "#t0_query", "the, of").await;
+        click(&browser, "#preferences button[type=submit]").await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !browser.source().await.unwrap().contains(words.common_words) {
+            assert!(
+                Instant::now() < deadline,
+                "[{lang}] the refusal is not in the reader's language: {}",
+                browser.source().await.unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shoot(&browser, &format!("preferences-refused-{lang}")).await;
         fill(&browser, "#t0_query", "GNN, hypergraph").await;
         // The page stays open for three days (the form's token used to live
         // one) before Save is pressed: it still saves.

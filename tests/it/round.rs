@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use academichub::app::ReaderLink;
+use academichub::domain::EventOrigin;
 use academichub::domain::{
     Cadence, EmailAddress, Locale, NewSubscriber, SubscriptionStatus, Topic,
 };
-use academichub::store::{EventOrigin, Store};
+use academichub::store::Store;
 use chrono::{Datelike, Utc};
 
 use crate::helpers::{

@@ -2,15 +2,16 @@
 
 use std::collections::HashSet;
 
+use academichub::domain::OutgoingMessage;
 use academichub::domain::{EmailAddress, Locale, NewSubscriber, SentPapers, Topic};
 use academichub::sources::parse_feed;
-use academichub::store::{BriefingItem, LeftOutItem, NewBriefing, OutgoingMessage, Store};
+use academichub::store::{BriefingItem, LeftOutItem, NewBriefing, Store};
 
 use crate::helpers::{TestDb, fixture, sql_exec};
 
 fn message(to: &str) -> OutgoingMessage {
     OutgoingMessage {
-        recipient: to.into(),
+        recipient: academichub::domain::EmailAddress::parse(to).unwrap(),
         subject: "s".into(),
         body: academichub::domain::MessageBody::encode("<p>h</p>", "t"),
         message_id: format!("<{to}@hub.test>"),
