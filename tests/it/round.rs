@@ -143,6 +143,23 @@ async fn subscriber_rows_touched(db_url: &str) -> i64 {
     .await
 }
 
+/// Waits until no other session is connected to the database: a backend's
+/// statistics reach the shared counters as it exits.
+async fn others_gone(db_url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sql_count(
+        db_url,
+        "SELECT COUNT(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await
+        > 0
+    {
+        assert!(Instant::now() < deadline, "a session stayed connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_tick_with_nobody_due_touches_no_subscriber_rows() {
     const TEST: &str = "a_tick_with_nobody_due_touches_no_subscriber_rows";
@@ -164,6 +181,7 @@ async fn a_tick_with_nobody_due_touches_no_subscriber_rows() {
         );
         // …and the next reads none of them: one search of an index.
         let before = if db.label == "postgres" {
+            others_gone(&db.url).await;
             Some(subscriber_rows_touched(&db.url).await)
         } else {
             None
@@ -174,8 +192,7 @@ async fn a_tick_with_nobody_due_touches_no_subscriber_rows() {
             "[{label}] {second}"
         );
         if let Some(before) = before {
-            // A finished backend's statistics reach the shared counters as it exits.
-            tokio::time::sleep(Duration::from_millis(1500)).await;
+            others_gone(&db.url).await;
             assert_eq!(
                 subscriber_rows_touched(&db.url).await,
                 before,
@@ -238,8 +255,8 @@ async fn two_daemons_on_one_postgres_share_a_round_of_two_thousand() {
     while smtp.messages().len() < N && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // A moment for anything sent twice to arrive too.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Stopping lets each daemon finish what it is sending: whatever it
+    // sent, a second time too, has arrived once they are gone.
     for daemon in daemons {
         assert!(terminate(daemon).await.success);
     }
@@ -278,6 +295,15 @@ async fn two_daemons_on_one_postgres_share_a_round_of_two_thousand() {
     assert_eq!(
         sql_count(&db.url, "SELECT COUNT(*) FROM briefings").await,
         N as i64
+    );
+    assert_eq!(
+        sql_count(
+            &db.url,
+            "SELECT COUNT(*) FROM outbox WHERE status <> 'sent'"
+        )
+        .await,
+        0,
+        "nothing left to send"
     );
     smtp.stop().await;
     db.drop_db().await;
