@@ -13,9 +13,11 @@
 //! 2. [`store`] keeps papers, subscribers and their radar, briefings and the
 //!    outbox, in SQLite or PostgreSQL.
 //! 3. [`radar`] matches a subscriber's topics against the new papers.
-//! 4. [`briefing`] turns the matches into an MJML email in the reader's
-//!    language and renders it to HTML and text; its TL;DRs and opening
-//!    analysis come from an LLM through [`analysis`] when one is configured.
+//! 4. [`round`] runs the day: it claims the subscribers who are due, matches
+//!    their radars, asks [`writing`] for the TL;DRs and the opening analysis
+//!    (by an LLM through [`analysis`] when one is configured, else built in),
+//!    has [`briefing`] compose the MJML email in the reader's language and
+//!    render it to HTML and text, and queues it in the outbox.
 //! 5. [`delivery`] sends queued briefings over SMTP (or into a folder),
 //!    recording each send before and after.
 //!
@@ -29,9 +31,12 @@
 //!
 //! # Layout
 //!
-//! [`app`] holds the built application; [`cli`], [`scheduler`] and [`web`]
-//! drive it ([`daemon`] runs the last two together); [`config`] is the one
-//! settings tree; [`domain`] has the types that are valid by construction.
+//! [`app`] builds the stages once and is the one way in to each use-case:
+//! [`cli`], [`scheduler`] and [`web`] drive it ([`daemon`] runs the last two
+//! together) and never reach the store themselves. [`config`] is the one
+//! settings tree; [`domain`] has the types that are valid by construction,
+//! and `domain::input` the one check of what people type; [`links`] signs
+//! what our mail links to.
 
 pub mod analysis;
 pub mod app;
