@@ -175,7 +175,7 @@ impl From<&Subscriber> for SubscriberInput {
             email: s.email.to_string(),
             locale: Some(s.locale.as_str().to_owned()),
             timezone: Some(s.timezone.name().to_owned()),
-            send_hour: Some(s.send_hour),
+            send_hour: Some(s.send_hour.get()),
             cadence: (s.cadence != Cadence::Daily).then(|| s.cadence.to_string()),
             topics: s
                 .topics

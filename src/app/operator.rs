@@ -107,7 +107,7 @@ impl Application {
             input
                 .timezone
                 .get_or_insert_with(|| existing.timezone.name().to_owned());
-            input.send_hour.get_or_insert(existing.send_hour);
+            input.send_hour.get_or_insert(existing.send_hour.get());
             let kept = existing
                 .topics
                 .iter()

@@ -472,7 +472,7 @@ impl Application {
             "status": s.status.as_str(),
             "locale": s.locale.as_str(),
             "timezone": s.timezone.name(),
-            "send_hour": s.send_hour,
+            "send_hour": s.send_hour.get(),
             "cadence": s.cadence.to_string(),
             "papers_per_topic": s.max_per_topic,
             "paused_until": s.paused_until.map(|d| d.to_string()),

@@ -119,6 +119,13 @@ impl SendHour {
     }
 }
 
+/// The number, padded as asked: `{:02}` gives `07`.
+impl std::fmt::Display for SendHour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// A reader's topics, checked together: at most
 /// [`Topic::MAX_PER_SUBSCRIBER`], at least one, each named once, none that
 /// would match every paper.
@@ -258,7 +265,7 @@ impl SubscriberInput {
                 email,
                 locale,
                 timezone,
-                send_hour: send_hour.get(),
+                send_hour,
             },
             cadence,
             radar: Radar::new(topics_from_input(self.topics)?)?,
@@ -303,7 +310,7 @@ impl PreferencesInput {
         Ok(Preferences {
             locale,
             timezone,
-            send_hour: send_hour.get(),
+            send_hour,
             cadence,
             max_per_topic,
             paused_until,
@@ -431,7 +438,7 @@ mod tests {
     #[test]
     fn defaults_fill_what_was_not_typed() {
         let s = input(1).check(&rules()).unwrap();
-        assert_eq!(s.subscriber.send_hour, 7);
+        assert_eq!(s.subscriber.send_hour.get(), 7);
         assert_eq!(s.subscriber.timezone, chrono_tz::UTC);
         assert_eq!(s.cadence, Cadence::Daily);
     }

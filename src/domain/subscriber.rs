@@ -4,7 +4,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
-use super::{EmailAddress, Locale, Topic};
+use super::{EmailAddress, Locale, SendHour, Topic};
 
 /// Who wants a briefing, when, in which language. Built by `subscribe`.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,8 +12,8 @@ pub struct NewSubscriber {
     pub email: EmailAddress,
     pub locale: Locale,
     pub timezone: Tz,
-    /// Local hour (0–23) from which today's briefing is due.
-    pub send_hour: u32,
+    /// Local hour from which today's briefing is due.
+    pub send_hour: SendHour,
 }
 
 /// Where a subscription stands. Only `Active` subscribers get briefings.
@@ -134,7 +134,7 @@ pub struct Subscriber {
     pub status: SubscriptionStatus,
     pub locale: Locale,
     pub timezone: Tz,
-    pub send_hour: u32,
+    pub send_hour: SendHour,
     pub cadence: Cadence,
     /// Papers per topic; `None`: the instance's default.
     pub max_per_topic: Option<u32>,
@@ -170,7 +170,7 @@ impl Subscriber {
     pub fn is_due(&self, now: DateTime<Utc>, ignore_hour: bool) -> bool {
         let local = now.with_timezone(&self.timezone);
         let date = local.date_naive();
-        let hour_ok = ignore_hour || local.hour() >= self.send_hour;
+        let hour_ok = ignore_hour || local.hour() >= self.send_hour.get();
         let day_ok = match self.cadence {
             Cadence::Daily => true,
             Cadence::Weekly(day) => local.weekday() == day,
@@ -214,7 +214,7 @@ impl Subscriber {
     fn local_hour(&self, date: NaiveDate) -> DateTime<Utc> {
         use chrono::{LocalResult, TimeZone};
         let hour = date
-            .and_hms_opt(self.send_hour.min(23), 0, 0)
+            .and_hms_opt(self.send_hour.get(), 0, 0)
             .expect("hours below 24 exist");
         match self.timezone.from_local_datetime(&hour) {
             LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
@@ -234,7 +234,7 @@ impl Subscriber {
 pub struct Preferences {
     pub locale: Locale,
     pub timezone: Tz,
-    pub send_hour: u32,
+    pub send_hour: SendHour,
     pub cadence: Cadence,
     pub max_per_topic: Option<u32>,
     pub paused_until: Option<NaiveDate>,
@@ -281,7 +281,7 @@ mod tests {
             status: SubscriptionStatus::Active,
             locale: Locale::En,
             timezone: chrono_tz::Asia::Shanghai,
-            send_hour: 8,
+            send_hour: SendHour::new(8).unwrap(),
             cadence,
             max_per_topic: None,
             paused_until,
@@ -313,7 +313,7 @@ mod tests {
         ] {
             let reader = Subscriber {
                 timezone: zone,
-                send_hour: 7,
+                send_hour: SendHour::new(7).unwrap(),
                 ..subscriber(Cadence::Daily, None)
             };
             for change in changes {
@@ -333,7 +333,7 @@ mod tests {
     fn a_weekly_reader_is_due_only_on_their_day_across_a_dst_change() {
         let reader = Subscriber {
             timezone: chrono_tz::Europe::Berlin,
-            send_hour: 7,
+            send_hour: SendHour::new(7).unwrap(),
             ..subscriber(Cadence::Weekly(Weekday::Sun), None)
         };
         let due: Vec<NaiveDate> = (20..=31)
@@ -373,7 +373,7 @@ mod tests {
         // first instant after the gap, and the reader is due then.
         let gap = Subscriber {
             timezone: chrono_tz::Europe::Berlin,
-            send_hour: 2,
+            send_hour: SendHour::new(2).unwrap(),
             ..subscriber(Cadence::Daily, None)
         };
         let slot = gap.next_slot(

@@ -11,8 +11,10 @@ use sqlx::{AssertSqlSafe, FromRow, Row};
 use super::subscriptions::record_event;
 use super::topics::upsert_topic;
 use super::{Backend, Result, Store, StoreError, Tx};
-use crate::domain::EventOrigin;
-use crate::domain::{Cadence, EmailAddress, NewSubscriber, Subscriber, SubscriptionStatus, Topic};
+use crate::domain::{
+    Cadence, EmailAddress, EventOrigin, NewSubscriber, SendHour, Subscriber, SubscriptionStatus,
+    Topic,
+};
 
 /// One line of `academichub subscribers`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +64,7 @@ impl Store {
                 )
                 .bind(subscriber.locale.as_str())
                 .bind(subscriber.timezone.name())
-                .bind(i64::from(subscriber.send_hour))
+                .bind(i64::from(subscriber.send_hour.get()))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -157,7 +159,7 @@ impl Store {
                     .bind(s.email.as_str())
                     .bind(s.locale.as_str())
                     .bind(s.timezone.name())
-                    .bind(i64::from(s.send_hour))
+                    .bind(i64::from(s.send_hour.get()))
                     .bind(cadence.to_string())
                     .bind(status.as_str())
                     .bind(now)
@@ -332,7 +334,7 @@ pub(super) async fn insert_subscriber(
     .bind(subscriber.email.as_str())
     .bind(subscriber.locale.as_str())
     .bind(subscriber.timezone.name())
-    .bind(i64::from(subscriber.send_hour))
+    .bind(i64::from(subscriber.send_hour.get()))
     .bind(status.as_str())
     .bind(now)
     .bind(nonce)
@@ -383,7 +385,9 @@ impl TryFrom<SubscriberRow> for Subscriber {
                 .parse()
                 .map_err(|_| corrupt(format!("time zone {:?}", row.timezone)))?,
             send_hour: u32::try_from(row.send_hour)
-                .map_err(|_| corrupt(format!("send hour {}", row.send_hour)))?,
+                .ok()
+                .and_then(|h| SendHour::new(h).ok())
+                .ok_or_else(|| corrupt(format!("send hour {}", row.send_hour)))?,
             cadence: row.cadence.parse().map_err(corrupt)?,
             max_per_topic: row
                 .max_per_topic

@@ -60,7 +60,7 @@ impl PreferencesForm {
         Self {
             locale: s.locale.to_string(),
             timezone: s.timezone.name().to_owned(),
-            send_hour: s.send_hour,
+            send_hour: s.send_hour.get(),
             cadence,
             weekday,
             max_per_topic: s.max_per_topic.map(|n| n.to_string()).unwrap_or_default(),

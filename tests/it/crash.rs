@@ -35,7 +35,7 @@ async fn subscribe_many(db_url: &str, n: usize) {
             email: EmailAddress::parse(&format!("reader{i}@example.org")).unwrap(),
             locale: Locale::En,
             timezone: chrono_tz::UTC,
-            send_hour: 0,
+            send_hour: academichub::domain::SendHour::new(0).unwrap(),
         };
         store
             .save_subscriber(&reader, std::slice::from_ref(&topic), 0)

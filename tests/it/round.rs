@@ -27,7 +27,7 @@ async fn add_subscribers(store: &Store, n: usize, cadence: Cadence) {
                     email: EmailAddress::parse(&format!("r{i}@example.org")).unwrap(),
                     locale: Locale::En,
                     timezone: chrono_tz::UTC,
-                    send_hour: 0,
+                    send_hour: academichub::domain::SendHour::new(0).unwrap(),
                 },
                 cadence,
                 vec![Topic::parse("Outliers", "\"outlier detection\" OR anomaly").unwrap()],

@@ -139,7 +139,7 @@ async fn story(db: &TestDb) {
         email: email.clone(),
         locale: Locale::Zh,
         timezone: chrono_tz::Asia::Shanghai,
-        send_hour: 6,
+        send_hour: academichub::domain::SendHour::new(6).unwrap(),
     };
     let t1 = Topic::new("Outliers", ["outlier detection"], ["stat.ML"], ["fraud"]).unwrap();
     let t2 = Topic::new("Polytopes", ["polytope"], [] as [&str; 0], [] as [&str; 0]).unwrap();
@@ -156,7 +156,11 @@ async fn story(db: &TestDb) {
     let found = store.find_subscriber(&email).await.unwrap().unwrap();
     assert_eq!(
         (found.locale, found.timezone, found.send_hour),
-        (Locale::Zh, chrono_tz::Asia::Shanghai, 6)
+        (
+            Locale::Zh,
+            chrono_tz::Asia::Shanghai,
+            academichub::domain::SendHour::new(6).unwrap()
+        )
     );
     assert_eq!(found.topics, [t1, t2], "[{label}]");
     assert_eq!(
@@ -374,7 +378,7 @@ async fn concurrent_workers_never_claim_the_same_message() {
                 email,
                 locale: Locale::En,
                 timezone: chrono_tz::UTC,
-                send_hour: 0,
+                send_hour: academichub::domain::SendHour::new(0).unwrap(),
             };
             let topic = Topic::new("t", ["x"], [] as [&str; 0], [] as [&str; 0]).unwrap();
             let (id, _) = store.save_subscriber(&s, &[topic], 0).await.unwrap();
