@@ -20,6 +20,7 @@
 //! `settings.rs` (instance secrets).
 
 mod briefings;
+mod events;
 mod feedback;
 mod notices;
 mod outbox;
@@ -42,12 +43,13 @@ use sqlx::migrate::Migrator;
 use crate::redact::redact_url;
 
 pub use briefings::{BriefingItem, LeftOutItem, NewBriefing, NextLook};
+pub use events::SubscriberEvent;
 pub use feedback::FeedbackEntry;
 pub use outbox::{ClaimedMessage, OutboxCounts, SweepCounts};
 pub use papers::{StoredPaper, UpsertCounts};
 pub use sources::SourceState;
 pub use subscribers::SubscriberSummary;
-pub use subscriptions::{SubscriberEvent, SubscriptionRequest};
+pub use subscriptions::SubscriptionRequest;
 pub use writing::NewTldr;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

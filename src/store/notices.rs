@@ -3,7 +3,7 @@
 //! `mailbox_notices`: anyone can type an address into the subscribe form,
 //! and this keeps that from filling a stranger's inbox.
 
-use super::subscriptions::record_event;
+use super::events::record_event;
 use super::{Result, Store};
 use crate::domain::{EventOrigin, OutgoingMessage};
 

@@ -19,7 +19,8 @@ use std::collections::HashMap;
 
 use sqlx::AssertSqlSafe;
 
-use super::subscriptions::{record_event, set_status, stop_queued_mail};
+use super::events::record_event;
+use super::subscriptions::{set_status, stop_queued_mail};
 use super::{Backend, Result, Store, StoreError};
 use crate::domain::{EmailAddress, EventOrigin, MessageBody, OutgoingMessage, SubscriptionStatus};
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, FromRow, Row};
 
-use super::subscriptions::record_event;
+use super::events::record_event;
 use super::topics::upsert_topic;
 use super::{Backend, Result, Store, StoreError, Tx};
 use crate::domain::{

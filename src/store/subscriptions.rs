@@ -5,22 +5,13 @@
 //! address we hold waits in `subscription_requests` until its link is
 //! confirmed, so whoever typed the address cannot change the subscription.
 
+use super::events::record_event;
 use super::subscribers::{insert_subscriber, parse_status};
 use super::topics::replace_topics;
 use super::{Result, Store, StoreError, Tx};
 use crate::domain::{
     ConfirmOutcome, EventOrigin, NewSubscriber, Preferences, SubscriptionStatus, Topic,
 };
-
-/// One recorded change of a subscription.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
-pub struct SubscriberEvent {
-    pub kind: String,
-    pub source: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub at: i64,
-}
 
 /// What `request_subscription` found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,17 +218,6 @@ impl Store {
         tx.commit().await?;
         Ok(expired)
     }
-
-    /// Every change of this subscription, oldest first.
-    pub async fn subscriber_events(&self, subscriber_id: i64) -> Result<Vec<SubscriberEvent>> {
-        Ok(sqlx::query_as(
-            "SELECT kind, source, ip, user_agent, at FROM subscriber_events
-             WHERE subscriber_id = $1 ORDER BY at, id",
-        )
-        .bind(subscriber_id)
-        .fetch_all(&self.pool)
-        .await?)
-    }
 }
 
 /// Keeps a subscribe request until its link is confirmed; returns its id.
@@ -322,28 +302,6 @@ async fn apply_request(
     .await?;
     replace_topics(tx, subscriber_id, &topics, now).await?;
     Ok(true)
-}
-
-pub(super) async fn record_event(
-    tx: &mut Tx,
-    subscriber_id: i64,
-    kind: &str,
-    origin: &EventOrigin,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO subscriber_events (subscriber_id, kind, source, ip, user_agent, at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(subscriber_id)
-    .bind(kind)
-    .bind(origin.source)
-    .bind(origin.ip.as_deref())
-    .bind(origin.user_agent.as_deref())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 pub(super) async fn status_of(
