@@ -58,7 +58,8 @@ pub fn papers(n: usize, rng: &mut StdRng) -> Vec<Paper> {
     out
 }
 
-/// Phrases of 1 to 3 words without stop words, seen in at least 3 real texts.
+/// Phrases of 1 to 3 words without stop words, seen in at least 3 real
+/// texts, that a reader may type as a topic.
 pub fn vocabulary(papers: &[Paper]) -> Vec<String> {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for p in papers.iter().take(600) {
@@ -84,6 +85,11 @@ pub fn vocabulary(papers: &[Paper]) -> Vec<String> {
         .into_iter()
         .filter(|(_, n)| *n >= 3)
         .map(|(p, _)| p)
+        // A reader typing only words nearly every paper has is refused.
+        .filter(|p| {
+            academichub::domain::Query::parse(&format!("\"{p}\""))
+                .is_ok_and(|q| q.common_words_only().is_none())
+        })
         .collect();
     vocab.sort();
     vocab
