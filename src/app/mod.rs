@@ -35,7 +35,7 @@ use crate::writing::{SuggestReport, TldrReport, Writing};
 
 pub use crate::links::ReaderLink;
 pub use bulk::{ImportError, ImportReport};
-pub use operator::{Feed, SubscriberDetails, is_permanent};
+pub use operator::{SubscriberDetails, is_permanent};
 pub use readers::ReaderError;
 
 pub struct Application {
@@ -124,17 +124,13 @@ impl Application {
         }
     }
 
-    /// An address as this instance's relay can deliver it: ASCII, or any
-    /// script when `delivery.smtp.smtputf8` says the relay supports it.
+    /// An address as this instance's relay can deliver it (see
+    /// [`InputRules::address`]).
     pub fn parse_address(
         &self,
         input: &str,
     ) -> Result<crate::domain::EmailAddress, crate::domain::EmailAddressError> {
-        if self.settings.delivery.smtp.smtputf8 {
-            crate::domain::EmailAddress::parse_international(input)
-        } else {
-            crate::domain::EmailAddress::parse(input)
-        }
+        self.input_rules().address(input)
     }
 
     pub fn mailer(&self) -> &Mailer {

@@ -12,9 +12,6 @@ use crate::store::{
     FeedbackEntry, SourceState, StoreError, StoredPaper, SubscriberEvent, SubscriberSummary,
 };
 
-/// A feed as `academichub feeds` lists it.
-pub type Feed = SourceState;
-
 /// One subscriber as `academichub subscribers --show` prints them.
 pub struct SubscriberDetails {
     pub subscriber: Subscriber,
@@ -139,7 +136,7 @@ impl Application {
         self.store.close().await;
     }
 
-    pub async fn feeds(&self) -> anyhow::Result<Vec<Feed>> {
+    pub async fn feeds(&self) -> anyhow::Result<Vec<SourceState>> {
         Ok(self.store.source_states().await?)
     }
 

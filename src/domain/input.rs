@@ -84,6 +84,18 @@ pub struct InputRules {
     pub default_send_hour: SendHour,
 }
 
+impl InputRules {
+    /// An address as this instance's relay can deliver it: ASCII, or any
+    /// script when the relay supports SMTPUTF8.
+    pub fn address(&self, input: &str) -> Result<EmailAddress, EmailAddressError> {
+        if self.smtputf8 {
+            EmailAddress::parse_international(input)
+        } else {
+            EmailAddress::parse(input)
+        }
+    }
+}
+
 /// A local hour from which a briefing is due: 0 to 23.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(try_from = "u32")]
@@ -236,11 +248,7 @@ pub enum InputError {
 impl SubscriberInput {
     /// The one check of a new subscription, whichever door it came in by.
     pub fn check(self, rules: &InputRules) -> Result<Subscription, InputError> {
-        let email = if rules.smtputf8 {
-            EmailAddress::parse_international(&self.email)?
-        } else {
-            EmailAddress::parse(&self.email)?
-        };
+        let email = rules.address(&self.email)?;
         if !email.domain().contains('.') {
             return Err(InputError::NotOnTheInternet(email.to_string()));
         }
