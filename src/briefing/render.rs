@@ -349,6 +349,7 @@ mod tests {
             key: PaperKey::Arxiv(id.clone()),
             arxiv: Some((id, Some(2))),
             doi: None,
+            related: Vec::new(),
             title: title.into(),
             abstract_text: "We study graphs. They are everywhere.".into(),
             url: "https://arxiv.org/abs/2609.26811".into(),

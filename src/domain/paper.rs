@@ -12,6 +12,10 @@ pub struct Paper {
     /// arXiv id and version when the paper is on arXiv.
     pub arxiv: Option<(ArxivId, Option<u32>)>,
     pub doi: Option<String>,
+    /// Other identities of the same work: the journal version a preprint
+    /// server says it became, or the preprint a journal article names.
+    /// Collection stores one record for all of them.
+    pub related: Vec<PaperKey>,
     pub title: String,
     /// Plain text, without arXiv's `arXiv:… Announce Type: … Abstract:` prefix.
     pub abstract_text: String,

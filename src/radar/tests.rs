@@ -12,6 +12,7 @@ fn paper(title: &str, abstract_text: &str, categories: &[&str]) -> Paper {
         key: PaperKey::Url(format!("https://example.org/{title}")),
         arxiv: None,
         doi: None,
+        related: Vec::new(),
         title: title.into(),
         abstract_text: abstract_text.into(),
         url: "https://example.org/".into(),

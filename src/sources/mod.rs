@@ -8,14 +8,21 @@
 //! is never given up on silently: its error stays visible in `sources`.
 //! Collection does not decide who sees a paper; that is the radar's job.
 
+pub mod biorxiv;
+pub mod crossref;
 mod fetch;
+pub mod markup;
+pub mod oai;
+mod page;
 mod parse;
+pub mod pubmed;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 pub use fetch::{FetchError, FetchOutcome, Fetcher};
+pub use page::{ApiError, Page};
 pub use parse::{MAX_ITEMS, ParseError, ParsedFeed, parse_feed};
 
 use crate::config::CollectSettings;
@@ -245,6 +252,7 @@ mod tests {
             key: crate::domain::PaperKey::Url("https://j.test/1".into()),
             arxiv: None,
             doi: None,
+            related: Vec::new(),
             title: "t".into(),
             abstract_text: String::new(),
             url: "https://j.test/1".into(),

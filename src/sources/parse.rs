@@ -272,6 +272,7 @@ fn paper_from_entry(
         key,
         arxiv,
         doi,
+        related: Vec::new(),
         title,
         abstract_text,
         url,

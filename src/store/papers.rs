@@ -61,6 +61,7 @@ impl TryFrom<PaperRow> for StoredPaper {
                 key: row.paper_key.parse().map_err(corrupt)?,
                 arxiv,
                 doi: row.doi,
+                related: Vec::new(),
                 title: row.title,
                 abstract_text: row.abstract_text,
                 url: row.url,

@@ -272,6 +272,7 @@ mod tests {
             key: PaperKey::Url(format!("https://example.org/{title}")),
             arxiv: None,
             doi: None,
+            related: Vec::new(),
             title: title.into(),
             abstract_text: abstract_text.into(),
             url: format!("https://example.org/{}", title.len()),
