@@ -19,6 +19,7 @@ mod outgoing;
 mod paper;
 mod paper_key;
 mod query;
+mod source;
 mod subscriber;
 mod topic;
 
@@ -44,6 +45,7 @@ pub use outgoing::OutgoingMessage;
 pub use paper::{Paper, SentPapers};
 pub use paper_key::PaperKey;
 pub use query::{Facet, Query, QueryError, Revisions, Term};
+pub use source::{Issn, JOURNALS, Journal, JournalRoute, PreprintServer, Source, SourceError};
 pub use subscriber::{
     Cadence, ConfirmOutcome, EventOrigin, NewSubscriber, Preferences, Subscriber,
     SubscriptionStatus, Verdict,
