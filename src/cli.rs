@@ -44,6 +44,19 @@ pub enum Command {
     Collect,
     /// Show each feed's collection state: last fetch, next check, last error.
     Feeds,
+    /// List the sources a config may name: presets, the journal catalogue,
+    /// each with its route, whether abstracts come, and its pace.
+    Sources,
+    /// Fill the store with what a source published since a day (arXiv
+    /// through OAI-PMH). Interrupted, the same command goes on from the
+    /// last stored page. Backfilled papers are not news for existing readers.
+    Backfill {
+        /// A preset, as in `collect.feeds`: arxiv:cs.LG, biorxiv:genomics, journal:pnas, …
+        source: String,
+        /// The first day to fill, YYYY-MM-DD.
+        #[arg(long)]
+        since: chrono::NaiveDate,
+    },
     /// Add a subscriber, or add topics to one. Repeat --topic to add several;
     /// --query, or --keywords, --category and --exclude, belong to the
     /// --topic before them.
@@ -187,11 +200,63 @@ fn describe(e: &anyhow::Error) -> String {
 }
 
 pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
+    if let Command::Sources = cli.command {
+        print!("{}", sources::catalogue());
+        return Ok(());
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     let app = Arc::new(Application::build(settings).await?);
     let result = dispatch(&app, cli.command, matches).await;
     app.close().await;
     result
+}
+
+async fn backfill(
+    app: &Arc<Application>,
+    source: &str,
+    since: chrono::NaiveDate,
+) -> anyhow::Result<()> {
+    let source: crate::domain::Source = source.parse()?;
+    // indicatif draws only when stderr is a terminal.
+    let progress = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} items ({eta} left)",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    progress.set_message(source.to_string());
+    let stopper = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                app.stop();
+            }
+        })
+    };
+    let report = app.backfill(&source, since, &progress).await;
+    stopper.abort();
+    progress.finish_and_clear();
+    let report = report?;
+    let c = report.counts;
+    if report.already_done {
+        println!("{source} was backfilled from {since} already; nothing to do");
+    } else if report.complete {
+        println!(
+            "{source} backfilled from {since}{}: {} page(s), {} new paper(s), {} known, {} merged with another source's",
+            if report.resumed { " (resumed)" } else { "" },
+            report.pages,
+            c.new,
+            c.updated,
+            c.merged
+        );
+    } else {
+        println!(
+            "{source}: stopped after {} page(s) ({} new paper(s)); run the same command again to go on",
+            report.pages, c.new
+        );
+    }
+    Ok(())
 }
 
 async fn dispatch(
@@ -220,6 +285,8 @@ async fn dispatch(
             Ok(())
         }
         Command::RunOnce { force } => run_once(app, force).await,
+        Command::Sources => unreachable!("listed before the database is opened"),
+        Command::Backfill { source, since } => backfill(app, &source, since).await,
         Command::Feeds => {
             let when = |t: Option<i64>| {
                 t.and_then(|t| chrono::DateTime::<Utc>::from_timestamp(t, 0))

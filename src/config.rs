@@ -33,6 +33,7 @@ pub struct Settings {
     pub subscriptions: SubscriptionSettings,
     pub schedule: ScheduleSettings,
     pub llm: LlmSettings,
+    pub sources: SourceSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,13 +77,107 @@ impl Default for CollectSettings {
     }
 }
 
+/// One entry of `collect.feeds`: a preset name or URL as a string
+/// (`"journal:nature"`), or a table with `url` or `preset` and a `name`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "FeedEntry")]
 pub struct FeedSettings {
-    /// `https://…`, `http://…` or `file:///absolute/path.xml`.
-    pub url: String,
-    /// Shown in logs; defaults to the URL.
+    pub source: crate::domain::Source,
+    /// Shown in logs; defaults to the source's name (a URL without its
+    /// credentials).
     pub name: Option<String>,
+}
+
+impl FeedSettings {
+    /// A feed of its own, by URL (tests and callers that build settings).
+    pub fn url(url: &str, name: Option<&str>) -> Result<Self, crate::domain::SourceError> {
+        Ok(Self {
+            source: url.parse()?,
+            name: name.map(str::to_owned),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FeedEntry {
+    Name(String),
+    Table(FeedTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedTable {
+    url: Option<String>,
+    preset: Option<String>,
+    name: Option<String>,
+}
+
+impl TryFrom<FeedEntry> for FeedSettings {
+    type Error = String;
+
+    fn try_from(entry: FeedEntry) -> Result<Self, String> {
+        let (spec, name) = match entry {
+            FeedEntry::Name(spec) => (spec, None),
+            FeedEntry::Table(FeedTable {
+                url: Some(spec),
+                preset: None,
+                name,
+            })
+            | FeedEntry::Table(FeedTable {
+                url: None,
+                preset: Some(spec),
+                name,
+            }) => (spec, name),
+            FeedEntry::Table(_) => {
+                return Err("a feed table needs either `url` or `preset` (not both)".into());
+            }
+        };
+        Ok(Self {
+            source: spec.parse().map_err(|e: crate::domain::SourceError| e.to_string())?,
+            name,
+        })
+    }
+}
+
+/// How the routes behind the presets are reached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceSettings {
+    /// Where each API lives, for mirrors and recorded responses in tests:
+    /// keys `arxiv`, `biorxiv`, `crossref`, `pubmed`, `nature`.
+    pub base_urls: BaseUrls,
+    /// Named in the User-Agent and as Crossref's `mailto` and NCBI's
+    /// `email`, as both ask of polite clients. Default: `delivery.from`'s
+    /// address.
+    pub contact_email: Option<String>,
+    /// An NCBI API key: PubMed then allows 10 requests a second, not 3.
+    pub ncbi_api_key: Option<Secret>,
+    /// An item an API route returns that was published more than this many
+    /// days before the window asked for is a metadata update of an old work
+    /// (Crossref re-announces those), not news: it is left out.
+    pub max_age_days: u32,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        Self {
+            base_urls: BaseUrls::default(),
+            contact_email: None,
+            ncbi_api_key: None,
+            max_age_days: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BaseUrls {
+    pub arxiv: Option<String>,
+    pub biorxiv: Option<String>,
+    pub crossref: Option<String>,
+    pub pubmed: Option<String>,
+    pub nature: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -497,19 +592,30 @@ impl Settings {
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1".into());
         }
-        for feed in &self.collect.feeds {
-            match url::Url::parse(&feed.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {}
-                _ => {
-                    return invalid(
-                        "collect.feeds.url",
-                        format!(
-                            "{:?} is not an http(s):// or file:/// URL",
-                            redact_url(&feed.url)
-                        ),
-                    );
-                }
+        let base_urls = &self.sources.base_urls;
+        for (key, url) in [
+            ("sources.base_urls.arxiv", &base_urls.arxiv),
+            ("sources.base_urls.biorxiv", &base_urls.biorxiv),
+            ("sources.base_urls.crossref", &base_urls.crossref),
+            ("sources.base_urls.pubmed", &base_urls.pubmed),
+            ("sources.base_urls.nature", &base_urls.nature),
+        ] {
+            if let Some(url) = url
+                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            {
+                return invalid(
+                    key,
+                    format!("{:?} is not an http(s):// URL", redact_url(url)),
+                );
             }
+        }
+        if let Some(contact) = &self.sources.contact_email
+            && contact.parse::<lettre::Address>().is_err()
+        {
+            return invalid(
+                "sources.contact_email",
+                format!("{contact:?} is not an email address"),
+            );
         }
         if self.collect.timeout_secs == 0 {
             return invalid("collect.timeout_secs", "must be at least 1".into());
@@ -696,6 +802,29 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The address APIs are told to reach us at: `sources.contact_email`,
+    /// else the sender's.
+    pub fn contact_email(&self) -> String {
+        self.sources
+            .contact_email
+            .clone()
+            .unwrap_or_else(|| self.from_mailbox().email.to_string())
+    }
+
+    /// `collect.user_agent` with the contact address in it, as API
+    /// providers ask (never a browser's name).
+    pub fn user_agent(&self) -> String {
+        let ua = self.collect.user_agent.trim();
+        let contact = self.contact_email();
+        if ua.contains("mailto:") {
+            ua.to_owned()
+        } else if let Some(open) = ua.strip_suffix(')') {
+            format!("{open}; mailto:{contact})")
+        } else {
+            format!("{ua} (mailto:{contact})")
+        }
     }
 
     /// The sender mailbox; validated at load time.

@@ -29,7 +29,7 @@ use crate::delivery::{
 use crate::domain::{InputRules, LinkKeys};
 use crate::links::Links;
 use crate::round::{PrepareReport, Round};
-use crate::sources::{CollectReport, Fetcher, collect};
+use crate::sources::{CollectReport, Collector, Fetcher};
 use crate::store::Store;
 use crate::writing::{SuggestReport, TldrReport, Writing};
 
@@ -41,7 +41,7 @@ pub use readers::ReaderError;
 pub struct Application {
     pub settings: Settings,
     store: Store,
-    fetcher: Fetcher,
+    collector: Collector,
     mailer: Mailer,
     renderer: Arc<Renderer>,
     /// TL;DRs, expansions and analyses.
@@ -63,10 +63,17 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = Store::open(&settings.database.url, settings.database.max_connections).await?;
         let fetcher = Fetcher::new(
-            &settings.collect.user_agent,
+            &settings.user_agent(),
             std::time::Duration::from_secs(settings.collect.timeout_secs),
         )
         .context("cannot build the HTTP client for feeds")?;
+        let collector = Collector::new(
+            store.clone(),
+            fetcher,
+            &settings.collect,
+            &settings.sources,
+            Some(settings.contact_email()),
+        );
         let mailer = Mailer::from_settings(&settings.delivery)?;
         let renderer = Arc::new(Renderer::new()?);
         let mut keys = settings.link_secrets().map_err(anyhow::Error::msg)?;
@@ -101,8 +108,8 @@ impl Application {
         );
         Ok(Self {
             settings,
+            collector,
             store,
-            fetcher,
             mailer,
             renderer,
             writing,
@@ -138,14 +145,23 @@ impl Application {
     }
 
     pub async fn collect(&self, now: DateTime<Utc>) -> anyhow::Result<CollectReport> {
-        Ok(collect(
-            &self.store,
-            &self.fetcher,
-            &self.settings.collect,
-            now.timestamp(),
-            &self.stopping,
-        )
-        .await?)
+        Ok(self
+            .collector
+            .collect(now.timestamp(), &self.stopping)
+            .await?)
+    }
+
+    /// Fills the store with what `source` published since `since` (see
+    /// [`Collector::backfill`]); stops between pages on [`Self::stop`].
+    pub async fn backfill(
+        &self,
+        source: &crate::domain::Source,
+        since: chrono::NaiveDate,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<crate::sources::BackfillReport, crate::sources::BackfillError> {
+        self.collector
+            .backfill(source, since, Utc::now().timestamp(), progress, &self.stopping)
+            .await
     }
 
     /// The collect tick: feeds fetched, then what the LLM writes after

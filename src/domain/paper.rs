@@ -29,6 +29,16 @@ pub struct Paper {
     pub published: Option<DateTime<Utc>>,
 }
 
+/// Where preprints are posted; a paper from anywhere else is a journal's.
+pub const PREPRINT_VENUES: [&str; 4] = ["arXiv", "bioRxiv", "medRxiv", "ChemRxiv"];
+
+impl Paper {
+    /// A preprint rather than a journal's version of record.
+    pub fn is_preprint(&self) -> bool {
+        self.arxiv.is_some() || PREPRINT_VENUES.contains(&self.venue.as_str())
+    }
+}
+
 /// The recent papers a subscriber has been sent, by stored paper id: what
 /// matching needs to send each paper once, and a revised one again only to
 /// topics that ask for updates.

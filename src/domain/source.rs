@@ -485,6 +485,12 @@ pub const JOURNALS: &[Journal] = journals![
 /// Why a source name was refused, with the names that come closest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
+    #[error("a {scheme}:// URL cannot be collected: use an http(s):// or file:/// URL")]
+    Scheme { scheme: String },
+    #[error(
+        "a feed URL that does not parse: check its spelling (http(s)://host/path or file:///absolute/path)"
+    )]
+    Url,
     #[error(
         "{given:?} is not a source: write a URL (https://…, file:///…) or a preset such as arxiv:cs.LG, biorxiv:neuroscience, medrxiv:epidemiology, crossref:0036-8075, pubmed:<query>, chemrxiv or journal:nature (`academichub sources` lists them)"
     )]
@@ -508,16 +514,20 @@ impl FromStr for Source {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let lower = s.to_ascii_lowercase();
-        if ["http://", "https://", "file://"]
-            .iter()
-            .any(|p| lower.starts_with(p))
-        {
-            return Ok(Self::Feed(s.to_owned()));
+        if let Some((scheme, _)) = s.split_once("://") {
+            return match url::Url::parse(s) {
+                Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {
+                    Ok(Self::Feed(s.to_owned()))
+                }
+                Ok(_) => Err(SourceError::Scheme {
+                    scheme: scheme.to_owned(),
+                }),
+                Err(_) => Err(SourceError::Url),
+            };
         }
         let (kind, rest) = match s.split_once(':') {
             Some((kind, rest)) => (kind.trim().to_ascii_lowercase(), rest.trim()),
-            None => (lower.clone(), ""),
+            None => (s.to_ascii_lowercase(), ""),
         };
         match kind.as_str() {
             "arxiv" => parse_arxiv(rest),
@@ -551,8 +561,10 @@ impl FromStr for Source {
                 ];
                 let close = nearest(&kind, known.into_iter());
                 if close.is_empty() {
+                    // Only the part before the colon: what follows may be
+                    // a password in a mistyped URL.
                     Err(SourceError::Unknown {
-                        given: s.to_owned(),
+                        given: format!("{kind}:…"),
                     })
                 } else {
                     Err(SourceError::NotInCatalogue {

@@ -3,11 +3,16 @@
 //! server's `Retry-After` reported back so collection can honour it.
 //! `file://` URLs are read from disk (offline demos, recorded feeds).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::StatusCode;
 use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
 
+use super::route::Politeness;
 use crate::redact::redact_url;
 
 /// Feeds larger than this are refused rather than read into memory.
@@ -56,12 +61,28 @@ impl FetchError {
     }
 }
 
-/// One HTTP client for all feeds (connection reuse, one TLS setup).
+/// One HTTP client for all feeds (connection reuse, one TLS setup), and
+/// the pace each provider asks for, kept across collection runs.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
+    gates: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>>,
 }
+
+/// An API's answer, whatever its status: a refusal's body often says why.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+/// The longest `Retry-After` a walk waits out in place; a longer one ends
+/// the walk and the source is asked again after it.
+const RETRY_AFTER_WAIT: Duration = Duration::from_secs(60);
+/// Waits for the same request before the walk gives up.
+const RETRIES: u32 = 3;
 
 impl Fetcher {
     /// Says "timed out" when it did (reqwest says "error decoding response
@@ -87,7 +108,89 @@ impl Fetcher {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()?;
-        Ok(Self { client, timeout })
+        Ok(Self {
+            client,
+            timeout,
+            gates: Arc::default(),
+        })
+    }
+
+    /// Holds `polite.key` for one request: waits for any request to the
+    /// same provider in flight, then until `polite.interval` has passed
+    /// since the last one began.
+    async fn turn(&self, polite: &Politeness) -> tokio::sync::OwnedMutexGuard<Option<Instant>> {
+        let gate = self
+            .gates
+            .lock()
+            .expect("the gate map is never poisoned")
+            .entry(polite.key.clone())
+            .or_default()
+            .clone();
+        let mut last = gate.lock_owned().await;
+        if let Some(at) = *last {
+            tokio::time::sleep_until(at + polite.interval).await;
+        }
+        *last = Some(Instant::now());
+        last
+    }
+
+    /// One GET of an API at the provider's pace. A 429 or 503 with a short
+    /// `Retry-After` is waited out and asked again (up to 3 times); any
+    /// other answer is returned with its status and body.
+    pub async fn get(&self, url: &url::Url, polite: &Politeness) -> Result<Answer, FetchError> {
+        let mut attempt = 0;
+        loop {
+            let answer = {
+                let _turn = self.turn(polite).await;
+                let mut response = self
+                    .client
+                    .get(url.clone())
+                    .send()
+                    .await
+                    .map_err(|e| self.network_error(e))?;
+                let status = response.status();
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                let body = self.read_body(&mut response).await?;
+                Answer {
+                    status,
+                    retry_after,
+                    body,
+                }
+            };
+            let busy = matches!(
+                answer.status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            );
+            match answer.retry_after {
+                Some(wait) if busy && wait <= RETRY_AFTER_WAIT && attempt < RETRIES => {
+                    tracing::info!(provider = %polite.key, wait_secs = wait.as_secs(), "asked to wait; waiting");
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Ok(answer),
+            }
+        }
+    }
+
+    async fn read_body(&self, response: &mut reqwest::Response) -> Result<Vec<u8>, FetchError> {
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_FEED_BYTES as u64)
+        {
+            return Err(FetchError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.network_error(e))? {
+            if body.len() + chunk.len() > MAX_FEED_BYTES {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// A feed file, held to the same size cap and time limit as a feed
@@ -121,6 +224,7 @@ impl Fetcher {
         url: &str,
         etag: Option<&str>,
         last_modified: Option<&str>,
+        polite: &Politeness,
     ) -> Result<FetchOutcome, FetchError> {
         let parsed = url::Url::parse(url).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
         if parsed.scheme() == "file" {
@@ -135,6 +239,7 @@ impl Fetcher {
             });
         }
 
+        let _turn = self.turn(polite).await;
         let mut request = self.client.get(parsed);
         if let Some(etag) = etag {
             request = request.header(IF_NONE_MATCH, etag);
@@ -167,19 +272,7 @@ impl Fetcher {
         };
         let etag = header(ETAG);
         let last_modified = header(LAST_MODIFIED);
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_FEED_BYTES as u64)
-        {
-            return Err(FetchError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.network_error(e))? {
-            if body.len() + chunk.len() > MAX_FEED_BYTES {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = self.read_body(&mut response).await?;
         Ok(FetchOutcome::Fetched {
             body,
             etag,

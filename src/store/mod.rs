@@ -46,7 +46,7 @@ pub use briefings::{BriefingItem, LeftOutItem, NewBriefing, NextLook};
 pub use events::SubscriberEvent;
 pub use feedback::FeedbackEntry;
 pub use outbox::{ClaimedMessage, OutboxCounts, SweepCounts};
-pub use papers::{StoredPaper, UpsertCounts};
+pub use papers::{Arrival, StoredPaper, UpsertCounts};
 pub use sources::SourceState;
 pub use subscribers::SubscriberSummary;
 pub use subscriptions::SubscriptionRequest;

@@ -9,11 +9,42 @@ use crate::domain::{
     paper_definitions,
 };
 
+/// Every key a paper is known by: its own, its DOI, and the identities its
+/// source says are the same work.
+fn aliases(paper: &Paper) -> Vec<String> {
+    let mut aliases = vec![paper.key.to_string()];
+    let doi = paper.doi.as_ref().map(|d| PaperKey::Doi(d.clone()));
+    for other in doi.iter().chain(&paper.related) {
+        let alias = other.to_string();
+        if !aliases.contains(&alias) {
+            aliases.push(alias);
+        }
+    }
+    aliases
+}
+
+async fn insert_aliases(
+    tx: &mut super::Tx,
+    aliases: &[String],
+    paper_id: i64,
+) -> Result<()> {
+    for alias in aliases {
+        sqlx::query(
+            "INSERT INTO paper_aliases (alias, paper_id) VALUES ($1, $2) ON CONFLICT (alias) DO NOTHING",
+        )
+        .bind(alias)
+        .bind(paper_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The columns of `PaperRow`, of `papers p`.
 macro_rules! paper_columns {
     () => {
         "p.id, p.paper_key, p.arxiv_id, p.version, p.doi, p.title, p.abstract, p.url, p.authors, \
-         p.venue, p.announce_type, p.published_at, p.first_seen_at"
+         p.venue, p.announce_type, p.published_at, p.first_seen_at, p.published_in"
     };
 }
 
@@ -34,6 +65,7 @@ struct PaperRow {
     announce_type: Option<String>,
     published_at: Option<i64>,
     first_seen_at: i64,
+    published_in: Option<String>,
 }
 
 impl TryFrom<PaperRow> for StoredPaper {
@@ -57,6 +89,7 @@ impl TryFrom<PaperRow> for StoredPaper {
         Ok(StoredPaper {
             id,
             first_seen_at: row.first_seen_at,
+            published_in: row.published_in,
             paper: Paper {
                 key: row.paper_key.parse().map_err(corrupt)?,
                 arxiv,
@@ -108,6 +141,8 @@ struct FeedbackPaperRow {
 pub struct StoredPaper {
     pub id: i64,
     pub first_seen_at: i64,
+    /// The journal a preprint has appeared in since, when a source said so.
+    pub published_in: Option<String>,
     pub paper: Paper,
 }
 
@@ -115,6 +150,27 @@ pub struct StoredPaper {
 pub struct UpsertCounts {
     pub new: usize,
     pub updated: usize,
+    /// Appearances of a paper stored under another key (a preprint's
+    /// journal version, a work two routes announce).
+    pub merged: usize,
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.new += other.new;
+        self.updated += other.updated;
+        self.merged += other.merged;
+    }
+}
+
+/// How a paper reached the store, which decides when it counts as seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Collected as news: first seen now.
+    Collected,
+    /// Filled in by `backfill`: first seen when it was published (never
+    /// later than now), so old papers are not news for existing readers.
+    Backfilled,
 }
 
 impl Store {
@@ -129,16 +185,55 @@ impl Store {
         papers: &[Paper],
         source_id: i64,
         now: i64,
+        arrival: Arrival,
     ) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
         let mut tx = self.begin_write().await?;
         for paper in papers {
             let key = paper.key.to_string();
-            let existed = sqlx::query("SELECT id FROM papers WHERE paper_key = $1")
-                .bind(&key)
+            let aliases = aliases(paper);
+            let mut known: Option<(i64, String, i64)> = None;
+            for alias in &aliases {
+                known = sqlx::query_as(
+                    "SELECT p.id, p.paper_key,
+                            CASE WHEN p.arxiv_id IS NOT NULL OR p.venue IN ('bioRxiv', 'medRxiv', 'ChemRxiv')
+                            THEN 1 ELSE 0 END
+                     FROM paper_aliases a JOIN papers p ON p.id = a.paper_id WHERE a.alias = $1",
+                )
+                .bind(alias)
                 .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+                .await?;
+                if known.is_some() {
+                    break;
+                }
+            }
+            if let Some((id, stored_key, stored_is_preprint)) = &known
+                && *stored_key != key
+            {
+                // Another appearance of a stored work: it is not news again.
+                // A preprint's journal version is remembered for the card.
+                if *stored_is_preprint == 1 && !paper.is_preprint() {
+                    sqlx::query(
+                        "UPDATE papers SET published_in = $1, published_doi = $2,
+                             published_in_at = COALESCE(published_in_at, $3)
+                         WHERE id = $4",
+                    )
+                    .bind(&paper.venue)
+                    .bind(paper.doi.as_deref())
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                insert_aliases(&mut tx, &aliases, *id).await?;
+                counts.merged += 1;
+                continue;
+            }
+            let existed = known.is_some();
+            let first_seen = match arrival {
+                Arrival::Collected => now,
+                Arrival::Backfilled => paper.published.map_or(now, |p| p.timestamp().min(now)),
+            };
             let (arxiv_id, version) = match &paper.arxiv {
                 Some((id, v)) => (Some(id.as_str().to_owned()), v.map(i64::from)),
                 None => (None, None),
@@ -147,7 +242,7 @@ impl Store {
                 "INSERT INTO papers (paper_key, arxiv_id, version, doi, title, abstract, url, authors,
                                      venue, announce_type, published_at, first_seen_at, updated_at,
                                      version_seen_at, source_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $12, $13)
                  ON CONFLICT (paper_key) DO UPDATE SET
                      announce_type = CASE
                          WHEN excluded.version > papers.version OR papers.announce_type IS NULL
@@ -180,10 +275,12 @@ impl Store {
             .bind(&paper.venue)
             .bind(paper.announce_type.map(|a| a.as_str()))
             .bind(paper.published.map(|p| p.timestamp()))
-            .bind(now)
+            .bind(first_seen)
             .bind(source_id)
+            .bind(now)
             .fetch_one(&mut *tx)
             .await?;
+            insert_aliases(&mut tx, &aliases, id).await?;
             for (position, category) in paper.categories.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO paper_categories (paper_id, position, category) VALUES ($1, $2, $3)

@@ -4,7 +4,7 @@ use super::{Result, Store};
 macro_rules! select_state {
     () => {
         "SELECT id, name, url, last_fetched_at, etag, last_modified, next_check_at, error_count, last_error,
-                last_notes
+                last_notes, cursor
          FROM sources"
     };
 }
@@ -23,6 +23,9 @@ pub struct SourceState {
     pub last_error: Option<String>,
     /// What the last fetched copy of the feed left out, and why.
     pub last_notes: Option<String>,
+    /// Where a paged route goes on: the day its last window ended, or a
+    /// backfill's saved position.
+    pub cursor: Option<String>,
 }
 
 impl Store {
@@ -77,12 +80,14 @@ impl Store {
         source_id: i64,
         etag: Option<&str>,
         last_modified: Option<&str>,
+        cursor: Option<&str>,
         now: i64,
         next_check_at: i64,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE sources SET etag = $1, last_modified = $2, last_fetched_at = $3,
-                 next_check_at = $4, error_count = 0, last_error = NULL, lease_until = NULL
+                 next_check_at = $4, error_count = 0, last_error = NULL, lease_until = NULL,
+                 cursor = COALESCE($6, cursor)
              WHERE id = $5",
         )
         .bind(etag)
@@ -90,6 +95,7 @@ impl Store {
         .bind(now)
         .bind(next_check_at)
         .bind(source_id)
+        .bind(cursor)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -99,6 +105,17 @@ impl Store {
     pub async fn record_fetch_notes(&self, source_id: i64, notes: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE sources SET last_notes = $1 WHERE id = $2")
             .bind(notes)
+            .bind(source_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Saves where a walk goes on (a backfill, after each stored page).
+    pub async fn record_cursor(&self, source_id: i64, cursor: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sources SET cursor = $1, last_fetched_at = $2 WHERE id = $3")
+            .bind(cursor)
+            .bind(now)
             .bind(source_id)
             .execute(&self.pool)
             .await?;
