@@ -13,6 +13,15 @@
 //! may be broken (an unclosed tag, a stray `<` in `P < 0.05`), and a broken
 //! fragment still has to yield its words. A formula nested absurdly deep is
 //! read flat beyond [`MAX_MATH_DEPTH`], which keeps the work linear.
+//!
+//! The XML answers themselves (PubMed, OAI-PMH) are well-formed documents
+//! and are walked with quick-xml by [`XmlWalk`], which reads each leaf's
+//! inner markup through [`to_text`].
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use super::page::ApiError;
 
 /// MathML elements that get a structure of their own at most this deep;
 /// deeper ones read as plain text in order.
@@ -385,9 +394,115 @@ fn accent(over: &str) -> Option<char> {
     }
 }
 
+/// A streaming walk over one XML answer that knows where it is (the open
+/// elements) and turns a document that breaks off or does not nest into
+/// [`ApiError::Malformed`].
+pub(super) struct XmlWalk<'a> {
+    reader: Reader<&'a [u8]>,
+    /// Qualified names of the open elements, outermost first.
+    path: Vec<String>,
+    /// Whether any element was met: an answer without one is not XML.
+    met_element: bool,
+    api: &'static str,
+}
+
+/// What the walk met next.
+pub(super) enum Step<'a> {
+    /// An element opened; it is now the innermost open one.
+    Open(BytesStart<'a>),
+    /// An element closed (its local name); it is no longer open.
+    Close(String),
+    /// The document ended, every element closed.
+    End,
+}
+
+impl<'a> XmlWalk<'a> {
+    pub(super) fn new(body: &'a str, api: &'static str) -> Self {
+        let mut reader = Reader::from_str(body);
+        // `<IdList/>` reads as an open and a close, like `<IdList></IdList>`.
+        reader.config_mut().expand_empty_elements = true;
+        XmlWalk {
+            reader,
+            path: Vec::new(),
+            met_element: false,
+            api,
+        }
+    }
+
+    /// How many elements are open.
+    pub(super) fn depth(&self) -> usize {
+        self.path.len()
+    }
+
+    /// Whether the open elements end with `tail`, compared by local name.
+    pub(super) fn at(&self, tail: &[&str]) -> bool {
+        self.path.len() >= tail.len()
+            && self.path[self.path.len() - tail.len()..]
+                .iter()
+                .zip(tail)
+                .all(|(open, want)| local_name_of(open) == *want)
+    }
+
+    pub(super) fn next(&mut self) -> Result<Step<'a>, ApiError> {
+        loop {
+            match self.reader.read_event() {
+                Ok(Event::Start(start)) => {
+                    let name = start.name().as_ref().to_owned();
+                    self.path.push(name);
+                    self.met_element = true;
+                    return Ok(Step::Open(start));
+                }
+                Ok(Event::End(_)) => {
+                    let name = self.path.pop().unwrap_or_default();
+                    return Ok(Step::Close(local_name_of(&name).to_owned()));
+                }
+                Ok(Event::Eof) => {
+                    return match self.path.last() {
+                        Some(open) => {
+                            Err(self.malformed(format!("the document breaks off inside <{open}>")))
+                        }
+                        None if !self.met_element => {
+                            Err(self.malformed("no XML element in it".to_owned()))
+                        }
+                        None => Ok(Step::End),
+                    };
+                }
+                Ok(_) => {}
+                Err(e) => return Err(self.malformed(e.to_string())),
+            }
+        }
+    }
+
+    /// The readable text of the element just opened, up to its end, which
+    /// closes it (no [`Step::Close`] follows for it).
+    pub(super) fn text(&mut self) -> Result<String, ApiError> {
+        let Some(name) = self.path.pop() else {
+            return Ok(String::new());
+        };
+        let raw = self
+            .reader
+            .read_text(quick_xml::name::QName(name.as_str()))
+            .map_err(|e| self.malformed(format!("inside <{name}>: {e}")))?;
+        Ok(to_text(&raw.into_inner()))
+    }
+
+    fn malformed(&self, detail: String) -> ApiError {
+        ApiError::Malformed {
+            api: self.api,
+            detail: format!("{detail} (byte {})", self.reader.error_position()),
+        }
+    }
+}
+
 /// `mml:mi` → `mi`.
 fn local_name_of(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)
+}
+
+/// The readable value of an attribute, if the element has it.
+pub(super) fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
+    let value = element.try_get_attribute(name).ok()??;
+    Some(to_text(&value.value))
 }
 
 #[cfg(test)]
