@@ -86,6 +86,7 @@ fn pipeline(c: &mut Criterion) {
         .map(|(i, paper)| StoredPaper {
             id: i as i64,
             first_seen_at: 0,
+            published_in: None,
             paper,
         })
         .collect();

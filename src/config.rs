@@ -134,7 +134,9 @@ impl TryFrom<FeedEntry> for FeedSettings {
             }
         };
         Ok(Self {
-            source: spec.parse().map_err(|e: crate::domain::SourceError| e.to_string())?,
+            source: spec
+                .parse()
+                .map_err(|e: crate::domain::SourceError| e.to_string())?,
             name,
         })
     }

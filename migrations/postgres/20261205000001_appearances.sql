@@ -16,7 +16,7 @@ CREATE TABLE paper_aliases (
     paper_id BIGINT NOT NULL REFERENCES papers (id) ON DELETE CASCADE
 );
 CREATE INDEX paper_aliases_by_paper ON paper_aliases (paper_id);
-INSERT INTO paper_aliases (alias, paper_id) SELECT paper_key, id FROM papers
+INSERT INTO paper_aliases (alias, paper_id) SELECT paper_key, id FROM papers WHERE true
     ON CONFLICT DO NOTHING;
 INSERT INTO paper_aliases (alias, paper_id) SELECT 'doi:' || doi, id FROM papers
     WHERE doi IS NOT NULL ON CONFLICT DO NOTHING;

@@ -160,7 +160,13 @@ impl Application {
         progress: &indicatif::ProgressBar,
     ) -> Result<crate::sources::BackfillReport, crate::sources::BackfillError> {
         self.collector
-            .backfill(source, since, Utc::now().timestamp(), progress, &self.stopping)
+            .backfill(
+                source,
+                since,
+                Utc::now().timestamp(),
+                progress,
+                &self.stopping,
+            )
             .await
     }
 

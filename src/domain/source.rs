@@ -485,7 +485,7 @@ pub const JOURNALS: &[Journal] = journals![
 /// Why a source name was refused, with the names that come closest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
-    #[error("a {scheme}:// URL cannot be collected: use an http(s):// or file:/// URL")]
+    #[error("{scheme}:// URLs cannot be collected: use an http(s):// or file:/// URL")]
     Scheme { scheme: String },
     #[error(
         "a feed URL that does not parse: check its spelling (http(s)://host/path or file:///absolute/path)"

@@ -73,16 +73,10 @@ pub fn catalogue() -> String {
     ];
     for journal in JOURNALS {
         let (route, abstracts, provider) = match journal.route {
-            JournalRoute::NatureRss(code) => (
-                format!("nature.com/{code}.rss"),
-                "a summary",
-                "nature",
-            ),
-            JournalRoute::Pubmed(ta) => (
-                format!("PubMed \"{ta}\"[ta]"),
-                "yes",
-                "pubmed",
-            ),
+            JournalRoute::NatureRss(code) => {
+                (format!("nature.com/{code}.rss"), "a summary", "nature")
+            }
+            JournalRoute::Pubmed(ta) => (format!("PubMed \"{ta}\"[ta]"), "yes", "pubmed"),
             JournalRoute::Crossref => (
                 format!("Crossref ISSN {}", journal.issn),
                 "when deposited",

@@ -27,9 +27,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use catalogue::catalogue;
 pub use fetch::{FetchError, FetchOutcome, Fetcher};
 pub use page::{ApiError, Page};
+pub use parse::{MAX_ITEMS, ParseError, ParsedFeed, parse_feed};
 pub use route::{Endpoints, Politeness, RULES, Route, Rule};
 pub use walk::{Credentials, WalkError, Walker, Window};
-pub use parse::{MAX_ITEMS, ParseError, ParsedFeed, parse_feed};
 
 use crate::config::{CollectSettings, SourceSettings};
 use crate::domain::{Paper, Source};
@@ -182,7 +182,10 @@ impl Collector {
             endpoints,
             credentials: Credentials {
                 contact,
-                ncbi_api_key: settings.ncbi_api_key.as_ref().map(|k| k.expose().to_owned()),
+                ncbi_api_key: settings
+                    .ncbi_api_key
+                    .as_ref()
+                    .map(|k| k.expose().to_owned()),
             },
             interval_secs: (collect.interval_minutes as i64) * 60,
             max_age_days: i64::from(settings.max_age_days),
@@ -364,10 +367,14 @@ impl Collector {
         }
         let mut extra = walker.warnings.clone();
         if !walker.is_done() {
-            extra.push(format!("stopped after {MAX_PAGES} pages; the rest is not read"));
+            extra.push(format!(
+                "stopped after {MAX_PAGES} pages; the rest is not read"
+            ));
         }
         let notes = notes(&skipped, 0, &extra);
-        self.store.record_fetch_notes(state.id, notes.as_deref()).await?;
+        self.store
+            .record_fetch_notes(state.id, notes.as_deref())
+            .await?;
         self.store
             .record_fetch_success(
                 state.id,

@@ -36,7 +36,10 @@ impl Endpoints {
         let urls = &settings.base_urls;
         // One `arxiv` base for a mirror serves both the feeds and OAI-PMH.
         let (arxiv_rss, arxiv_oai) = match &urls.arxiv {
-            Some(b) => (base(&Some(b.clone()), ""), format!("{}/oai", base(&Some(b.clone()), ""))),
+            Some(b) => (
+                base(&Some(b.clone()), ""),
+                format!("{}/oai", base(&Some(b.clone()), "")),
+            ),
             None => (
                 "https://rss.arxiv.org".to_owned(),
                 "https://oaipmh.arxiv.org/oai".to_owned(),
@@ -47,7 +50,10 @@ impl Endpoints {
             arxiv_oai,
             biorxiv: base(&urls.biorxiv, "https://api.biorxiv.org"),
             crossref: base(&urls.crossref, "https://api.crossref.org"),
-            pubmed: base(&urls.pubmed, "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"),
+            pubmed: base(
+                &urls.pubmed,
+                "https://eutils.ncbi.nlm.nih.gov/entrez/eutils",
+            ),
             nature: base(&urls.nature, "https://www.nature.com"),
         }
     }
@@ -245,8 +251,12 @@ impl Politeness {
         let host = Url::parse(url)
             .ok()
             .and_then(|u| {
-                u.host_str()
-                    .map(|h| format!("{h}{}", u.port().map(|p| format!(":{p}")).unwrap_or_default()))
+                u.host_str().map(|h| {
+                    format!(
+                        "{h}{}",
+                        u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                    )
+                })
             })
             .unwrap_or_default();
         let name = host.split(':').next().unwrap_or_default();
@@ -297,8 +307,12 @@ mod tests {
                 query: "\"N Engl J Med\"[ta]".into()
             }
         );
-        assert!(matches!(route("journal:science"), Route::Crossref { path, .. } if path == "journals/0036-8075"));
-        assert!(matches!(route("chemrxiv"), Route::Crossref { path, preprints_only: true, .. } if path == "prefixes/10.26434"));
+        assert!(
+            matches!(route("journal:science"), Route::Crossref { path, .. } if path == "journals/0036-8075")
+        );
+        assert!(
+            matches!(route("chemrxiv"), Route::Crossref { path, preprints_only: true, .. } if path == "prefixes/10.26434")
+        );
     }
 
     #[test]
@@ -314,17 +328,28 @@ mod tests {
             }
         );
         let oai = Route::backfill(&source, &endpoints).unwrap();
-        assert!(matches!(&oai, Route::ArxivOai { base, set, .. } if base == "http://127.0.0.1:9/oai" && set == "cs"));
+        assert!(
+            matches!(&oai, Route::ArxivOai { base, set, .. } if base == "http://127.0.0.1:9/oai" && set == "cs")
+        );
         assert_eq!(oai.politeness(false).interval, Duration::from_secs(3));
         assert!(Route::backfill(&"https://j.test/feed.rss".parse().unwrap(), &endpoints).is_err());
     }
 
     #[test]
     fn hosts_share_their_providers_pace() {
-        assert_eq!(Politeness::for_url("https://export.arxiv.org/api/query").key, "arxiv");
-        assert_eq!(Politeness::for_url("https://rss.arxiv.org/rss/cs.LG").key, "arxiv");
+        assert_eq!(
+            Politeness::for_url("https://export.arxiv.org/api/query").key,
+            "arxiv"
+        );
+        assert_eq!(
+            Politeness::for_url("https://rss.arxiv.org/rss/cs.LG").key,
+            "arxiv"
+        );
         let other = Politeness::for_url("http://127.0.0.1:8080/feed.rss");
-        assert_eq!((other.key.as_str(), other.interval), ("127.0.0.1:8080", DEFAULT_INTERVAL));
+        assert_eq!(
+            (other.key.as_str(), other.interval),
+            ("127.0.0.1:8080", DEFAULT_INTERVAL)
+        );
         assert_eq!(oai_set("hep-th"), "physics:hep-th");
         assert_eq!(oai_set("math.PR"), "math");
     }

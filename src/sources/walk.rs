@@ -208,8 +208,10 @@ impl<'a> Walker<'a> {
                 };
                 let before = page.papers.len();
                 page.papers.retain(|p| p.categories.iter().any(wanted));
-                page.skipped
-                    .extend(std::iter::repeat_n("outside the categories asked for", before - page.papers.len()));
+                page.skipped.extend(std::iter::repeat_n(
+                    "outside the categories asked for",
+                    before - page.papers.len(),
+                ));
                 page
             }
         };

@@ -23,11 +23,7 @@ fn aliases(paper: &Paper) -> Vec<String> {
     aliases
 }
 
-async fn insert_aliases(
-    tx: &mut super::Tx,
-    aliases: &[String],
-    paper_id: i64,
-) -> Result<()> {
+async fn insert_aliases(tx: &mut super::Tx, aliases: &[String], paper_id: i64) -> Result<()> {
     for alias in aliases {
         sqlx::query(
             "INSERT INTO paper_aliases (alias, paper_id) VALUES ($1, $2) ON CONFLICT (alias) DO NOTHING",

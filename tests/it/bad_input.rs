@@ -323,7 +323,14 @@ async fn bad_configuration_is_explained_without_showing_a_secret() {
                 "[database]\nurl = \"{}\"\n[[collect.feeds]]\nurl = \"ftp://reader:hunter2@feeds.test/x\"\n",
                 db.url
             ),
-            "\"ftp://reader:***@feeds.test/x\" is not an http(s)://",
+            "ftp:// URLs cannot be collected",
+        ),
+        (
+            format!(
+                "[database]\nurl = \"{}\"\n[collect]\nfeeds = [\"arxiv:cs.LG\", \"journal:natur\"]\n",
+                db.url
+            ),
+            "\"journal:natur\" is not in the catalogue; nearest: journal:nature",
         ),
     ] {
         fails_without_the_secret(&config, &[], &["migrate"], says).await;

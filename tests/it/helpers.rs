@@ -118,10 +118,13 @@ pub async fn app_on(db: &TestDb, mail: &std::path::Path) -> academichub::app::Ap
     let mut settings = academichub::config::Settings::default();
     settings.database.url = db.url.clone();
     settings.delivery.folder = mail.to_path_buf();
-    settings.collect.feeds = vec![academichub::config::FeedSettings {
-        url: format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
-        name: None,
-    }];
+    settings.collect.feeds = vec![
+        academichub::config::FeedSettings::url(
+            &format!("file://{FIXTURES}/arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml"),
+            None,
+        )
+        .unwrap(),
+    ];
     academichub::app::Application::build(settings)
         .await
         .unwrap()

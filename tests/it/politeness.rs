@@ -1,7 +1,7 @@
 //! Polite collection is data: when each feed may be asked again.
 
-use academichub::config::{CollectSettings, FeedSettings};
-use academichub::sources::{Fetcher, collect};
+use academichub::config::{CollectSettings, FeedSettings, SourceSettings};
+use academichub::sources::{Collector, Fetcher};
 use academichub::store::Store;
 use axum::http::StatusCode;
 
@@ -27,22 +27,24 @@ async fn feeds_are_asked_again_after_the_interval_a_backoff_or_their_retry_after
     let settings = CollectSettings {
         interval_minutes: 30,
         feeds: ["ok.rss", "down.rss", "busy.rss"]
-            .map(|p| FeedSettings {
-                url: server.url(p),
-                name: Some(p.to_owned()),
-            })
+            .map(|p| FeedSettings::url(&server.url(p), Some(p)).unwrap())
             .to_vec(),
         ..CollectSettings::default()
     };
+    let collector = Collector::new(
+        store.clone(),
+        fetcher,
+        &settings,
+        &SourceSettings::default(),
+        None,
+    );
     let next_check = |name: &'static str| {
         let (store, url) = (store.clone(), server.url(name));
         async move { store.ensure_source(&url, name, 0).await.unwrap() }
     };
 
     let t0 = 1_000_000;
-    collect(&store, &fetcher, &settings, t0, &Default::default())
-        .await
-        .unwrap();
+    collector.collect(t0, &Default::default()).await.unwrap();
     assert_eq!(next_check("ok.rss").await.next_check_at, t0 + 30 * 60);
     assert_eq!(
         next_check("down.rss").await.next_check_at,
@@ -57,7 +59,8 @@ async fn feeds_are_asked_again_after_the_interval_a_backoff_or_their_retry_after
 
     // Before any is due, nothing is fetched.
     let requests = server.requests().len();
-    let report = collect(&store, &fetcher, &settings, t0 + 299, &Default::default())
+    let report = collector
+        .collect(t0 + 299, &Default::default())
         .await
         .unwrap();
     assert_eq!(server.requests().len(), requests);
@@ -65,9 +68,7 @@ async fn feeds_are_asked_again_after_the_interval_a_backoff_or_their_retry_after
 
     // The failing feed is asked again and backs off twice as long.
     let t1 = t0 + 300;
-    collect(&store, &fetcher, &settings, t1, &Default::default())
-        .await
-        .unwrap();
+    collector.collect(t1, &Default::default()).await.unwrap();
     let down = next_check("down.rss").await;
     assert_eq!((down.error_count, down.next_check_at), (2, t1 + 600));
     assert_eq!(

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use academichub::domain::OutgoingMessage;
 use academichub::domain::{EmailAddress, Locale, NewSubscriber, SentPapers, Topic};
 use academichub::sources::parse_feed;
-use academichub::store::{BriefingItem, LeftOutItem, NewBriefing, Store};
+use academichub::store::{Arrival, BriefingItem, LeftOutItem, NewBriefing, Store};
 
 use crate::helpers::{TestDb, fixture, sql_exec};
 
@@ -55,9 +55,12 @@ async fn story(db: &TestDb) {
         .ensure_source("https://rss.arxiv.org/rss/stat.ML", "stat.ML", 1)
         .await
         .unwrap();
-    let first = store.upsert_papers(&papers, cs_lg.id, 1_000).await.unwrap();
+    let first = store
+        .upsert_papers(&papers, cs_lg.id, 1_000, Arrival::Collected)
+        .await
+        .unwrap();
     let second = store
-        .upsert_papers(&papers, stat_ml.id, 1_100)
+        .upsert_papers(&papers, stat_ml.id, 1_100, Arrival::Collected)
         .await
         .unwrap();
     assert_eq!(
@@ -122,7 +125,7 @@ async fn story(db: &TestDb) {
     forged.url = "https://evil.test/phish".into();
     forged.authors = vec!["Mallory".into()];
     store
-        .upsert_papers(&[forged], hostile_feed.id, 1_200)
+        .upsert_papers(&[forged], hostile_feed.id, 1_200, Arrival::Collected)
         .await
         .unwrap();
     let kept = store.recent_papers(900).await.unwrap();
@@ -293,7 +296,7 @@ async fn story(db: &TestDb) {
         (1, 301, Some("HTTP 500"))
     );
     store
-        .record_fetch_success(source.id, Some("\"e1\""), None, 400, 4_000)
+        .record_fetch_success(source.id, Some("\"e1\""), None, None, 400, 4_000)
         .await
         .unwrap();
     let source = store
@@ -333,7 +336,7 @@ async fn story(db: &TestDb) {
     v3.arxiv = Some((arxiv_id, Some(3)));
     v3.announce_type = Some(academichub::domain::AnnounceType::Replace);
     store
-        .upsert_papers(&[v3.clone()], cs_lg.id, 3_000)
+        .upsert_papers(&[v3.clone()], cs_lg.id, 3_000, Arrival::Collected)
         .await
         .unwrap();
     let recent = store.recent_papers(2_500).await.unwrap();
@@ -360,7 +363,10 @@ async fn story(db: &TestDb) {
         "[{label}]"
     );
     // Seeing the same version again is not news.
-    store.upsert_papers(&[v3], cs_lg.id, 3_100).await.unwrap();
+    store
+        .upsert_papers(&[v3], cs_lg.id, 3_100, Arrival::Collected)
+        .await
+        .unwrap();
     assert!(
         store.recent_papers(3_050).await.unwrap().is_empty(),
         "[{label}]"
