@@ -608,8 +608,12 @@ fn print_collect(report: &sources::CollectReport) {
         .iter()
         .filter(|f| matches!(f.outcome, sources::FeedOutcome::Skipped { .. }))
         .count();
+    let merged = match stored.merged {
+        0 => String::new(),
+        n => format!(" ({n} more were papers already stored under another source's key)"),
+    };
     println!(
-        "collected: {} new and {} updated papers; {} feed(s) checked, {} not due yet, {} failed",
+        "collected: {} new and {} updated papers{merged}; {} feed(s) checked, {} not due yet, {} failed",
         stored.new,
         stored.updated,
         report.feeds.len() - skipped,

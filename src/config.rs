@@ -159,6 +159,9 @@ pub struct SourceSettings {
     /// days before the window asked for is a metadata update of an old work
     /// (Crossref re-announces those), not news: it is left out.
     pub max_age_days: u32,
+    /// Pages one walk of an API reads at most in a run (100 to 200 papers
+    /// a page); what is beyond is noted in `feeds` and not read.
+    pub max_pages: u32,
 }
 
 impl Default for SourceSettings {
@@ -168,6 +171,7 @@ impl Default for SourceSettings {
             contact_email: None,
             ncbi_api_key: None,
             max_age_days: 30,
+            max_pages: 50,
         }
     }
 }
@@ -610,6 +614,9 @@ impl Settings {
                     format!("{:?} is not an http(s):// URL", redact_url(url)),
                 );
             }
+        }
+        if self.sources.max_pages == 0 {
+            return invalid("sources.max_pages", "must be at least 1".into());
         }
         if let Some(contact) = &self.sources.contact_email
             && contact.parse::<lettre::Address>().is_err()

@@ -145,12 +145,11 @@ pub struct Collector {
     credentials: Credentials,
     interval_secs: i64,
     max_age_days: i64,
+    max_pages: usize,
 }
 
 /// A first walk of an API asks for this many days back (today included).
 const FIRST_WINDOW_DAYS: i64 = 2;
-/// Pages one walk reads at most; the rest waits for the next run.
-const MAX_PAGES: usize = 50;
 
 impl Collector {
     /// `contact` is the address the APIs are told (`sources.contact_email`
@@ -189,6 +188,7 @@ impl Collector {
             },
             interval_secs: (collect.interval_minutes as i64) * 60,
             max_age_days: i64::from(settings.max_age_days),
+            max_pages: settings.max_pages as usize,
         }
     }
 
@@ -209,7 +209,7 @@ impl Collector {
             let state = self.store.ensure_source(&key, name, now).await?;
             // Several daemons may share the database: one fetches, the
             // others skip the source until its next check.
-            let lease_until = now + 2 * self.fetcher.timeout_secs() * MAX_PAGES as i64 + 60;
+            let lease_until = now + 2 * self.fetcher.timeout_secs() * self.max_pages as i64 + 60;
             if !self.store.claim_source(state.id, now, lease_until).await? {
                 report.feeds.push(FeedReport {
                     name: name.clone(),
@@ -343,7 +343,7 @@ impl Collector {
         let mut counts = UpsertCounts::default();
         let mut skipped = Vec::new();
         let mut pages = 0;
-        while pages < MAX_PAGES {
+        while pages < self.max_pages {
             if stop.is_cancelled() {
                 // Not advanced: the next run asks for the window again.
                 return Ok(FeedOutcome::Stored(counts));
@@ -368,7 +368,8 @@ impl Collector {
         let mut extra = walker.warnings.clone();
         if !walker.is_done() {
             extra.push(format!(
-                "stopped after {MAX_PAGES} pages; the rest is not read"
+                "stopped after {} pages (sources.max_pages); the rest is not read",
+                self.max_pages
             ));
         }
         let notes = notes(&skipped, 0, &extra);
@@ -501,7 +502,7 @@ impl Collector {
                 }
             };
             report.pages += 1;
-            if let Some(total) = page.total {
+            if let Some(total) = page.total.filter(|t| *t > 0) {
                 progress.set_length(total);
             }
             progress.inc((page.papers.len() + page.skipped.len()) as u64);

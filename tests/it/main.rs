@@ -31,6 +31,7 @@ mod round;
 mod run_once;
 mod schedule;
 mod smtp_security;
+mod sources;
 mod spam_score;
 mod storage;
 mod strangers;
