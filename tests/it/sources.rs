@@ -501,5 +501,9 @@ async fn sources_lists_the_catalogue_and_a_bad_name_gets_the_nearest() {
         .run(&["backfill", "jurnal:nature", "--since", "2026-11-01"])
         .await;
     assert!(!out.success);
-    assert!(out.stderr.contains("nearest: journal:nature"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nearest: journal:nature"),
+        "{}",
+        out.stderr
+    );
 }

@@ -456,3 +456,113 @@ async fn a_database_migrated_by_a_newer_version_is_refused() {
         db.drop_db().await;
     }
 }
+
+/// A preprint and its journal version, whichever arrives first, are one
+/// paper: the journal's appearance is remembered for the card, never news
+/// again. The links are as the sources state them (bioRxiv's `published`,
+/// arXiv's `arxiv:DOI`, Crossref's `relation`); the recorded answers carry
+/// none that meet each other, so the test names the journal DOI itself.
+#[tokio::test]
+async fn a_preprint_and_its_journal_version_are_one_paper() {
+    use academichub::domain::PaperKey;
+    for db in TestDb::all("a_preprint_and_its_journal_version_are_one_paper").await {
+        let label = db.label;
+        let store = Store::open(&db.url, 2).await.unwrap();
+        let api = |name: &str| {
+            std::fs::read(format!("{}/../api/{name}", crate::helpers::FIXTURES)).unwrap()
+        };
+        let mut preprints = academichub::sources::biorxiv::parse_details(
+            &api("biorxiv_api_details_2026-08-01_2026-08-05_trimmed_reformatted.json"),
+            "bioRxiv",
+            None,
+        )
+        .unwrap()
+        .papers;
+        let journal = academichub::sources::crossref::parse_works(&api(
+            "crossref_journal_works_2167-8359_peerj_2026-06-16.json",
+        ))
+        .unwrap()
+        .papers;
+        let source = store.ensure_source("test", "test", 1).await.unwrap();
+        let upsert = |papers: Vec<academichub::domain::Paper>, at: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .upsert_papers(&papers, source.id, at, Arrival::Collected)
+                    .await
+                    .unwrap()
+            }
+        };
+
+        // bioRxiv says the preprint appeared as the first PeerJ article.
+        let (preprint, version) = (&mut preprints[0], journal[0].clone());
+        let journal_doi = version.doi.clone().unwrap();
+        preprint.related = vec![PaperKey::Doi(journal_doi.clone())];
+        let preprint = preprint.clone();
+        assert_eq!(upsert(vec![preprint.clone()], 1_000).await.new, 1);
+        let counts = upsert(vec![version.clone()], 2_000).await;
+        assert_eq!((counts.new, counts.merged), (0, 1), "[{label}]");
+        // Journal first, preprint later (Crossref's `has-preprint`): one too.
+        let mut second_version = journal[1].clone();
+        second_version.related = vec![preprints[1].key.clone()];
+        assert_eq!(upsert(vec![second_version], 3_000).await.new, 1);
+        assert_eq!(
+            upsert(vec![preprints[1].clone()], 4_000).await.merged,
+            1,
+            "[{label}]"
+        );
+        // arXiv's own DOI field names the journal version.
+        let mut arxiv = parse_feed(&fixture(
+            "arxiv-rss2-cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.xml",
+        ))
+        .unwrap()
+        .papers
+        .remove(0);
+        let mut arxiv_version = journal[2].clone();
+        arxiv.doi = arxiv_version.doi.clone();
+        assert_eq!(upsert(vec![arxiv.clone()], 5_000).await.new, 1);
+        arxiv_version.title = "the journal's own title".into();
+        assert_eq!(
+            upsert(vec![arxiv_version], 6_000).await.merged,
+            1,
+            "[{label}]"
+        );
+
+        assert_eq!(
+            crate::helpers::sql_count(&db.url, "SELECT COUNT(*) FROM papers").await,
+            3,
+            "[{label}] three works, each seen twice"
+        );
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        let row: (String, Option<String>, Option<String>, Option<i64>) = sqlx::query_as(
+            "SELECT venue, published_in, published_doi, published_in_at FROM papers WHERE paper_key = $1",
+        )
+        .bind(preprint.key.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            row,
+            (
+                "bioRxiv".to_owned(),
+                Some("PeerJ".to_owned()),
+                Some(journal_doi),
+                Some(2_000)
+            ),
+            "[{label}]"
+        );
+        let title: String = sqlx::query_scalar("SELECT title FROM papers WHERE paper_key = $1")
+            .bind(arxiv.key.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            title, arxiv.title,
+            "[{label}] the first appearance keeps its text"
+        );
+        pool.close().await;
+        store.close().await;
+        db.drop_db().await;
+    }
+}
