@@ -55,6 +55,7 @@ fn briefing(c: &mut Criterion) {
                         paper: p,
                         matched: vec![(*word).to_owned()],
                         tldr: None,
+                        published_in: None,
                     })
                     .collect(),
                 more: matching.len() - shown,

@@ -27,6 +27,8 @@ pub struct Pick<'a> {
     /// A TL;DR written for this paper (by an LLM); `None`: the abstract's
     /// first sentences.
     pub tldr: Option<&'a str>,
+    /// The journal a preprint has appeared in since.
+    pub published_in: Option<&'a str>,
 }
 
 /// Everything the templates show, already in the reader's language.
@@ -104,6 +106,8 @@ pub struct PaperView {
     pub announce_key: Option<String>,
     /// The arXiv version of an updated paper.
     pub version: Option<u32>,
+    /// "Now published in Nature Methods", for a preprint's journal version.
+    pub published_in: Option<String>,
     pub tldr: String,
     /// The TL;DR is the abstract's opening (no LLM wrote one): the card
     /// says so, as it is in the paper's language, not the reader's.
@@ -163,6 +167,9 @@ pub fn compose(briefing: &Briefing<'_>, links: &BriefingLinks<'_>) -> BriefingCo
                                 matches!(a, AnnounceType::Replace | AnnounceType::ReplaceCross)
                             })
                             .and(p.arxiv.as_ref().and_then(|(_, v)| *v)),
+                        published_in: h
+                            .published_in
+                            .map(|j| strings.published_in.replace("{journal}", j)),
                         tldr: h.tldr.map_or_else(
                             || tldr_of_abstract(&readable_math(&p.abstract_text)),
                             |t| readable_math(t).into_owned(),

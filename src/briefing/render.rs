@@ -372,6 +372,7 @@ mod tests {
                     paper: &p,
                     matched: vec!["graphs".into()],
                     tldr: None,
+                    published_in: Some("Nature <Methods>"),
                 }],
                 more: 2,
             })
@@ -418,6 +419,12 @@ mod tests {
         assert!(rendered.html.contains("preferences/abc?a=1&amp;b=2\""));
         assert!(rendered.text.contains("<script>alert(1)</script> & co"));
         assert!(rendered.html.contains("Revised cross-list · v2"));
+        assert!(
+            rendered
+                .html
+                .contains("v2 · Now published in Nature &lt;Methods&gt;")
+        );
+        assert!(rendered.text.contains("v2 · Now published in Nature <Methods>"));
         assert!(rendered.html.contains("2 more on this topic"));
         assert!(rendered.html.contains("Tuesday, 24 November 2026"));
         assert_eq!(rendered.subject, "1 new on Graphs <&>");
@@ -464,6 +471,7 @@ mod tests {
         assert!(rendered.html.contains("2026年11月24日 星期二"));
         assert!(rendered.html.contains("lang=\"zh\""));
         assert!(rendered.text.contains("退订"));
+        assert!(rendered.text.contains("已发表于 Nature <Methods>"));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Strings {
     pub unsubscribe: String,
     /// Labels a TL;DR cut from the abstract (no LLM wrote one).
     pub from_abstract: String,
+    /// A preprint's journal version: `{journal}`.
+    pub published_in: String,
     pub more_like_this: String,
     pub less_like_this: String,
     pub preferences: String,

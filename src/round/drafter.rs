@@ -132,6 +132,7 @@ impl Drafter {
                         .map(|h| Pick {
                             paper_id: papers[h.paper].id,
                             paper: &papers[h.paper].paper,
+                            published_in: papers[h.paper].published_in.as_deref(),
                             matched: topic
                                 .map(|t| describe(t, glossary, examples, h.matched.reasons()))
                                 .unwrap_or_default(),
@@ -258,6 +259,7 @@ pub(super) fn sections_of<'a>(
         sections.last_mut().expect("pushed above").picks.push(Pick {
             paper_id: paper.id,
             paper: &paper.paper,
+            published_in: paper.published_in.as_deref(),
             matched,
             tldr: None,
         });

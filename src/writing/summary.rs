@@ -315,6 +315,7 @@ mod tests {
             paper,
             matched: matched.iter().map(|s| (*s).to_owned()).collect(),
             tldr: None,
+            published_in: None,
         };
         let sections = [
             Section {

@@ -90,6 +90,7 @@ fn sections<'a>(
                                 .map(|w| (*w).to_owned())
                                 .collect(),
                             tldr: tldrs.and_then(|t| t.get(id)).map(String::as_str),
+                            published_in: None,
                         }
                     })
                     .collect(),
