@@ -191,6 +191,9 @@ pub struct BaseUrls {
 pub struct BriefingSettings {
     /// Papers first seen this long ago or earlier are not news any more.
     pub lookback_hours: u32,
+    /// A reader's first briefing draws on this many days (a welcome
+    /// edition: nobody waits for a busy day); 0: the usual window.
+    pub welcome_days: u32,
     pub max_per_topic: usize,
     /// Papers in one briefing, all topics together, taken in turns from
     /// each topic's best: a long briefing is not read, and Gmail clips a
@@ -213,6 +216,7 @@ impl Default for BriefingSettings {
     fn default() -> Self {
         Self {
             lookback_hours: 48,
+            welcome_days: 7,
             max_per_topic: 10,
             max_papers: 12,
             default_send_hour: crate::domain::SendHour::new(7).expect("an hour"),
@@ -227,6 +231,13 @@ impl BriefingSettings {
     /// The oldest a paper may be (unix seconds) to count as news at `now`.
     pub fn news_since(&self, now: chrono::DateTime<chrono::Utc>) -> i64 {
         now.timestamp() - i64::from(self.lookback_hours) * 3600
+    }
+
+    /// The oldest a paper may be for a reader's first briefing: the
+    /// longer of `welcome_days` and the usual news window.
+    pub fn welcome_since(&self, now: chrono::DateTime<chrono::Utc>) -> i64 {
+        self.news_since(now)
+            .min(now.timestamp() - i64::from(self.welcome_days) * 86_400)
     }
 }
 

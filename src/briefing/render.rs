@@ -424,7 +424,11 @@ mod tests {
                 .html
                 .contains("v2 · Now published in Nature &lt;Methods&gt;")
         );
-        assert!(rendered.text.contains("v2 · Now published in Nature <Methods>"));
+        assert!(
+            rendered
+                .text
+                .contains("v2 · Now published in Nature <Methods>")
+        );
         assert!(rendered.html.contains("2 more on this topic"));
         assert!(rendered.html.contains("Tuesday, 24 November 2026"));
         assert_eq!(rendered.subject, "1 new on Graphs <&>");

@@ -43,6 +43,14 @@ use crate::radar::Examples;
 use crate::store::{NewBriefing, NextLook, Store, StoredPaper};
 use crate::writing::{BriefingPapers, Words, Writing};
 use drafter::{Drafter, briefing_papers};
+
+/// The round's papers, indexed once per window: the news of the last
+/// `lookback_hours`, and the longer window of first briefings.
+#[derive(Default)]
+struct Windows {
+    news: Option<Arc<RoundPapers>>,
+    welcome: Option<Arc<RoundPapers>>,
+}
 use matching::{Due, Kept, RoundPapers, builder_for};
 
 /// What building briefings did, subscriber by subscriber.
@@ -113,7 +121,7 @@ impl Round {
     /// up.
     pub async fn run(&self, now: DateTime<Utc>, force: bool) -> anyhow::Result<PrepareReport> {
         let mut report = PrepareReport::default();
-        let mut papers: Option<Arc<RoundPapers>> = None;
+        let mut papers = Windows::default();
         let mut after = 0;
         while !self.stopping.is_cancelled() {
             let batch = if force {
@@ -140,7 +148,7 @@ impl Round {
         batch: Vec<(i64, crate::store::Result<Subscriber>)>,
         now: DateTime<Utc>,
         force: bool,
-        papers: &mut Option<Arc<RoundPapers>>,
+        papers: &mut Windows,
         report: &mut PrepareReport,
     ) -> anyhow::Result<()> {
         let t = now.timestamp();
@@ -181,49 +189,34 @@ impl Round {
                 due.push(s);
             }
         }
-        let drafts = if due.is_empty() {
-            Vec::new()
+        // A reader's first briefing draws on the last `welcome_days`, so
+        // nobody who subscribes on a quiet day waits for their first mail.
+        let first_timers = if self.briefing.welcome_days > 0 {
+            let ids: Vec<i64> = due.iter().map(|s| s.id).collect();
+            self.store.never_briefed(&ids).await?
         } else {
-            let papers = match papers {
-                Some(p) => p.clone(),
-                None => {
-                    let recent = self
-                        .store
-                        .recent_papers(self.briefing.news_since(now))
-                        .await?;
-                    let glossary = self.store.glossary().await?;
-                    let p = tokio::task::spawn_blocking(move || RoundPapers {
-                        builder: builder_for(&recent, &glossary, now),
-                        papers: recent,
-                        glossary,
-                    })
-                    .await
-                    .context("tokenising today's papers failed")?;
-                    papers.insert(Arc::new(p)).clone()
-                }
-            };
-            let due = self.load_due(due, now).await?;
-            let examples = Arc::new(self.examples_for(due.iter().map(|d| &d.subscriber)).await?);
-            let drafter = self.drafter.clone();
-            let (due, picks) = {
-                let (drafter, papers, examples) =
-                    (drafter.clone(), papers.clone(), examples.clone());
-                tokio::task::spawn_blocking(move || {
-                    let picks = drafter.match_batch(&papers, &examples, &due);
-                    (due, picks)
-                })
-                .await
-                .context("matching the batch failed")?
-            };
-            let words = self
-                .words_for_picks(&papers.papers, &due, &picks, now)
-                .await;
-            tokio::task::spawn_blocking(move || {
-                drafter.draft_batch(&papers, &examples, due, &picks, &words, now)
-            })
-            .await
-            .context("making the briefings failed")?
+            Default::default()
         };
+        let (welcome, due): (Vec<_>, Vec<_>) =
+            due.into_iter().partition(|s| first_timers.contains(&s.id));
+        let mut drafts = Vec::new();
+        for (group, window, since) in [
+            (due, &mut papers.news, self.briefing.news_since(now)),
+            (
+                welcome,
+                &mut papers.welcome,
+                self.briefing.welcome_since(now),
+            ),
+        ] {
+            if group.is_empty() {
+                continue;
+            }
+            let papers = match window {
+                Some(p) => p.clone(),
+                None => window.insert(self.round_papers(since, now).await?).clone(),
+            };
+            drafts.extend(self.draft_group(group, papers, now).await?);
+        }
         let mut briefings = Vec::with_capacity(drafts.len());
         for (subscriber, drafted) in drafts {
             match drafted {
@@ -260,6 +253,54 @@ impl Round {
             self.delivery_wanted.notify_one();
         }
         Ok(())
+    }
+
+    /// The papers of a window (from `since`), indexed for matching: built
+    /// once a round and shared by its batches.
+    async fn round_papers(
+        &self,
+        since: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Arc<RoundPapers>> {
+        let recent = self.store.recent_papers(since).await?;
+        let glossary = self.store.glossary().await?;
+        let papers = tokio::task::spawn_blocking(move || RoundPapers {
+            builder: builder_for(&recent, &glossary, now),
+            papers: recent,
+            glossary,
+        })
+        .await
+        .context("tokenising today's papers failed")?;
+        Ok(Arc::new(papers))
+    }
+
+    /// Matches and drafts a group of due subscribers against `papers`.
+    async fn draft_group(
+        &self,
+        due: Vec<Subscriber>,
+        papers: Arc<RoundPapers>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(Subscriber, drafter::Drafted)>> {
+        let due = self.load_due(due, now).await?;
+        let examples = Arc::new(self.examples_for(due.iter().map(|d| &d.subscriber)).await?);
+        let drafter = self.drafter.clone();
+        let (due, picks) = {
+            let (drafter, papers, examples) = (drafter.clone(), papers.clone(), examples.clone());
+            tokio::task::spawn_blocking(move || {
+                let picks = drafter.match_batch(&papers, &examples, &due);
+                (due, picks)
+            })
+            .await
+            .context("matching the batch failed")?
+        };
+        let words = self
+            .words_for_picks(&papers.papers, &due, &picks, now)
+            .await;
+        tokio::task::spawn_blocking(move || {
+            drafter.draft_batch(&papers, &examples, due, &picks, &words, now)
+        })
+        .await
+        .context("making the briefings failed")
     }
 
     /// The due subscribers with what matching needs: papers already sent

@@ -1,12 +1,17 @@
-//! Collection: configured feeds → stored papers.
+//! Collection: configured sources → stored papers.
 //!
-//! Consumes `collect.feeds` from the settings; owns the `sources` table
-//! (per-feed `etag`, `last_modified`, `next_check_at`, `error_count`,
-//! `last_error`) and writes `papers`. A feed that fails (unreachable, HTTP
-//! error, not a feed) is recorded with its error and backed off
-//! exponentially, honouring `Retry-After`; the other feeds carry on. A feed
-//! is never given up on silently: its error stays visible in `sources`.
-//! Collection does not decide who sees a paper; that is the radar's job.
+//! Consumes `collect.feeds` (preset names or URLs, see `domain::Source`)
+//! and `[sources]`; owns the `sources` table (per source: `etag`,
+//! `last_modified`, `cursor`, `next_check_at`, `error_count`, `last_error`)
+//! and writes `papers`. A feed is one conditional GET; an API (bioRxiv,
+//! Crossref, PubMed, OAI-PMH) is walked page by page over the days since its
+//! last walk ended, each page stored before the next is asked for, at the
+//! provider's pace ([`route::RULES`]). A source that fails (unreachable,
+//! HTTP error, an answer that is not what its API documents) is recorded
+//! with its error and backed off exponentially, honouring `Retry-After`; the
+//! others carry on. A source is never given up on silently: its error stays
+//! visible in `feeds`. Collection does not decide who sees a paper; that is
+//! the radar's job.
 
 pub mod biorxiv;
 mod catalogue;
@@ -209,7 +214,11 @@ impl Collector {
             let state = self.store.ensure_source(&key, name, now).await?;
             // Several daemons may share the database: one fetches, the
             // others skip the source until its next check.
-            let lease_until = now + 2 * self.fetcher.timeout_secs() * self.max_pages as i64 + 60;
+            let requests = match route {
+                Route::Feed { .. } => 1,
+                _ => self.max_pages as i64 + 1,
+            };
+            let lease_until = now + 2 * self.fetcher.timeout_secs() * requests + 60;
             if !self.store.claim_source(state.id, now, lease_until).await? {
                 report.feeds.push(FeedReport {
                     name: name.clone(),

@@ -228,6 +228,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Which of these subscribers have never had a briefing made.
+    pub async fn never_briefed(&self, subscribers: &[i64]) -> Result<HashSet<i64>> {
+        if subscribers.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT s.id FROM subscribers s WHERE s.id IN ({})
+             AND NOT EXISTS (SELECT 1 FROM briefings b WHERE b.subscriber_id = s.id)",
+            placeholders(1, subscribers.len())
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
+        for id in subscribers {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
+    }
+
     /// The HTML of this subscriber's briefing for `edition`, as it was made
     /// for the mail.
     pub async fn briefing_html(&self, subscriber_id: i64, edition: &str) -> Result<Option<String>> {

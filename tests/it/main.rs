@@ -19,6 +19,7 @@ mod delivery_faults;
 mod dkim;
 mod examples;
 mod feedback;
+mod fuzz_replay;
 mod helpers;
 mod llm;
 mod politeness;

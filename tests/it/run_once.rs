@@ -296,3 +296,44 @@ async fn each_reader_gets_the_footer_and_labels_in_their_own_language() {
     }
     smtp.stop().await;
 }
+
+/// A reader's first briefing draws on the last `welcome_days` (a welcome
+/// edition): papers first seen four days ago are past the 48-hour news
+/// window, yet a new reader gets them; with `welcome_days = 0` they do not.
+#[tokio::test]
+async fn a_new_readers_first_briefing_draws_on_the_last_week() {
+    const TEST: &str = "a_new_readers_first_briefing_draws_on_the_last_week";
+    let Some(smtp) = SmtpServer::start(TEST).await else {
+        return;
+    };
+    let feeds = crate::helpers::outliers_feed().await;
+    for welcome_days in [7, 0] {
+        let db = TestDb::sqlite();
+        let hub = Hub::new(&format!(
+            "{}\n[briefing]\nwelcome_days = {welcome_days}\n",
+            config(&db.url, smtp.port, &[feeds.url("ok.rss")])
+        ));
+        hub.ok(&["collect"]).await;
+        crate::helpers::sql_exec(
+            &db.url,
+            "UPDATE papers SET first_seen_at = first_seen_at - 345600,
+                               version_seen_at = version_seen_at - 345600",
+        )
+        .await;
+        hub.subscribe_ada_to_outliers().await;
+        let before = smtp.messages().len();
+        let out = hub.ok(&["run-once", "--force"]).await;
+        println!("welcome_days = {welcome_days}: {out}");
+        let mails: Vec<Mail> = smtp.messages().into_iter().skip(before).collect();
+        if welcome_days > 0 {
+            assert_eq!(mails.len(), 1, "{out}");
+            assert!(
+                mails[0].parsed().body_html(0).unwrap().contains("utlier"),
+                "the four-day-old paper on outliers is in the first briefing"
+            );
+        } else {
+            assert!(mails.is_empty(), "{out}");
+            assert!(out.contains("1 with nothing new"), "{out}");
+        }
+    }
+}
