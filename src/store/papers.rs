@@ -209,8 +209,12 @@ impl Store {
                 // Another appearance of a stored work: it is not news again.
                 // A preprint's journal version is remembered for the card.
                 if *stored_is_preprint == 1 && !paper.is_preprint() {
+                    // The first journal appearance counts as a new version:
+                    // topics `with:updates` get the paper again, labelled.
                     sqlx::query(
                         "UPDATE papers SET published_in = $1, published_doi = $2,
+                             version_seen_at = CASE WHEN published_in_at IS NULL
+                                 THEN $3 ELSE version_seen_at END,
                              published_in_at = COALESCE(published_in_at, $3)
                          WHERE id = $4",
                     )
@@ -500,7 +504,8 @@ impl Store {
         }
         let sql = format!(
             "SELECT b.subscriber_id, bi.paper_id,
-                    CAST(CASE WHEN bi.version IS NULL OR p.version IS NULL OR bi.version >= p.version
+                    CAST(CASE WHEN (bi.version IS NULL OR p.version IS NULL OR bi.version >= p.version)
+                                   AND (p.published_in_at IS NULL OR p.published_in_at <= b.created_at)
                               THEN 1 ELSE 0 END AS BIGINT) AS current
              FROM briefing_items bi
              JOIN briefings b ON b.id = bi.briefing_id

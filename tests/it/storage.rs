@@ -500,8 +500,47 @@ async fn a_preprint_and_its_journal_version_are_one_paper() {
         preprint.related = vec![PaperKey::Doi(journal_doi.clone())];
         let preprint = preprint.clone();
         assert_eq!(upsert(vec![preprint.clone()], 1_000).await.new, 1);
+        // A reader was sent the preprint before the journal version came.
+        let preprint_id = store.recent_papers(0).await.unwrap()[0].id;
+        let reader = NewSubscriber {
+            email: EmailAddress::parse("ada@example.org").unwrap(),
+            locale: Locale::En,
+            timezone: chrono_tz::UTC,
+            send_hour: academichub::domain::SendHour::new(0).unwrap(),
+        };
+        let topic = Topic::new("t", ["x"], [] as [&str; 0], [] as [&str; 0]).unwrap();
+        let (reader, _) = store.save_subscriber(&reader, &[topic], 0).await.unwrap();
+        let briefing = NewBriefing {
+            subscriber_id: reader,
+            edition: "2026-08-05".into(),
+            items: vec![BriefingItem {
+                paper_id: preprint_id,
+                version: None,
+                topic: "t".into(),
+            }],
+            left_out: vec![],
+            message: message("ada@example.org"),
+        };
+        store
+            .create_briefing(&briefing, 1_500)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            store
+                .papers_already_sent(reader, 0)
+                .await
+                .unwrap()
+                .current
+                .contains(&preprint_id)
+        );
         let counts = upsert(vec![version.clone()], 2_000).await;
         assert_eq!((counts.new, counts.merged), (0, 1), "[{label}]");
+        // Its journal version is news for topics `with:updates` only, as a
+        // new version is: sent in an earlier form, and seen again now.
+        let sent = store.papers_already_sent(reader, 0).await.unwrap();
+        assert!(sent.earlier.contains(&preprint_id), "[{label}] {sent:?}");
+        assert_eq!(store.recent_papers(2_000).await.unwrap()[0].id, preprint_id);
         // Journal first, preprint later (Crossref's `has-preprint`): one too.
         let mut second_version = journal[1].clone();
         second_version.related = vec![preprints[1].key.clone()];
