@@ -17,9 +17,12 @@ fn fixture(path: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// A route's parser, counting the papers it read.
+type Parse = fn(&[u8]) -> usize;
+
 fn routes(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
-    let cases: Vec<(&str, Vec<u8>, fn(&[u8]) -> usize)> = vec![
+    let cases: Vec<(&str, Vec<u8>, Parse)> = vec![
         (
             "arxiv_rss_real_day",
             fixture("feeds/arxiv-rss2-cs.CV-2026-04-21-real-day.xml"),

@@ -294,13 +294,7 @@ fn doi_key(doi: String) -> PaperKey {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/fixtures/api/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::sources::api_fixture as fixture;
 
     fn peerj() -> Page {
         parse_works(&fixture(

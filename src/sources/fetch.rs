@@ -67,8 +67,11 @@ impl FetchError {
 pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
-    gates: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>>,
+    gates: Arc<std::sync::Mutex<HashMap<String, Gate>>>,
 }
+
+/// When a provider was last asked; held for the length of one request.
+type Gate = Arc<tokio::sync::Mutex<Option<Instant>>>;
 
 /// An API's answer, whatever its status: a refusal's body often says why.
 #[derive(Debug)]

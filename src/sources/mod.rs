@@ -542,6 +542,16 @@ impl Collector {
     }
 }
 
+/// A recorded API answer from `tests/fixtures/api/` (parser tests).
+#[cfg(test)]
+pub(crate) fn api_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/api/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
 fn day_of(now: i64) -> NaiveDate {
     DateTime::<Utc>::from_timestamp(now, 0)
         .unwrap_or_default()

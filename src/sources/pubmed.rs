@@ -452,13 +452,7 @@ fn date_kind(walk: &XmlWalk<'_>, start: &BytesStart<'_>) -> Option<DateKind> {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/fixtures/api/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::sources::api_fixture as fixture;
 
     fn efetch(name: &str) -> Page {
         parse_efetch(&fixture(name)).unwrap()

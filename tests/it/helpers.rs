@@ -581,7 +581,7 @@ impl Hub {
     }
 
     /// `academichub --config FILE ARGS…`, inheriting nothing from the environment.
-    fn command(&self, args: &[&str]) -> Command {
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_academichub"));
         command
             .arg("--config")

@@ -345,7 +345,9 @@ async fn a_backfill_interrupted_goes_on_from_its_last_stored_page_and_draws_a_ba
 
     // Interrupted while the second page is on its way: that page is
     // stored, and the command says how to go on.
-    let child = binary(&hub, &args)
+    let child = hub
+        .command(&args)
+        .kill_on_drop(true)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -420,19 +422,6 @@ async fn a_backfill_interrupted_goes_on_from_its_last_stored_page_and_draws_a_ba
     .await;
     println!("on a terminal:\n{on_terminal}");
     assert!(on_terminal.contains("items"), "{on_terminal}");
-}
-
-/// `academichub --config FILE ARGS…`, nothing inherited.
-fn binary(hub: &Hub, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_academichub"));
-    command
-        .arg("--config")
-        .arg(&hub.config)
-        .args(args)
-        .env_clear()
-        .current_dir(hub.dir.path())
-        .kill_on_drop(true);
-    command
 }
 
 /// What the binary writes when its output is a terminal: util-linux's
