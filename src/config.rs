@@ -159,7 +159,7 @@ pub struct SourceSettings {
     /// days before the window asked for is a metadata update of an old work
     /// (Crossref re-announces those), not news: it is left out.
     pub max_age_days: u32,
-    /// Pages one walk of an API reads at most in a run (100 to 200 papers
+    /// Pages one walk of an API reads at most in a run (30 to 200 papers
     /// a page); what is beyond is noted in `feeds` and not read.
     pub max_pages: u32,
 }

@@ -137,7 +137,7 @@ impl Route {
             Self::Feed { .. } => match source {
                 Source::Arxiv(categories) => Ok(Self::ArxivOai {
                     base: endpoints.arxiv_oai.clone(),
-                    set: oai_set(&categories[0]),
+                    set: oai_set(categories)?,
                     categories: categories.clone(),
                 }),
                 Source::Journal(journal) => Ok(Self::crossref_journal(endpoints, journal.issn)),
@@ -182,14 +182,34 @@ impl Route {
     }
 }
 
-/// arXiv's OAI-PMH sets are archives: `cs`, `math`, `physics:hep-th`.
-fn oai_set(category: &str) -> String {
-    let archive = category.split('.').next().unwrap_or(category);
-    match archive {
+/// arXiv's OAI-PMH sets (oaipmh.arxiv.org, since 2025) are
+/// `group:archive[:category]`: `cs:cs:LG`, `math:math`, `physics:hep-th`,
+/// `physics:astro-ph:GA`. One category is its own set; several of one
+/// archive share the archive's; several archives are several backfills.
+fn oai_set(categories: &[String]) -> Result<String, String> {
+    let split = |c: &str| -> (String, Option<String>) {
+        match c.split_once('.') {
+            Some((archive, sub)) => (archive.to_owned(), Some(sub.to_owned())),
+            None => (c.to_owned(), None),
+        }
+    };
+    let group = |archive: &str| match archive {
         "cs" | "math" | "stat" | "q-bio" | "q-fin" | "eess" | "econ" => archive.to_owned(),
-        "physics" => "physics:physics".to_owned(),
-        other => format!("physics:{other}"),
+        _ => "physics".to_owned(),
+    };
+    let (archive, sub) = split(&categories[0]);
+    if categories.iter().any(|c| split(c).0 != archive) {
+        return Err(format!(
+            "arxiv:{} spans several archives: backfill one at a time (e.g. arxiv:{})",
+            categories.join("+"),
+            categories[0]
+        ));
     }
+    let base = format!("{}:{archive}", group(&archive));
+    Ok(match sub {
+        Some(sub) if categories.len() == 1 => format!("{base}:{sub}"),
+        _ => base,
+    })
 }
 
 /// One request at a time per key, at least `interval` apart.
@@ -329,7 +349,7 @@ mod tests {
         );
         let oai = Route::backfill(&source, &endpoints).unwrap();
         assert!(
-            matches!(&oai, Route::ArxivOai { base, set, .. } if base == "http://127.0.0.1:9/oai" && set == "cs")
+            matches!(&oai, Route::ArxivOai { base, set, .. } if base == "http://127.0.0.1:9/oai" && set == "cs:cs:CV")
         );
         assert_eq!(oai.politeness(false).interval, Duration::from_secs(3));
         assert!(Route::backfill(&"https://j.test/feed.rss".parse().unwrap(), &endpoints).is_err());
@@ -350,7 +370,11 @@ mod tests {
             (other.key.as_str(), other.interval),
             ("127.0.0.1:8080", DEFAULT_INTERVAL)
         );
-        assert_eq!(oai_set("hep-th"), "physics:hep-th");
-        assert_eq!(oai_set("math.PR"), "math");
+        let set = |c: &str| oai_set(&c.split('+').map(String::from).collect::<Vec<_>>());
+        assert_eq!(set("hep-th").unwrap(), "physics:hep-th");
+        assert_eq!(set("math.PR").unwrap(), "math:math:PR");
+        assert_eq!(set("astro-ph.GA").unwrap(), "physics:astro-ph:GA");
+        assert_eq!(set("cs.LG+cs.AI").unwrap(), "cs:cs");
+        assert!(set("cs.LG+stat.ML").unwrap_err().contains("one at a time"));
     }
 }
