@@ -8,8 +8,12 @@
 //! collect   persist  match    compose+render  send
 //! ```
 //!
-//! 1. [`sources`] fetches feeds politely (conditional GET, backoff) and parses
-//!    arXiv, journal and generic RSS/Atom/JSON feeds into [`domain::Paper`]s.
+//! 1. [`sources`] collects what the configured sources (presets such as
+//!    `arxiv:cs.LG`, `biorxiv:genomics`, `journal:nejm`, or feed URLs) hold,
+//!    politely (each provider's pace, conditional GET, backoff): feeds, and
+//!    the bioRxiv, Crossref, PubMed and arXiv OAI-PMH APIs walked page by
+//!    page, into [`domain::Paper`]s, one per work however many sources
+//!    announce it.
 //! 2. [`store`] keeps papers, subscribers and their radar, briefings and the
 //!    outbox, in SQLite or PostgreSQL.
 //! 3. [`radar`] matches a subscriber's topics against the new papers.
