@@ -42,7 +42,7 @@ pub(crate) use locale::string_keys;
 pub use locale::{Locale, LocaleError};
 pub use message_body::MessageBody;
 pub use outgoing::OutgoingMessage;
-pub use paper::{Paper, SentPapers};
+pub use paper::{Paper, SentPapers, is_preprint};
 pub use paper_key::PaperKey;
 pub use query::{Facet, Query, QueryError, Revisions, Term};
 pub use source::{Issn, JOURNALS, Journal, JournalRoute, PreprintServer, Source, SourceError};

@@ -30,13 +30,19 @@ pub struct Paper {
 }
 
 /// Where preprints are posted; a paper from anywhere else is a journal's.
-pub const PREPRINT_VENUES: [&str; 4] = ["arXiv", "bioRxiv", "medRxiv", "ChemRxiv"];
+const PREPRINT_VENUES: [&str; 4] = ["arXiv", "bioRxiv", "medRxiv", "ChemRxiv"];
 
 impl Paper {
     /// A preprint rather than a journal's version of record.
     pub fn is_preprint(&self) -> bool {
-        self.arxiv.is_some() || PREPRINT_VENUES.contains(&self.venue.as_str())
+        is_preprint(self.arxiv.is_some(), &self.venue)
     }
+}
+
+/// Whether a paper (on arXiv or not, from `venue`) is a preprint; for a
+/// stored paper read without its whole record.
+pub fn is_preprint(on_arxiv: bool, venue: &str) -> bool {
+    on_arxiv || PREPRINT_VENUES.contains(&venue)
 }
 
 /// The recent papers a subscriber has been sent, by stored paper id: what

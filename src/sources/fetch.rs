@@ -152,11 +152,7 @@ impl Fetcher {
                     .await
                     .map_err(|e| self.network_error(e))?;
                 let status = response.status();
-                let retry_after = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
+                let retry_after = retry_after_of(&response);
                 let body = self.read_body(&mut response).await?;
                 Answer {
                     status,
@@ -256,14 +252,9 @@ impl Fetcher {
             return Ok(FetchOutcome::NotModified);
         }
         if !status.is_success() {
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
             return Err(FetchError::Status {
                 status,
-                retry_after,
+                retry_after: retry_after_of(&response),
             });
         }
         let header = |name| {
@@ -282,6 +273,15 @@ impl Fetcher {
             last_modified,
         })
     }
+}
+
+/// How long the server asked us to stay away, if it did.
+fn retry_after_of(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
 }
 
 /// `Retry-After` is either delta-seconds or an HTTP date.

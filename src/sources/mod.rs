@@ -145,7 +145,8 @@ fn backoff_secs(error_count: i64) -> i64 {
 pub struct Collector {
     store: Store,
     fetcher: Fetcher,
-    sources: Vec<(String, Source, Route)>,
+    /// Name for logs, key of its stored state, route.
+    sources: Vec<(String, String, Route)>,
     endpoints: Endpoints,
     credentials: Credentials,
     interval_secs: i64,
@@ -176,7 +177,7 @@ impl Collector {
                     preset => preset.to_string(),
                 });
                 let route = Route::collect(&feed.source, &endpoints);
-                (name, feed.source.clone(), route)
+                (name, feed.source.to_string(), route)
             })
             .collect();
         Self {
@@ -206,12 +207,11 @@ impl Collector {
         stop: &CancellationToken,
     ) -> Result<CollectReport, StoreError> {
         let mut report = CollectReport::default();
-        for (name, source, route) in &self.sources {
+        for (name, key, route) in &self.sources {
             if stop.is_cancelled() {
                 break;
             }
-            let key = source.to_string();
-            let state = self.store.ensure_source(&key, name, now).await?;
+            let state = self.store.ensure_source(key, name, now).await?;
             // Several daemons may share the database: one fetches, the
             // others skip the source until its next check.
             let requests = match route {

@@ -36,10 +36,10 @@ impl Endpoints {
         let urls = &settings.base_urls;
         // One `arxiv` base for a mirror serves both the feeds and OAI-PMH.
         let (arxiv_rss, arxiv_oai) = match &urls.arxiv {
-            Some(b) => (
-                base(&Some(b.clone()), ""),
-                format!("{}/oai", base(&Some(b.clone()), "")),
-            ),
+            Some(b) => {
+                let b = b.trim_end_matches('/');
+                (b.to_owned(), format!("{b}/oai"))
+            }
             None => (
                 "https://rss.arxiv.org".to_owned(),
                 "https://oaipmh.arxiv.org/oai".to_owned(),

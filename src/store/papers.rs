@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 
 use super::{Result, Store, StoreError, from_json, to_json};
 use crate::domain::{
-    AnnounceType, ArxivId, Definition, Glossary, Paper, PaperKey, SentPapers, Verdict,
+    AnnounceType, ArxivId, Definition, Glossary, Paper, PaperKey, SentPapers, Verdict, is_preprint,
     paper_definitions,
 };
 
@@ -188,12 +188,11 @@ impl Store {
         for paper in papers {
             let key = paper.key.to_string();
             let aliases = aliases(paper);
-            let mut known: Option<(i64, String, i64)> = None;
+            // The stored work: id, key, arXiv id, venue.
+            let mut known: Option<(i64, String, Option<String>, String)> = None;
             for alias in &aliases {
                 known = sqlx::query_as(
-                    "SELECT p.id, p.paper_key,
-                            CASE WHEN p.arxiv_id IS NOT NULL OR p.venue IN ('bioRxiv', 'medRxiv', 'ChemRxiv')
-                            THEN 1 ELSE 0 END
+                    "SELECT p.id, p.paper_key, p.arxiv_id, p.venue
                      FROM paper_aliases a JOIN papers p ON p.id = a.paper_id WHERE a.alias = $1",
                 )
                 .bind(alias)
@@ -203,12 +202,12 @@ impl Store {
                     break;
                 }
             }
-            if let Some((id, stored_key, stored_is_preprint)) = &known
+            if let Some((id, stored_key, stored_arxiv, stored_venue)) = &known
                 && *stored_key != key
             {
                 // Another appearance of a stored work: it is not news again.
                 // A preprint's journal version is remembered for the card.
-                if *stored_is_preprint == 1 && !paper.is_preprint() {
+                if is_preprint(stored_arxiv.is_some(), stored_venue) && !paper.is_preprint() {
                     // The first journal appearance counts as a new version:
                     // topics `with:updates` get the paper again, labelled.
                     sqlx::query(
