@@ -7,7 +7,11 @@
 #     chromium, chromium-driver  headless browser tests of the pages and the briefing
 #     fonts-noto-cjk             Chinese text in those screenshots
 #     spamassassin               scores a realistic briefing, offline
-#     postfix                    smtp-sink and smtp-source, the round's scale bench
+#     postfix                    smtp-sink and smtp-source, the round's scale bench,
+#                                and the private relay the bounce tests start
+#                                (tests/it/mail_servers.rs), which makes real DSNs
+#     dovecot-imapd              the real IMAP server holding the bounce mailbox in
+#                                those tests (a private instance on a free port)
 #     python3-venv               only where python3 cannot make a venv
 #     nodejs, npm                only where there is no Node.js at all: an image's
 #                                own Node.js (NodeSource's ships its npm) is used
@@ -34,6 +38,7 @@ want chromium-driver
 want fonts-noto-cjk
 want spamassassin
 want postfix
+want dovecot-imapd
 python3 -c 'import ensurepip, venv' 2>/dev/null || want python3-venv
 if ! command -v node >/dev/null; then
   want nodejs
@@ -48,9 +53,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Postfix's package is wanted for its tools: it asks for no mail setup and
   # runs no system mailer (the tests start their own servers).
   echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+  # Nor may Dovecot's package start a system IMAP server on ports 143/993: the
+  # tests start private instances, and a daemon we installed should not stay
+  # running for them to lean on. A policy-rc.d that forbids starts (the
+  # Debian way; containers often have one already) covers the install.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# test-deps.sh: no service starts during this install\nexit 101\n' \
+      >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+  # The package still enables its unit for the next boot under systemd.
+  if [[ " ${missing[*]} " == *" dovecot-imapd "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now --quiet dovecot.service dovecot.socket 2>/dev/null || true
+  fi
 fi
 if ! command -v npm >/dev/null; then
   echo "test-deps: Node.js is installed without npm; install the npm that belongs to it" >&2
