@@ -22,6 +22,7 @@ mod feedback;
 mod fuzz_replay;
 mod helpers;
 mod llm;
+mod mail_servers;
 mod politeness;
 mod privacy;
 mod reader_pages;
