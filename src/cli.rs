@@ -99,6 +99,27 @@ pub enum Command {
     /// Send one test message to EMAIL now (not through the outbox), to check
     /// the mail set-up: server, TLS, login, sender.
     SendTest { email: String },
+    /// Read one returned message (a bounce, a spam complaint) on standard
+    /// input and act on it: for an MTA's pipe (an alias such as
+    /// `bounces: "|academichub bounce"`), or by hand. Exit status 0: done
+    /// with (including a forged or unreadable message, which changes
+    /// nothing); 75 (EX_TEMPFAIL): not stored, offer it again later.
+    Bounce {
+        /// The address the message was delivered to, when the MTA gives it
+        /// (Postfix's local delivery sets $ORIGINAL_RECIPIENT).
+        #[arg(long, env = "ORIGINAL_RECIPIENT", value_name = "ADDRESS")]
+        recipient: Option<String>,
+    },
+    /// Read what waits in the bounce mailbox (`[bounces.imap]`) once, as
+    /// the daemon does every `poll_minutes`.
+    PollBounces,
+    /// Messages sent and bounces, complaints and other reports read, per
+    /// day (UTC).
+    Stats {
+        /// How many days back, today included.
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+    },
     /// Apply database migrations and exit.
     Migrate,
 }
@@ -172,6 +193,10 @@ pub fn parse() -> (Cli, ArgMatches) {
 /// migrated by a newer version): sysexits' EX_CONFIG. The systemd unit
 /// lists it in `RestartPreventExitStatus`, so it stops instead of looping.
 pub const EXIT_PERMANENT: u8 = 78;
+
+/// The exit status `bounce` gives an MTA for a message it could not
+/// store: sysexits' EX_TEMPFAIL, which MTAs answer by trying again later.
+pub const EXIT_TEMPFAIL: u8 = 75;
 
 /// How a failed command ends: its status and the one line to print.
 pub fn failure(e: &anyhow::Error) -> (u8, String) {
@@ -380,6 +405,52 @@ async fn dispatch(
             );
             Ok(())
         }
+        Command::Bounce { recipient } => {
+            // A returned message quotes ours at most; far more is not a bounce.
+            let mut raw = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(std::io::stdin().lock(), 64 << 20),
+                &mut raw,
+            )
+            .context("cannot read the message on standard input")?;
+            let handled = app
+                .read_bounce(&raw, recipient.as_deref(), Utc::now())
+                .await?;
+            println!("{}", handled.summary);
+            Ok(())
+        }
+        Command::PollBounces => {
+            let report = app.poll_bounces(Utc::now()).await?;
+            for handled in &report.handled {
+                println!("{}", handled.summary);
+            }
+            println!(
+                "bounce mailbox: {} message(s) read, {} kept for a person (unreadable), {} waiting for the next poll",
+                report.handled.len(),
+                report.kept,
+                report.waiting
+            );
+            Ok(())
+        }
+        Command::Stats { days } => {
+            use crate::domain::BounceOutcome;
+            println!("day\tsent\thard\tsoft\tcomplaint\tignored\tforged\tunreadable");
+            for day in app.daily_stats(days.max(1), Utc::now()).await? {
+                let n = |o: BounceOutcome| day.reports.get(&o).copied().unwrap_or(0);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    day.day,
+                    day.sent,
+                    n(BounceOutcome::Hard),
+                    n(BounceOutcome::Soft),
+                    n(BounceOutcome::Complaint),
+                    n(BounceOutcome::Ignored),
+                    n(BounceOutcome::Forged),
+                    n(BounceOutcome::Unreadable)
+                );
+            }
+            Ok(())
+        }
         Command::Explain { email, paper } => {
             let email = app.parse_address(&email)?;
             print!("{}", app.explain(&email, &paper, Utc::now()).await?);
@@ -506,7 +577,7 @@ async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
     }
     for e in &details.events {
         println!(
-            "history:   {}\t{}\tvia {}{}{}",
+            "history:   {}\t{}\tvia {}{}{}{}",
             when(e.at),
             e.kind,
             e.source,
@@ -516,6 +587,10 @@ async fn show_subscriber(app: &Application, email: &str) -> anyhow::Result<()> {
             e.user_agent
                 .as_ref()
                 .map(|ua| format!(" ({ua})"))
+                .unwrap_or_default(),
+            e.detail
+                .as_ref()
+                .map(|d| format!(": {d}"))
                 .unwrap_or_default()
         );
     }

@@ -34,6 +34,91 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     pub llm: LlmSettings,
     pub sources: SourceSettings,
+    pub bounces: BounceSettings,
+}
+
+/// Reading bounces and complaints (`[bounces]`): what they do, and the
+/// mailbox they are polled from. Bounces come back to
+/// `delivery.bounce_address`; they reach us through that mailbox
+/// (`[bounces.imap]`), or through `academichub bounce`, which an MTA pipes
+/// each one to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BounceSettings {
+    /// Soft bounces (4.x.x, "delayed") of this many different messages ...
+    pub soft_limit: u32,
+    /// ... within this many days suppress the address.
+    pub soft_window_days: u32,
+    /// Where `academichub bounce` keeps a message it cannot read, for a
+    /// person to look at (the IMAP poll leaves such messages in the mailbox).
+    pub unreadable_folder: PathBuf,
+    /// Poll this mailbox; unset: no polling.
+    pub imap: Option<ImapSettings>,
+}
+
+impl Default for BounceSettings {
+    fn default() -> Self {
+        Self {
+            soft_limit: 3,
+            soft_window_days: 14,
+            unreadable_folder: PathBuf::from("var/bounces-unreadable"),
+            imap: None,
+        }
+    }
+}
+
+/// The IMAP mailbox bounces are delivered to (`[bounces.imap]`). The
+/// password is best given through the environment:
+/// `ACADEMICHUB_BOUNCES__IMAP__PASSWORD`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapSettings {
+    pub host: String,
+    /// 993 for `tls`, 143 otherwise, when unset.
+    pub port: Option<u16>,
+    /// `tls` (implicit, port 993), `starttls`, or `none` (loopback only).
+    pub tls: TlsMode,
+    /// PEM file of extra CA certificates to trust (a private CA).
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    pub password: Option<Secret>,
+    /// The folder bounces arrive in.
+    pub folder: String,
+    /// Handled messages are moved here; unset: deleted. Messages we cannot
+    /// read stay where they are, flagged `$AcademicHubUnreadable`.
+    pub done_folder: Option<String>,
+    /// Minutes between polls when the daemon runs.
+    pub poll_minutes: u32,
+    /// Messages handled in one poll at most (the rest wait for the next).
+    pub max_per_poll: u32,
+    pub timeout_secs: u64,
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: None,
+            tls: TlsMode::Tls,
+            ca_file: None,
+            username: String::new(),
+            password: None,
+            folder: "INBOX".into(),
+            done_folder: None,
+            poll_minutes: 10,
+            max_per_poll: 500,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl ImapSettings {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Tls => 993,
+            TlsMode::Starttls | TlsMode::None => 143,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -277,6 +362,17 @@ pub struct DeliverySettings {
     /// was made; the briefing's list of papers stays (for "already sent" and
     /// the web view, which renders it again). 0: kept for ever.
     pub keep_messages_days: u32,
+    /// The mailbox bounces go to, e.g. `bounces@bounce.example.org`: each
+    /// message is sent from its own signed variant of it
+    /// (`bounces+<message>-<subscriber>-<tag>@bounce.example.org`), so a
+    /// bounce names the message it returns. Unset: the From address is the
+    /// envelope sender, and bounces are not read.
+    pub bounce_address: Option<String>,
+    /// Delivery stops when the relay refuses (5xx) this many messages in a
+    /// row for this many different recipient domains: that is the relay
+    /// refusing our sender, not each reader's address. Refused messages
+    /// are then kept queued and nobody is suppressed.
+    pub stop_after_refusals: u32,
     pub smtp: SmtpSettings,
 }
 
@@ -293,6 +389,8 @@ impl Default for DeliverySettings {
             max_per_second: 0,
             domain_max_per_second: std::collections::BTreeMap::new(),
             keep_messages_days: 30,
+            bounce_address: None,
+            stop_after_refusals: 5,
             smtp: SmtpSettings::default(),
         }
     }
@@ -669,6 +767,62 @@ impl Settings {
                 ),
             );
         }
+        if let Some(address) = &self.delivery.bounce_address
+            && let Err(problem) = crate::domain::BounceAddress::parse(address)
+        {
+            return invalid("delivery.bounce_address", problem);
+        }
+        if self.delivery.stop_after_refusals < 2 {
+            return invalid(
+                "delivery.stop_after_refusals",
+                "must be at least 2 (one refusal cannot tell our sender from a reader's address)"
+                    .into(),
+            );
+        }
+        if self.bounces.soft_limit == 0 {
+            return invalid("bounces.soft_limit", "must be at least 1".into());
+        }
+        if self.bounces.soft_window_days == 0 {
+            return invalid("bounces.soft_window_days", "must be at least 1".into());
+        }
+        if let Some(imap) = &self.bounces.imap {
+            if self.delivery.bounce_address.is_none() {
+                return invalid(
+                    "bounces.imap",
+                    "needs delivery.bounce_address: without a return address per message, \
+                     bounces cannot name the reader they are for"
+                        .into(),
+                );
+            }
+            if imap.host.trim().is_empty() || imap.username.is_empty() {
+                return invalid(
+                    "bounces.imap",
+                    "needs host and username (and the password, e.g. in \
+                     ACADEMICHUB_BOUNCES__IMAP__PASSWORD)"
+                        .into(),
+                );
+            }
+            if imap.password.is_none() {
+                return invalid(
+                    "bounces.imap.password",
+                    "is not set; give it in ACADEMICHUB_BOUNCES__IMAP__PASSWORD".into(),
+                );
+            }
+            if imap.poll_minutes == 0 || imap.max_per_poll == 0 || imap.timeout_secs == 0 {
+                return invalid(
+                    "bounces.imap",
+                    "poll_minutes, max_per_poll and timeout_secs must be at least 1".into(),
+                );
+            }
+            if let Some(ca) = &imap.ca_file
+                && !ca.is_file()
+            {
+                return invalid(
+                    "bounces.imap.ca_file",
+                    format!("{} is not a readable file", ca.display()),
+                );
+            }
+        }
         if self.delivery.give_up_after_hours == 0 {
             return invalid("delivery.give_up_after_hours", "must be at least 1".into());
         }
@@ -845,6 +999,14 @@ impl Settings {
         } else {
             format!("{ua} (mailto:{contact})")
         }
+    }
+
+    /// `delivery.bounce_address`; validated at load time.
+    pub fn bounce_address(&self) -> Option<crate::domain::BounceAddress> {
+        self.delivery
+            .bounce_address
+            .as_ref()
+            .map(|a| crate::domain::BounceAddress::parse(a).expect("validated in Settings::load"))
     }
 
     /// The sender mailbox; validated at load time.

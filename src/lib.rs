@@ -24,6 +24,9 @@
 //!    render it to HTML and text, and queues it in the outbox.
 //! 5. [`delivery`] sends queued briefings over SMTP (or into a folder),
 //!    recording each send before and after.
+//! 6. [`bounces`] reads what comes back (bounces, spam complaints) through
+//!    each message's signed return address, and stops mail to addresses
+//!    that fail or readers who complain.
 //!
 //! A **radar** is the set of topics one subscriber follows. A **briefing**
 //! is one subscriber's email for one edition (their local date). The
@@ -44,6 +47,7 @@
 
 pub mod analysis;
 pub mod app;
+pub mod bounces;
 pub mod briefing;
 pub mod cli;
 pub mod config;

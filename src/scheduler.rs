@@ -1,6 +1,7 @@
 //! The ticks: cron in UTC that collect feeds and ask the database who is
 //! due a briefing, plus delivery on demand when a reader's confirmation
-//! mail should not wait for the next tick.
+//! mail should not wait for the next tick, and a poll of the bounce
+//! mailbox when one is configured.
 //!
 //! Send times live in the database per subscriber (local hour + IANA zone);
 //! the tick only asks "whose local hour has come and who has no briefing for
@@ -51,9 +52,15 @@ pub async fn run(app: &Application, shutdown: impl Future<Output = ()>) -> anyho
         run_tick(app, tick).await;
     }
     tokio::pin!(shutdown);
+    // The bounce mailbox, every `bounces.imap.poll_minutes` (first at start-up).
+    let poll_every = app.bounce_poll_interval();
+    let mut bounce_poll =
+        tokio::time::interval(poll_every.unwrap_or(std::time::Duration::from_secs(3600)));
+    bounce_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             Some(tick) = tick_rx.recv() => run_tick(app, tick).await,
+            _ = bounce_poll.tick(), if poll_every.is_some() => run_tick(app, Tick::Bounces).await,
             () = app.delivery_requested() => run_tick(app, Tick::SendNow).await,
             () = &mut shutdown => break,
         }
@@ -70,6 +77,8 @@ enum Tick {
     Deliver,
     /// Send what is queued now (a confirmation was just requested).
     SendNow,
+    /// Read the bounce mailbox.
+    Bounces,
 }
 
 async fn run_tick(app: &Application, tick: Tick) {
@@ -102,6 +111,16 @@ async fn run_tick(app: &Application, tick: Tick) {
             .await
             .map(|delivered| tracing::info!(?delivered, "sent on request"))
             .map_err(Into::into),
+        Tick::Bounces => app.poll_bounces(now).await.map(|report| {
+            if !report.handled.is_empty() || report.kept > 0 {
+                tracing::info!(
+                    read = report.handled.len(),
+                    kept = report.kept,
+                    waiting = report.waiting,
+                    "bounce mailbox read"
+                );
+            }
+        }),
     };
     if let Err(e) = result {
         tracing::error!(

@@ -6,6 +6,8 @@ With --rules FILE, each RCPT is answered as FILE (JSON, read again at every
 RCPT so a test can change it between runs) says for that address, or for
 "*": a reply such as "550 5.1.1 No such user", or "stall" (never answer), or
 "drop" (close the connection). Addresses without a rule are accepted.
+The key "MAIL FROM" answers the sender command instead (a relay that refuses
+our sender), e.g. "550 5.7.1 Sender address rejected".
 
 usage: smtp_server.py PORT MAILDIR [--tls starttls|tls --cert PEM --key PEM] [--user U --password P]
                       [--rules FILE]
@@ -34,7 +36,17 @@ class RuledMailbox(Mailbox):
                 rules = json.load(f)
         except FileNotFoundError:
             return None
+        if address == "MAIL FROM":
+            return rules.get(address)
         return rules.get(address.lower(), rules.get("*"))
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        rule = self.rule_for("MAIL FROM")
+        if rule is not None and not rule.startswith("250"):
+            return rule
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         rule = self.rule_for(address)

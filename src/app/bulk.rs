@@ -85,7 +85,7 @@ impl Application {
         {
             bad.push((
                 line_of[&email],
-                format!("{email} asked for their data to be deleted; they can subscribe again on the subscribe page"),
+                format!("{email} asked for their data to be deleted or marked our mail as spam; only they can subscribe again, on the subscribe page"),
             ));
         }
         if !bad.is_empty() {

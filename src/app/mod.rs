@@ -10,6 +10,7 @@
 //! and export; `operator.rs`, what the CLI asks of the database. The store is
 //! private to it, so every rule holds on every path.
 
+mod bounces;
 mod bulk;
 mod operator;
 mod readers;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::bounces::{BounceDesk, BounceMailbox};
 use crate::briefing::Renderer;
 use crate::config::Settings;
 use crate::delivery::{
@@ -34,6 +36,7 @@ use crate::store::Store;
 use crate::writing::{SuggestReport, TldrReport, Writing};
 
 pub use crate::links::ReaderLink;
+pub use bounces::DayStats;
 pub use bulk::{ImportError, ImportReport};
 pub use operator::{SubscriberDetails, is_permanent};
 pub use readers::ReaderError;
@@ -51,6 +54,10 @@ pub struct Application {
     /// The From mailbox and the DKIM signature.
     sender: Arc<Sender>,
     pace: Arc<Pace>,
+    /// Reads bounces and complaints, when `delivery.bounce_address` is set.
+    bounce_desk: Option<BounceDesk>,
+    /// The bounce mailbox (`[bounces.imap]`), polled by the daemon.
+    bounce_mailbox: Option<BounceMailbox>,
     /// Cancelled at shutdown: collection, the round and delivery finish
     /// what is in flight and stop.
     stopping: CancellationToken,
@@ -80,9 +87,29 @@ impl Application {
         if keys.is_empty() {
             keys.push(store.link_secret().await?);
         }
-        let sender = Sender::new(settings.from_mailbox(), settings.delivery.dkim.as_ref())?;
+        let keys = LinkKeys::new(keys).expect("at least one key");
+        let sender = Sender::new(
+            settings.from_mailbox(),
+            settings.delivery.dkim.as_ref(),
+            settings.bounce_address().map(|a| (a, keys.clone())),
+        )?;
+        let bounce_desk = settings.bounce_address().map(|address| {
+            BounceDesk::new(
+                store.clone(),
+                address,
+                keys.clone(),
+                settings.bounces.soft_limit,
+                settings.bounces.soft_window_days,
+            )
+        });
+        let bounce_mailbox = settings
+            .bounces
+            .imap
+            .as_ref()
+            .map(BounceMailbox::new)
+            .transpose()?;
         let links = Arc::new(Links::new(
-            LinkKeys::new(keys).expect("at least one key"),
+            keys,
             &settings.web.public_url,
             sender.from().email.domain(),
         ));
@@ -117,6 +144,8 @@ impl Application {
             links,
             sender: Arc::new(sender),
             pace: Arc::new(pace),
+            bounce_desk,
+            bounce_mailbox,
             stopping,
             delivery_wanted,
         })
@@ -252,6 +281,7 @@ impl Application {
             },
             pace: self.pace.clone(),
             concurrency: delivery.concurrency as usize,
+            stop_after_refusals: delivery.stop_after_refusals as usize,
             clock: || Utc::now().timestamp(),
         };
         drain_outbox(&outbox, &self.stopping).await
@@ -278,7 +308,10 @@ impl Application {
             message_id: self.links.message_id(),
             unsubscribe_url: None,
         };
-        let message = self.sender.message(outgoing).map_err(anyhow::Error::msg)?;
+        let message = self
+            .sender
+            .message(outgoing, None)
+            .map_err(anyhow::Error::msg)?;
         self.mailer.check().await?;
         self.mailer.send(message).await?;
         Ok(())

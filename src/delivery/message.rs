@@ -1,7 +1,8 @@
-use lettre::Message;
+use lettre::address::Envelope;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::{Address, Message};
 
 use crate::domain::MessageBody;
 use crate::domain::OutgoingMessage;
@@ -78,6 +79,12 @@ text_header!(
     "List-Id"
 );
 text_header!(
+    /// `Feedback-ID: briefing:briefings:academichub:example.org` (the form
+    /// Gmail's feedback loop reads: fields narrowing down to the sender).
+    FeedbackId,
+    "Feedback-ID"
+);
+text_header!(
     /// `Precedence: bulk`: no vacation auto-replies to a briefing.
     Precedence,
     "Precedence"
@@ -86,14 +93,40 @@ text_header!(
 /// The MIME message for an outbox row: multipart/alternative (text, then
 /// HTML), with the Message-ID fixed at enqueue time so a retry is the same
 /// message to the receiving side.
-pub fn build_message(from: &Mailbox, outgoing: OutgoingMessage) -> Result<Message, String> {
+///
+/// `return_path` is the envelope sender, where bounces go (the From
+/// address when `None`). Every message carries a `Feedback-ID`
+/// (`kind:list:sender`), so that mailbox providers that report complaints
+/// in aggregate can say which kind of mail drew them.
+pub fn build_message(
+    from: &Mailbox,
+    outgoing: OutgoingMessage,
+    return_path: Option<&Address>,
+) -> Result<Message, String> {
     let to = Mailbox::new(None, outgoing.recipient.as_lettre().clone());
+    let kind = if outgoing.unsubscribe_url.is_some() {
+        "briefing"
+    } else {
+        "notice"
+    };
     let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(outgoing.subject)
         .date_now()
-        .message_id(Some(outgoing.message_id));
+        .message_id(Some(outgoing.message_id))
+        .header(FeedbackId(format!(
+            "{kind}:briefings:academichub:{}",
+            from.email.domain()
+        )));
+    if let Some(return_path) = return_path {
+        let envelope = Envelope::new(
+            Some(return_path.clone()),
+            vec![outgoing.recipient.as_lettre().clone()],
+        )
+        .map_err(|e| format!("cannot build the envelope: {e}"))?;
+        builder = builder.envelope(envelope);
+    }
     if let Some(url) = outgoing.unsubscribe_url {
         builder = builder
             .header(ListId(format!(
@@ -144,8 +177,12 @@ mod tests {
             unsubscribe_url: Some("https://hub.example/unsubscribe/tok".into()),
         };
         let from: Mailbox = "AcademicHub <briefing@hub.example>".parse().unwrap();
-        let raw =
-            String::from_utf8(build_message(&from, outgoing.clone()).unwrap().formatted()).unwrap();
+        let raw = String::from_utf8(
+            build_message(&from, outgoing.clone(), None)
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
         assert!(
             raw.contains("List-Unsubscribe: <https://hub.example/unsubscribe/tok>"),
             "{raw}"
@@ -154,6 +191,7 @@ mod tests {
         assert!(raw.contains("Message-ID: <abc@academichub.test>"));
         assert!(raw.contains("List-Id: AcademicHub briefings <briefings.hub.example>"));
         assert!(raw.contains("Precedence: bulk"));
+        assert!(raw.contains("Feedback-ID: briefing:briefings:academichub:hub.example"));
         let parsed = mail_parser::MessageParser::default()
             .parse(raw.as_bytes())
             .unwrap();
@@ -170,8 +208,12 @@ mod tests {
             unsubscribe_url: None,
             ..outgoing
         };
-        let raw =
-            String::from_utf8(build_message(&from, confirmation).unwrap().formatted()).unwrap();
+        let raw = String::from_utf8(
+            build_message(&from, confirmation, None)
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
         assert!(
             !raw.contains("List-Unsubscribe") && !raw.contains("Precedence"),
             "a confirmation request is not list mail"

@@ -16,16 +16,18 @@ use lettre::message::header::HeaderName;
 
 use super::build_message;
 use crate::config::DkimSettings;
-use crate::domain::OutgoingMessage;
+use crate::domain::{BounceAddress, LinkKeys, OutgoingMessage, ReturnIds};
 
-/// Headers every message is signed over.
-const SIGNED: [&str; 6] = [
+/// Headers every message is signed over (Gmail attributes complaints by
+/// `Feedback-ID` only when the signature covers it).
+const SIGNED: [&str; 7] = [
     "From",
     "To",
     "Subject",
     "Date",
     "Message-ID",
     "MIME-Version",
+    "Feedback-ID",
 ];
 /// And a briefing over these too.
 const SIGNED_LIST: [&str; 3] = ["List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"];
@@ -47,6 +49,9 @@ pub enum DkimError {
 pub struct Sender {
     from: Mailbox,
     dkim: Option<Dkim>,
+    /// Each message's own return address (`delivery.bounce_address`),
+    /// signed with the link keys; unset: bounces go to the From address.
+    returns: Option<(BounceAddress, LinkKeys)>,
 }
 
 /// Two configurations of one key: lettre signs a fixed list of headers.
@@ -56,7 +61,11 @@ struct Dkim {
 }
 
 impl Sender {
-    pub fn new(from: Mailbox, dkim: Option<&DkimSettings>) -> Result<Self, DkimError> {
+    pub fn new(
+        from: Mailbox,
+        dkim: Option<&DkimSettings>,
+        returns: Option<(BounceAddress, LinkKeys)>,
+    ) -> Result<Self, DkimError> {
         let dkim = dkim
             .map(|settings| {
                 Ok::<_, DkimError>(Dkim {
@@ -65,17 +74,33 @@ impl Sender {
                 })
             })
             .transpose()?;
-        Ok(Self { from, dkim })
+        Ok(Self {
+            from,
+            dkim,
+            returns,
+        })
     }
 
     pub fn from(&self) -> &Mailbox {
         &self.from
     }
 
-    /// The message for an outbox row, signed when DKIM is configured.
-    pub fn message(&self, outgoing: OutgoingMessage) -> Result<Message, String> {
+    /// The message for an outbox row, signed when DKIM is configured, from
+    /// its own return address when a bounce address is configured and the
+    /// message is for a subscriber (`returns`: the ids and the
+    /// subscriber's link nonce).
+    pub fn message(
+        &self,
+        outgoing: OutgoingMessage,
+        returns: Option<(ReturnIds, i64)>,
+    ) -> Result<Message, String> {
         let list = outgoing.unsubscribe_url.is_some();
-        let mut message = build_message(&self.from, outgoing)?;
+        let return_path = self
+            .returns
+            .as_ref()
+            .zip(returns)
+            .map(|((address, keys), (ids, nonce))| address.for_message(keys, ids, nonce));
+        let mut message = build_message(&self.from, outgoing, return_path.as_ref())?;
         if let Some(dkim) = &self.dkim {
             message.sign(if list { &dkim.list } else { &dkim.notice });
         }

@@ -75,6 +75,22 @@ impl DeliveryReport {
 pub enum DeliveryError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "delivery stopped: the mail server refused {refused} messages in a row, for {} different \
+         domains ({}), last with \"{last}\"; that is a refusal of our sender, not of each \
+         reader: check delivery.from and delivery.bounce_address (the envelope sender), the relay's \
+         credentials and whether it lets us send from that domain, and its log for MAIL FROM. \
+         Nobody was suppressed; {pending} message(s) wait in the outbox for the next run",
+        domains.len(),
+        domains.join(", ")
+    )]
+    SenderRefused {
+        refused: usize,
+        domains: Vec<String>,
+        last: String,
+        pending: i64,
+        report: DeliveryReport,
+    },
     #[error("{source}; {pending} message(s) kept in the outbox and retried on the next run")]
     Unavailable {
         #[source]
@@ -115,6 +131,93 @@ impl Pace {
     }
 }
 
+/// Tells a relay that refuses our sender from relays that refuse a
+/// reader's address. lettre does not say whether a 5xx answered MAIL FROM
+/// or RCPT TO, so a refusal is only a suspect, held (its row stays
+/// `sending` under its lease) until the run says which it was:
+/// - a later message is accepted: the relay takes our sender, so the
+///   suspects were their recipients' fault (failed, address suppressed);
+/// - refusals pile up, `limit` in a row for as many different domains:
+///   the relay refuses our sender; delivery stops and every suspect goes
+///   back to the queue, the attempt not counted;
+/// - the queue runs dry: suspects are settled as refused if any message
+///   of the run went through, else deferred (nothing to compare with).
+struct Breaker {
+    limit: usize,
+    streak: std::sync::Mutex<Streak>,
+}
+
+#[derive(Default)]
+struct Streak {
+    /// Refused since the last accepted message, with the server's answer.
+    held: Vec<(ClaimedMessage, String)>,
+    domains: std::collections::BTreeSet<String>,
+    any_sent: bool,
+    tripped: bool,
+}
+
+/// What a refusal means once the breaker has seen it.
+enum Refusal {
+    /// Held until the run tells.
+    Held,
+    /// The breaker tripped (now or earlier): these go back to the queue.
+    Tripped {
+        release: Vec<(ClaimedMessage, String)>,
+        domains: Vec<String>,
+    },
+}
+
+impl Breaker {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(2),
+            streak: Default::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Streak> {
+        self.streak.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn refused(&self, claim: ClaimedMessage, error: String) -> Refusal {
+        let mut streak = self.lock();
+        if streak.tripped {
+            return Refusal::Tripped {
+                release: vec![(claim, error)],
+                domains: Vec::new(),
+            };
+        }
+        streak
+            .domains
+            .insert(claim.message.recipient.domain().to_ascii_lowercase());
+        streak.held.push((claim, error));
+        if streak.domains.len() < self.limit {
+            return Refusal::Held;
+        }
+        streak.tripped = true;
+        Refusal::Tripped {
+            release: std::mem::take(&mut streak.held),
+            domains: std::mem::take(&mut streak.domains).into_iter().collect(),
+        }
+    }
+
+    /// A message went through: the suspects so far were refused for
+    /// themselves.
+    fn sent(&self) -> Vec<(ClaimedMessage, String)> {
+        let mut streak = self.lock();
+        streak.any_sent = true;
+        streak.domains.clear();
+        std::mem::take(&mut streak.held)
+    }
+
+    /// The suspects left when the queue ran dry, and whether any message
+    /// of the run went through.
+    fn finish(&self) -> (Vec<(ClaimedMessage, String)>, bool) {
+        let mut streak = self.lock();
+        (std::mem::take(&mut streak.held), streak.any_sent)
+    }
+}
+
 /// What every sending worker shares.
 #[derive(Clone)]
 pub struct Outbox {
@@ -125,6 +228,9 @@ pub struct Outbox {
     pub pace: Arc<Pace>,
     /// Sending workers, each with its own connection.
     pub concurrency: usize,
+    /// Refusals in a row, for as many domains, that stop delivery
+    /// (`delivery.stop_after_refusals`).
+    pub stop_after_refusals: usize,
     pub clock: fn() -> i64,
 }
 
@@ -141,8 +247,10 @@ const CLAIM_BATCH: usize = 16;
 /// lease token) before their SMTP transactions, and records each outcome
 /// after it, for that claim only:
 /// - accepted → `sent`;
-/// - refused for this recipient (5xx) → `failed`, and the address is
-///   suppressed; the queue goes on;
+/// - refused (5xx) → held as a suspect (see [`Breaker`]): then `failed`
+///   with the address suppressed, or back to the queue when the relay turns
+///   out to refuse our sender (every worker stops), or `retry` when the run
+///   had nothing to compare with;
 /// - deferred for this recipient (4xx) → `retry` with backoff and jitter,
 ///   or given up once older than `give_up_after_secs`; the queue goes on;
 /// - the server is unavailable (refused connection, TLS, AUTH, 421, no
@@ -174,9 +282,10 @@ pub async fn drain_outbox(
     }
     // An outage stops every worker, not the process.
     let outage = stop.child_token();
+    let breaker = Arc::new(Breaker::new(outbox.stop_after_refusals));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..outbox.concurrency.max(1) {
-        workers.spawn(work(outbox.clone(), outage.clone()));
+        workers.spawn(work(outbox.clone(), breaker.clone(), outage.clone()));
     }
     let mut first_error = None;
     while let Some(done) = workers.join_next().await {
@@ -187,9 +296,50 @@ pub async fn drain_outbox(
             first_error.get_or_insert(e);
         }
     }
+    // Suspects still held: refused for themselves if anything went through.
+    let (held, any_sent) = breaker.finish();
+    for (claim, error) in held {
+        let to = &claim.message.recipient;
+        let recorded = if any_sent {
+            tracing::error!(%to, %error, "refused for good; the address is suppressed");
+            report.failed += 1;
+            outbox
+                .store
+                .mark_rejected(&claim, &error, (outbox.clock)())
+                .await?
+        } else if matches!(first_error, Some(WorkerError::Unavailable(_))) {
+            outbox.store.release_after_outage(&claim, &error).await?
+        } else {
+            let delay = RetryPolicy::delay_secs(claim.attempts, &mut rand::rng());
+            tracing::warn!(%to, %error, delay, "refused, but no message of this run went through to tell a refusal of this address from one of our sender: tried again later");
+            report.deferred += 1;
+            let why = format!("{error} (held: no message of the run went through to compare)");
+            outbox
+                .store
+                .mark_retry(&claim, &why, (outbox.clock)() + delay)
+                .await?
+        };
+        if !recorded {
+            report.lost_leases += 1;
+        }
+    }
     match first_error {
         None => Ok(report),
         Some(WorkerError::Store(e)) => Err(e.into()),
+        Some(WorkerError::SenderRefused {
+            refused,
+            domains,
+            last,
+        }) => {
+            let pending = outbox.store.outbox_counts().await?.pending();
+            Err(DeliveryError::SenderRefused {
+                refused,
+                domains,
+                last,
+                pending,
+                report,
+            })
+        }
         Some(WorkerError::Unavailable(source)) => {
             let pending = outbox.store.outbox_counts().await?.pending();
             Err(DeliveryError::Unavailable {
@@ -204,6 +354,12 @@ pub async fn drain_outbox(
 enum WorkerError {
     Store(StoreError),
     Unavailable(SendError),
+    /// The breaker tripped: the relay refuses our sender.
+    SenderRefused {
+        refused: usize,
+        domains: Vec<String>,
+        last: String,
+    },
 }
 
 impl From<StoreError> for WorkerError {
@@ -214,10 +370,14 @@ impl From<StoreError> for WorkerError {
 
 /// One sending worker: claim a few, send each on this worker's connection,
 /// record each outcome; until the queue is empty, an outage, or `stop`.
-async fn work(outbox: Outbox, stop: CancellationToken) -> (DeliveryReport, Option<WorkerError>) {
+async fn work(
+    outbox: Outbox,
+    breaker: Arc<Breaker>,
+    stop: CancellationToken,
+) -> (DeliveryReport, Option<WorkerError>) {
     let mut report = DeliveryReport::default();
     let mut connection = outbox.mailer.connection();
-    let error = send_claimed(&outbox, &stop, &mut connection, &mut report)
+    let error = send_claimed(&outbox, &breaker, &stop, &mut connection, &mut report)
         .await
         .err();
     connection.close().await;
@@ -226,6 +386,7 @@ async fn work(outbox: Outbox, stop: CancellationToken) -> (DeliveryReport, Optio
 
 async fn send_claimed(
     outbox: &Outbox,
+    breaker: &Breaker,
     stop: &CancellationToken,
     connection: &mut Connection<'_>,
     report: &mut DeliveryReport,
@@ -277,7 +438,7 @@ async fn send_claimed(
                 body: std::mem::replace(&mut claim.message.body, empty),
                 ..claim.message.clone()
             };
-            let outcome = match outbox.sender.message(outgoing) {
+            let outcome = match outbox.sender.message(outgoing, claim.returns) {
                 Ok(message) => connection.send(&message).await,
                 Err(e) => Err(SendError::Permanent(e)),
             };
@@ -286,12 +447,45 @@ async fn send_claimed(
                 Ok(()) => {
                     tracing::info!(%to, id = claim.id, "mail sent");
                     report.sent += 1;
-                    store.mark_sent(&claim, now()).await?
+                    let sent = store.mark_sent(&claim, now()).await?;
+                    for (refused, error) in breaker.sent() {
+                        let to = &refused.message.recipient;
+                        tracing::error!(%to, %error, "refused for good; the address is suppressed");
+                        report.failed += 1;
+                        if !store.mark_rejected(&refused, &error, now()).await? {
+                            report.lost_leases += 1;
+                        }
+                    }
+                    sent
                 }
                 Err(SendError::Permanent(e)) => {
-                    tracing::error!(%to, error = %e, "refused for good; the address is suppressed");
-                    report.failed += 1;
-                    store.mark_rejected(&claim, e, now()).await?
+                    tracing::warn!(%to, error = %e, "refused; held until the run tells the address's fault from our sender's");
+                    match breaker.refused(claim.clone(), e.clone()) {
+                        Refusal::Held => true,
+                        Refusal::Tripped { release, domains } => {
+                            let refused = release.len();
+                            for (c, error) in &release {
+                                store.release_after_outage(c, error).await?;
+                            }
+                            for c in claimed {
+                                store
+                                    .release_after_outage(
+                                        &c,
+                                        "delivery stopped: the relay refuses our sender",
+                                    )
+                                    .await?;
+                            }
+                            if domains.is_empty() {
+                                // Tripped by another worker, which reports it.
+                                return Ok(());
+                            }
+                            return Err(WorkerError::SenderRefused {
+                                refused,
+                                domains,
+                                last: e.clone(),
+                            });
+                        }
+                    }
                 }
                 Err(e @ SendError::Transient(_)) if too_old(&claim, &policy, now()) => {
                     let error = format!(

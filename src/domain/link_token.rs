@@ -146,7 +146,7 @@ impl LinkSecret {
         ))
     }
 
-    fn mac(&self, payload: &[u8]) -> HmacSha256 {
+    pub(super) fn mac(&self, payload: &[u8]) -> HmacSha256 {
         let mut mac = self.0.clone();
         mac.update(payload);
         mac
@@ -162,6 +162,16 @@ impl LinkKeys {
     /// `None` when `keys` is empty.
     pub fn new(keys: Vec<LinkSecret>) -> Option<Self> {
         (!keys.is_empty()).then_some(Self(keys))
+    }
+
+    /// The key that signs (the first).
+    pub(super) fn signing(&self) -> &LinkSecret {
+        &self.0[0]
+    }
+
+    /// Every key that verifies.
+    pub(super) fn verifying(&self) -> &[LinkSecret] {
+        &self.0
     }
 
     pub fn sign(&self, claims: LinkClaims) -> String {

@@ -8,6 +8,7 @@
 mod analysis;
 mod announce;
 mod arxiv_id;
+mod bounce;
 mod email;
 mod glossary;
 mod inline_math;
@@ -19,6 +20,7 @@ mod outgoing;
 mod paper;
 mod paper_key;
 mod query;
+mod return_address;
 mod source;
 mod subscriber;
 mod topic;
@@ -26,6 +28,7 @@ mod topic;
 pub use analysis::{ANALYSIS_MAX_CHARS, Analysis, AnalysisError, AnalysisPart, Writer};
 pub use announce::AnnounceType;
 pub use arxiv_id::{ArxivId, ArxivIdError};
+pub use bounce::BounceOutcome;
 pub use email::{EmailAddress, EmailAddressError};
 pub use glossary::{
     Definition, Expansion, Glossary, REVIEWED_ABBREVIATIONS, acronym_key, definitions,
@@ -45,6 +48,7 @@ pub use outgoing::OutgoingMessage;
 pub use paper::{Paper, SentPapers, is_preprint};
 pub use paper_key::PaperKey;
 pub use query::{Facet, Query, QueryError, Revisions, Term};
+pub use return_address::{BounceAddress, ReturnIds, ReturnToken};
 pub use source::{Issn, JOURNALS, Journal, JournalRoute, PreprintServer, Source, SourceError};
 pub use subscriber::{
     Cadence, ConfirmOutcome, EventOrigin, NewSubscriber, Preferences, Subscriber,

@@ -15,13 +15,15 @@ pub struct SubscriberEvent {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub at: i64,
+    /// Why, where the event has a reason of its own (a bounce's status).
+    pub detail: Option<String>,
 }
 
 impl Store {
     /// Every change of this subscription, oldest first.
     pub async fn subscriber_events(&self, subscriber_id: i64) -> Result<Vec<SubscriberEvent>> {
         Ok(sqlx::query_as(
-            "SELECT kind, source, ip, user_agent, at FROM subscriber_events
+            "SELECT kind, source, ip, user_agent, at, detail FROM subscriber_events
              WHERE subscriber_id = $1 ORDER BY at, id",
         )
         .bind(subscriber_id)
@@ -37,9 +39,21 @@ pub(super) async fn record_event(
     origin: &EventOrigin,
     now: i64,
 ) -> Result<()> {
+    record_event_why(tx, subscriber_id, kind, origin, None, now).await
+}
+
+/// [`record_event`] with the reason for it.
+pub(super) async fn record_event_why(
+    tx: &mut Tx,
+    subscriber_id: i64,
+    kind: &str,
+    origin: &EventOrigin,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO subscriber_events (subscriber_id, kind, source, ip, user_agent, at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO subscriber_events (subscriber_id, kind, source, ip, user_agent, at, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(subscriber_id)
     .bind(kind)
@@ -47,6 +61,7 @@ pub(super) async fn record_event(
     .bind(origin.ip.as_deref())
     .bind(origin.user_agent.as_deref())
     .bind(now)
+    .bind(detail)
     .execute(&mut **tx)
     .await?;
     Ok(())

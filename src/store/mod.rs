@@ -19,6 +19,7 @@
 //! send queue), `writing.rs` (what an LLM wrote, and the tokens spent),
 //! `settings.rs` (instance secrets).
 
+mod bounces;
 mod briefings;
 mod events;
 mod feedback;
@@ -42,6 +43,7 @@ use sqlx::migrate::Migrator;
 
 use crate::redact::redact_url;
 
+pub use bounces::{BounceApplied, BounceCount, BounceRecord, ReturnTarget, SoftLimit};
 pub use briefings::{BriefingItem, LeftOutItem, NewBriefing, NextLook};
 pub use events::SubscriberEvent;
 pub use feedback::FeedbackEntry;

@@ -19,10 +19,12 @@ use std::collections::HashMap;
 
 use sqlx::AssertSqlSafe;
 
-use super::events::record_event;
+use super::events::record_event_why;
 use super::subscriptions::{set_status, stop_queued_mail};
 use super::{Backend, Result, Store, StoreError};
-use crate::domain::{EmailAddress, EventOrigin, MessageBody, OutgoingMessage, SubscriptionStatus};
+use crate::domain::{
+    EmailAddress, EventOrigin, MessageBody, OutgoingMessage, ReturnIds, SubscriptionStatus,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedMessage {
@@ -33,6 +35,9 @@ pub struct ClaimedMessage {
     pub attempts: i64,
     pub created_at: i64,
     pub message: OutgoingMessage,
+    /// Who the message's return address names, with the subscriber's link
+    /// nonce that signs it; `None` for mail to no subscriber.
+    pub returns: Option<(ReturnIds, i64)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,7 +76,8 @@ const CLAIM_SQLITE: &str = "
     WHERE id IN (
         SELECT id FROM outbox INDEXED BY outbox_queue WHERE status = 'queued'
         ORDER BY priority DESC, id LIMIT $3)
-    RETURNING id, attempts, created_at, recipient, subject, message_id, unsubscribe_url";
+    RETURNING id, attempts, created_at, recipient, subject, message_id, unsubscribe_url,
+        subscriber_id, (SELECT link_nonce FROM subscribers WHERE subscribers.id = outbox.subscriber_id) AS link_nonce";
 
 /// Same as SQLite's, but concurrent instances skip rows another holds.
 const CLAIM_POSTGRES: &str = "
@@ -79,7 +85,8 @@ const CLAIM_POSTGRES: &str = "
     WHERE id IN (
         SELECT id FROM outbox WHERE status = 'queued' ORDER BY priority DESC, id LIMIT $3
         FOR UPDATE SKIP LOCKED)
-    RETURNING id, attempts, created_at, recipient, subject, message_id, unsubscribe_url";
+    RETURNING id, attempts, created_at, recipient, subject, message_id, unsubscribe_url,
+        subscriber_id, (SELECT link_nonce FROM subscribers WHERE subscribers.id = outbox.subscriber_id) AS link_nonce";
 
 impl Store {
     /// Claims up to `limit` queued messages, most urgent first (a
@@ -105,29 +112,40 @@ impl Store {
             .await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut bodies = self.message_bodies(&ids).await?;
-        let mut claimed = rows
-            .into_iter()
-            .map(|row| {
-                let body = bodies.remove(&row.id).ok_or_else(|| {
-                    StoreError::Corrupt(format!("outbox message {} has no body", row.id))
-                })?;
-                Ok(ClaimedMessage {
-                    id: row.id,
-                    lease: lease.clone(),
-                    attempts: row.attempts,
-                    created_at: row.created_at,
-                    message: OutgoingMessage {
-                        recipient: EmailAddress::parse_international(&row.recipient).map_err(
-                            |e| StoreError::Corrupt(format!("outbox message {}: {e}", row.id)),
-                        )?,
-                        subject: row.subject,
-                        body,
-                        message_id: row.message_id,
-                        unsubscribe_url: row.unsubscribe_url,
-                    },
+        let mut claimed =
+            rows.into_iter()
+                .map(|row| {
+                    let body = bodies.remove(&row.id).ok_or_else(|| {
+                        StoreError::Corrupt(format!("outbox message {} has no body", row.id))
+                    })?;
+                    Ok(ClaimedMessage {
+                        id: row.id,
+                        lease: lease.clone(),
+                        attempts: row.attempts,
+                        created_at: row.created_at,
+                        message: OutgoingMessage {
+                            recipient: EmailAddress::parse_international(&row.recipient).map_err(
+                                |e| StoreError::Corrupt(format!("outbox message {}: {e}", row.id)),
+                            )?,
+                            subject: row.subject,
+                            body,
+                            message_id: row.message_id,
+                            unsubscribe_url: row.unsubscribe_url,
+                        },
+                        returns: row.subscriber_id.zip(row.link_nonce).map(
+                            |(subscriber, nonce)| {
+                                (
+                                    ReturnIds {
+                                        message: row.id,
+                                        subscriber,
+                                    },
+                                    nonce,
+                                )
+                            },
+                        ),
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>>>()?;
         // RETURNING does not keep the subquery's order.
         claimed.sort_by_key(|c| c.id);
         Ok(claimed)
@@ -249,7 +267,8 @@ impl Store {
                 ip: None,
                 user_agent: None,
             };
-            record_event(&mut tx, id, "suppressed", &origin, now).await?;
+            let why = format!("refused: {error}");
+            record_event_why(&mut tx, id, "suppressed", &origin, Some(&why), now).await?;
             stop_queued_mail(&mut tx, id, "the address was refused by the mail server").await?;
         }
         tx.commit().await?;
@@ -387,6 +406,8 @@ struct ClaimedRow {
     subject: String,
     message_id: String,
     unsubscribe_url: Option<String>,
+    subscriber_id: Option<i64>,
+    link_nonce: Option<i64>,
 }
 
 /// A row of `message_bodies` (`html`, `text`, `encoding`).

@@ -46,9 +46,14 @@ impl Store {
         now: i64,
     ) -> Result<(i64, bool)> {
         let mut tx = self.begin_write().await?;
-        if self.is_suppressed(&mut tx, &subscriber.email).await? {
+        if let Some(reason) = self.suppression_reason(&mut tx, &subscriber.email).await? {
+            let what = if reason == "complaint" {
+                "marked our mail as spam"
+            } else {
+                "asked for their data to be deleted"
+            };
             return Err(StoreError::Refused(format!(
-                "{} asked for their data to be deleted; they can subscribe again on the subscribe page",
+                "{} {what}; only they can subscribe again, on the subscribe page",
                 subscriber.email
             )));
         }

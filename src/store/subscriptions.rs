@@ -5,7 +5,7 @@
 //! address we hold waits in `subscription_requests` until its link is
 //! confirmed, so whoever typed the address cannot change the subscription.
 
-use super::events::record_event;
+use super::events::{record_event, record_event_why};
 use super::subscribers::{insert_subscriber, parse_status};
 use super::topics::replace_topics;
 use super::{Result, Store, StoreError, Tx};
@@ -61,7 +61,33 @@ impl Store {
         } else {
             Some(insert_request(&mut tx, subscriber_id, subscriber, topics, now).await?)
         };
-        record_event(&mut tx, subscriber_id, "requested", origin, now).await?;
+        // Asking again after a bounce or a spam complaint: the history says
+        // why this request, unlike a first one, waits for the owner.
+        let why = if was == Some(SubscriptionStatus::Suppressed) {
+            let last: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT detail FROM subscriber_events
+                 WHERE subscriber_id = $1 AND kind IN ('suppressed', 'complained')
+                 ORDER BY at DESC, id DESC LIMIT 1",
+            )
+            .bind(subscriber_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            Some(format!(
+                "suppressed before ({}); mailed again only once this request is confirmed",
+                last.flatten().as_deref().unwrap_or("no reason recorded")
+            ))
+        } else {
+            None
+        };
+        record_event_why(
+            &mut tx,
+            subscriber_id,
+            "requested",
+            origin,
+            why.as_deref(),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(SubscriptionRequest {
             subscriber_id,

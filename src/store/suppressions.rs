@@ -1,6 +1,6 @@
-//! Deleting a subscriber's data, and the hashed addresses it leaves behind
-//! (`suppressions`) so that the address is not mailed or added again
-//! without its owner's new confirmation. No address is kept in the clear
+//! Deleting a subscriber's data, and the hashed addresses it (or a spam
+//! complaint) leaves behind (`suppressions`) so that the address is not
+//! mailed or added again without its owner's new confirmation. No address is kept in the clear
 //! here: only hashes, keyed by `settings::SuppressionKey`.
 
 use std::collections::{HashMap, HashSet};
@@ -62,17 +62,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Whether the address is kept as one not to mail (its owner deleted
-    /// their data), under either of its hashes.
-    pub(super) async fn is_suppressed(&self, tx: &mut Tx, email: &EmailAddress) -> Result<bool> {
+    /// Why the address is kept as one not to mail (`deleted`: its owner
+    /// deleted their data; `complaint`: they marked our mail as spam), under
+    /// either of its hashes; `None` when it is not.
+    pub(super) async fn suppression_reason(
+        &self,
+        tx: &mut Tx,
+        email: &EmailAddress,
+    ) -> Result<Option<String>> {
         let [keyed, unkeyed] = self.suppression_key.hashes(email.as_str());
         Ok(
-            sqlx::query("SELECT 1 AS one FROM suppressions WHERE email_hash IN ($1, $2)")
+            sqlx::query_scalar("SELECT reason FROM suppressions WHERE email_hash IN ($1, $2)")
                 .bind(keyed)
                 .bind(unkeyed)
                 .fetch_optional(&mut **tx)
-                .await?
-                .is_some(),
+                .await?,
         )
     }
     /// Lifts the suppression of an address, under either of its hashes.

@@ -8,6 +8,7 @@
 //! CI), where a missing service fails the run.
 
 mod bad_input;
+mod bounces;
 mod briefing;
 mod browser;
 mod bulk;

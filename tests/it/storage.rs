@@ -605,3 +605,110 @@ async fn a_preprint_and_its_journal_version_are_one_paper() {
         db.drop_db().await;
     }
 }
+
+/// Soft bounces suppress only when `limit` different messages bounced within
+/// the window; a report for a message already counted counts once; a hard
+/// bounce for someone already suppressed changes nothing.
+#[tokio::test]
+async fn soft_bounces_count_per_message_within_the_window() {
+    use academichub::domain::{BounceOutcome, ReturnIds};
+    use academichub::store::{BounceApplied, BounceRecord, SoftLimit};
+    for db in TestDb::all("soft_bounces_count_per_message_within_the_window").await {
+        let label = db.label;
+        let store = Store::open(&db.url, 4).await.unwrap();
+        let reader = NewSubscriber {
+            email: EmailAddress::parse("carl@example.org").unwrap(),
+            locale: Locale::En,
+            timezone: chrono_tz::UTC,
+            send_hour: academichub::domain::SendHour::new(0).unwrap(),
+        };
+        let topic = Topic::new("t", ["x"], [] as [&str; 0], [] as [&str; 0]).unwrap();
+        let (id, _) = store.save_subscriber(&reader, &[topic], 0).await.unwrap();
+        let day = 86_400;
+        let soft = |message: i64, at: i64| {
+            (
+                BounceRecord {
+                    outcome: BounceOutcome::Soft,
+                    target: Some(ReturnIds {
+                        message,
+                        subscriber: id,
+                    }),
+                    status: Some("4.2.2".into()),
+                    detail: "mailbox full".into(),
+                    report_id: None,
+                },
+                SoftLimit {
+                    limit: 3,
+                    days: 14,
+                    since: at - 14 * day,
+                },
+                at,
+            )
+        };
+        let mut outcomes = Vec::new();
+        // Message 1 long ago (outside the window by the last one), then 2,
+        // 2 again, 3, 4.
+        for (message, at) in [
+            (1, 0),
+            (2, 20 * day),
+            (2, 20 * day + 60),
+            (3, 21 * day),
+            (4, 22 * day),
+        ] {
+            let (record, limit, at) = soft(message, at);
+            outcomes.push(store.record_bounce(&record, limit, at).await.unwrap());
+        }
+        let email = "carl@example.org".to_owned();
+        assert_eq!(
+            outcomes[..4],
+            [
+                BounceApplied::Counted {
+                    email: email.clone(),
+                    count: 1
+                },
+                BounceApplied::Counted {
+                    email: email.clone(),
+                    count: 1
+                },
+                BounceApplied::AlreadyRecorded,
+                BounceApplied::Counted {
+                    email: email.clone(),
+                    count: 2
+                },
+            ],
+            "[{label}]"
+        );
+        assert!(
+            matches!(&outcomes[4], BounceApplied::Suppressed { reason, .. }
+                if reason.starts_with("bounced: 3 soft bounces in 14 days, the last 4.2.2 mailbox full")),
+            "[{label}] {:?}",
+            outcomes[4]
+        );
+        let hard = BounceRecord {
+            outcome: BounceOutcome::Hard,
+            target: Some(ReturnIds {
+                message: 5,
+                subscriber: id,
+            }),
+            status: Some("5.1.1".into()),
+            detail: "unknown user".into(),
+            report_id: None,
+        };
+        let (_, limit, at) = soft(5, 23 * day);
+        assert!(
+            matches!(
+                store.record_bounce(&hard, limit, at).await.unwrap(),
+                BounceApplied::Unchanged { .. }
+            ),
+            "[{label}]"
+        );
+        let events = store.subscriber_events(id).await.unwrap();
+        assert_eq!(
+            events.iter().filter(|e| e.kind == "suppressed").count(),
+            1,
+            "[{label}] {events:?}"
+        );
+        store.close().await;
+        db.drop_db().await;
+    }
+}
