@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up what the tests need, then runs every check CI runs:
 #   - scripts/test-deps.sh installs what is missing, and only that: Chromium and
-#     ChromeDriver, SpamAssassin, Postfix's smtp-sink/smtp-source, CJK fonts
-#     (Debian packages), .venv/ with aiosmtpd and dkimpy, html-validate in
+#     ChromeDriver, SpamAssassin, Postfix (smtp-sink/smtp-source, and the
+#     bounce tests' private relay), Dovecot's IMAP server, CJK fonts (Debian
+#     packages), .venv/ with aiosmtpd and dkimpy, html-validate in
 #     scripts/html-lint/, and starts PostgreSQL on 127.0.0.1:5432 if it is down
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets, the
 #     storage tests on SQLite and PostgreSQL), the benchmarks once each as
