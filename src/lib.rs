@@ -44,6 +44,7 @@
 
 pub mod analysis;
 pub mod app;
+pub mod bounces;
 pub mod briefing;
 pub mod cli;
 pub mod config;
