@@ -110,7 +110,7 @@ fn briefing(c: &mut Criterion) {
             message_id: "<bench@academichub.example>".into(),
             unsubscribe_url: Some(links.unsubscribe),
         };
-        build_message(&from, message).unwrap().formatted()
+        build_message(&from, message, None).unwrap().formatted()
     };
 
     let mut group = c.benchmark_group("briefing");

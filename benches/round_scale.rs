@@ -203,7 +203,7 @@ fn average_message_bytes(database: &str) -> usize {
                     message_id: r.get("message_id"),
                     unsubscribe_url: r.get("unsubscribe_url"),
                 };
-                academichub::delivery::build_message(&from, m)
+                academichub::delivery::build_message(&from, m, None)
                     .unwrap()
                     .formatted()
                     .len()
