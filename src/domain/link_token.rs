@@ -243,19 +243,22 @@ fn parse_payload(payload: &str) -> Option<LinkClaims> {
     })
 }
 
+/// Keys for unit tests: one 32-byte secret of each byte, the first signing.
+#[cfg(test)]
+pub(crate) fn test_keys(bytes: &[u8]) -> LinkKeys {
+    LinkKeys::new(
+        bytes
+            .iter()
+            .map(|b| LinkSecret::new(vec![*b; 32]).unwrap())
+            .collect(),
+    )
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_keys as keys;
     use super::*;
-
-    fn keys(bytes: &[u8]) -> LinkKeys {
-        LinkKeys::new(
-            bytes
-                .iter()
-                .map(|b| LinkSecret::new(vec![*b; 32]).unwrap())
-                .collect(),
-        )
-        .unwrap()
-    }
 
     const CLAIMS: LinkClaims = LinkClaims {
         subscriber_id: 42,

@@ -157,17 +157,7 @@ fn tag(key: &super::LinkSecret, ids: ReturnIds, nonce: i64) -> [u8; TAG_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::LinkSecret;
-
-    fn keys(bytes: &[u8]) -> LinkKeys {
-        LinkKeys::new(
-            bytes
-                .iter()
-                .map(|b| LinkSecret::new(vec![*b; 32]).unwrap())
-                .collect(),
-        )
-        .unwrap()
-    }
+    use crate::domain::link_token::test_keys as keys;
 
     const IDS: ReturnIds = ReturnIds {
         message: 123_456,
