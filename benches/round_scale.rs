@@ -15,6 +15,10 @@
 //!    same average size (measured on the MIME messages the daemon built),
 //!    into the same sink with as many connections as the daemon's workers.
 //!
+//! Every message goes out from its own signed return address
+//! (`delivery.bounce_address`), as a production set-up would; `--no-verp`
+//! sends from the From address instead, to measure what that costs.
+//!
 //! Prints `subscribers=N seconds=S sent=K peak_rss_mib=M` (S: the round,
 //! collect excluded; M: the largest daemon), then the import rate and the
 //! sending rates: the daemon's (its delivery phase) against `smtp-source`'s.
@@ -265,9 +269,14 @@ fn main() {
         format!(
             "[database]\nurl = \"{database}\"\n\
              [collect]\nfeeds = [{{ url = \"file://{}/day.xml\" }}]\n\
-             [delivery]\ntransport = \"smtp\"\nconcurrency = {concurrency}\n\
+             [delivery]\ntransport = \"smtp\"\nconcurrency = {concurrency}\n{verp}\
              [delivery.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n",
-            dir.display()
+            dir.display(),
+            verp = if args.iter().any(|a| a == "--no-verp") {
+                ""
+            } else {
+                "bounce_address = \"bounces@bounce.example.org\"\n"
+            },
         ),
     )
     .unwrap();
