@@ -21,8 +21,34 @@ fn known() -> Vec<String> {
     (1..=KNOWN).map(|n| format!("r{n:02}")).collect()
 }
 
+/// How the hub reaches the bounce mailbox.
+#[derive(Clone, Copy)]
+enum ImapTls {
+    None,
+    Starttls,
+    Implicit,
+}
+
 /// The hub's config for `relay` with bounces read from `imap`.
-fn bounce_config(db: &TestDb, relay: &PostfixRelay, imap: &ImapServer, feed: &str) -> String {
+fn bounce_config(
+    db: &TestDb,
+    relay: &PostfixRelay,
+    imap: &ImapServer,
+    mode: ImapTls,
+    feed: &str,
+) -> String {
+    let ca = imap.ca_file().display();
+    let tls = match mode {
+        ImapTls::None => format!("port = {}\ntls = \"none\"", imap.port()),
+        ImapTls::Starttls => format!(
+            "port = {}\ntls = \"starttls\"\nca_file = \"{ca}\"",
+            imap.port()
+        ),
+        ImapTls::Implicit => format!(
+            "port = {}\ntls = \"tls\"\nca_file = \"{ca}\"",
+            imap.tls_port()
+        ),
+    };
     config(&db.url, relay.port(), &[feed.to_owned()]).replace(
         "[delivery]\n",
         "[delivery]\nbounce_address = \"bounces@bounces.test\"\n",
@@ -36,14 +62,13 @@ soft_limit = 1
 
 [bounces.imap]
 host = "127.0.0.1"
-port = {}
-tls = "none"
+{}
 username = "{}"
 password = "{}"
 timeout_secs = 10
 "#,
         crate::helpers::LINK_SECRET,
-        imap.port(),
+        tls,
         imap.user(),
         imap.password()
     )
@@ -95,7 +120,19 @@ async fn addresses_the_relay_bounces_are_suppressed_after_one_poll_and_not_maile
         let Some(imap) = ImapServer::start(TEST, &relay).await else {
             return;
         };
-        let hub = Hub::new(&bounce_config(&db, &relay, &imap, &feed.url("ok.rss")));
+        // The mailbox over TLS, both ways, with a private CA.
+        let mode = if label == "sqlite" {
+            ImapTls::Starttls
+        } else {
+            ImapTls::Implicit
+        };
+        let hub = Hub::new(&bounce_config(
+            &db,
+            &relay,
+            &imap,
+            mode,
+            &feed.url("ok.rss"),
+        ));
         let dir = tempfile::tempdir().unwrap();
         let mut emails: Vec<String> = known.iter().map(|u| format!("{u}@{READERS}")).collect();
         emails.extend(GHOSTS.iter().map(|g| format!("{g}@{READERS}")));
@@ -193,7 +230,13 @@ async fn a_piped_dsn_suppresses_its_reader_and_forged_ones_change_nothing() {
     let Some(imap) = ImapServer::start(TEST, &relay).await else {
         return;
     };
-    let hub = Hub::new(&bounce_config(&db, &relay, &imap, &feed.url("ok.rss")));
+    let hub = Hub::new(&bounce_config(
+        &db,
+        &relay,
+        &imap,
+        ImapTls::None,
+        &feed.url("ok.rss"),
+    ));
     let dir = tempfile::tempdir().unwrap();
     let emails: Vec<String> = ["ada", "bob", "ghost1"]
         .iter()
@@ -304,6 +347,41 @@ async fn a_piped_dsn_suppresses_its_reader_and_forged_ones_change_nothing() {
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(kept, 1, "kept in bounces.unreadable_folder");
+
+    // A mailbox we cannot trust or log in to is an error that says what to
+    // check, and leaves the mailbox as it was.
+    let config = std::fs::read_to_string(&hub.config).unwrap();
+    let untrusted = config.replace(
+        &format!("port = {}\ntls = \"none\"", imap.port()),
+        &format!("port = {}\ntls = \"tls\"", imap.tls_port()),
+    );
+    assert_ne!(untrusted, config);
+    hub.rewrite_config(&untrusted);
+    let out = hub.run(&["poll-bounces"]).await;
+    assert!(
+        !out.success
+            && out.stderr.contains("cannot reach the bounce mailbox")
+            && out.stderr.contains("TLS")
+            && out.stderr.contains("certificate"),
+        "{}",
+        out.stderr
+    );
+    hub.rewrite_config(&config.replace(imap.password(), "wrong-password"));
+    let out = hub.run(&["poll-bounces"]).await;
+    assert!(
+        !out.success
+            && out.stderr.contains("refused the login of \"bounces\"")
+            && out.stderr.contains("ACADEMICHUB_BOUNCES__IMAP__PASSWORD")
+            && !out.stderr.contains("wrong-password"),
+        "{}",
+        out.stderr
+    );
+    hub.rewrite_config(&config);
+    let polled = hub.ok(&["poll-bounces"]).await;
+    assert!(
+        polled.contains("1 message(s) read"),
+        "the DSN still waits in the mailbox: {polled}"
+    );
     imap.stop().await;
     relay.stop().await;
 }

@@ -329,7 +329,8 @@ pub struct TestCa {
 }
 
 impl TestCa {
-    fn create(dir: &Path) -> Self {
+    /// A CA and a server certificate for 127.0.0.1, made with openssl in `dir`.
+    pub fn create(dir: &Path) -> Self {
         let path = |name: &str| dir.join(name);
         let openssl = |args: &[&str]| {
             let out = std::process::Command::new("openssl")

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::process::Command;
 
-use crate::helpers::{free_port, python, skip};
+use crate::helpers::{TestCa, free_port, python, skip};
 
 /// The domain whose named users have mailboxes and whose others do not.
 pub const READERS: &str = "readers.test";
@@ -369,6 +369,10 @@ postlog   unix-dgram n - n -  1 postlogd
 pub struct ImapServer {
     dir: TempDir,
     port: u16,
+    /// Implicit TLS (IMAPS), with a certificate of [`TestCa`]; the plain port
+    /// offers STARTTLS with the same certificate.
+    tls_port: u16,
+    ca: TestCa,
     child: Option<std::process::Child>,
 }
 
@@ -406,13 +410,15 @@ impl ImapServer {
             .unwrap();
         let root = dir.path();
         let port = free_port();
+        let tls_port = free_port();
+        let ca = TestCa::create(root);
         std::fs::write(
             root.join("users"),
             format!("{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::::\n"),
         )
         .unwrap();
         let conf = root.join("dovecot.conf");
-        std::fs::write(&conf, dovecot_conf(root, maildir, port)).unwrap();
+        std::fs::write(&conf, dovecot_conf(root, maildir, port, tls_port, &ca)).unwrap();
         let child = StdCommand::new("dovecot")
             .arg("-F")
             .arg("-c")
@@ -425,6 +431,8 @@ impl ImapServer {
         let mut server = Self {
             dir,
             port,
+            tls_port,
+            ca,
             child: Some(child),
         };
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -449,9 +457,19 @@ impl ImapServer {
         Some(server)
     }
 
-    /// The IMAP port on 127.0.0.1 (plain IMAP, no TLS).
+    /// The IMAP port on 127.0.0.1 (plain IMAP, STARTTLS offered).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The IMAPS port on 127.0.0.1 (implicit TLS).
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate.
+    pub fn ca_file(&self) -> &Path {
+        &self.ca.ca
     }
 
     /// The one user, whose INBOX is the Maildir.
@@ -552,8 +570,9 @@ with imaplib.IMAP4(host, int(port)) as imap:
 print(json.dumps(messages))
 "#;
 
-fn dovecot_conf(root: &Path, maildir: &Path, port: u16) -> String {
+fn dovecot_conf(root: &Path, maildir: &Path, port: u16, tls_port: u16, ca: &TestCa) -> String {
     let (root, maildir) = (root.display(), maildir.display());
+    let (cert, key) = (ca.cert.display(), ca.key.display());
     format!(
         "# A private Dovecot for one test: {root}
 base_dir = {root}/run
@@ -561,8 +580,11 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-# Loopback only, plain IMAP: clear-text passwords are allowed (2.3 names).
-ssl = no
+# Loopback only: clear-text passwords are allowed on the plain port (2.3
+# names), which also offers STARTTLS; the imaps port is TLS from the start.
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{maildir}
@@ -580,7 +602,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 "
