@@ -305,9 +305,10 @@ pub fn read(raw: &[u8]) -> Result<Report, ReportError> {
             detail: "it is empty",
         });
     }
-    let message = MessageParser::default()
-        .parse(raw)
-        .filter(|m| !m.parts.is_empty())
+    let message = mime(raw, false)
+        .map_err(|()| ReportError::NotMail {
+            detail: "its MIME structure is too broken to read",
+        })?
         .ok_or(ReportError::NotMail {
             detail: "no mail headers were found",
         })?;
@@ -332,6 +333,28 @@ pub fn read(raw: &[u8]) -> Result<Report, ReportError> {
         subject: message.subject().map(|s| s.trim().to_owned()),
         from: mail.sender_address(),
     })
+}
+
+/// The MIME parser on `raw` (only its headers if `headers_only`): `None`
+/// when it finds no message, `Err` when it gave up.
+///
+/// mail-parser 0.11 checks some states of its parser with `debug_assert!`
+/// that malformed MIME reaches (the fuzzer found one in a few seconds; the
+/// input is kept in `fuzz/regressions/bounce_report/`). Release builds skip
+/// the checks and the parser recovers; builds with debug assertions (`cargo
+/// test`, the fuzzer) panic. The panic is contained here, for that one call,
+/// so a broken mail is an error in every build.
+fn mime(raw: &[u8], headers_only: bool) -> Result<Option<Message<'_>>, ()> {
+    let parser = MessageParser::default();
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if headers_only {
+            parser.parse_headers(raw)
+        } else {
+            parser.parse(raw)
+        }
+    }))
+    .map_err(|_| ())?;
+    Ok(parsed.filter(|m| !m.parts.is_empty()))
 }
 
 /// An mbox file's `From sender date` separator line is not a header; mail
@@ -537,10 +560,7 @@ impl<'m, 'x> Mail<'m, 'x> {
                 values.extend(root_headers(inner, name));
             } else if is_type(part, HEADERS_TYPES) || is_broken_message_part(part) {
                 let text = part.contents();
-                if let Some(inner) =
-                    MessageParser::default().parse_headers(&text[..text.len().min(MAX_TEXT_BYTES)])
-                    && !inner.parts.is_empty()
-                {
+                if let Ok(Some(inner)) = mime(&text[..text.len().min(MAX_TEXT_BYTES)], true) {
                     values.extend(root_headers(&inner, name));
                 }
             }
@@ -1831,6 +1851,15 @@ mod tests {
                 from: "fbl@example.com".to_owned()
             }
         );
+    }
+
+    #[test]
+    fn mime_that_trips_the_parsers_own_checks_is_an_error_not_a_panic() {
+        // Found by the fuzzer: a debug_assert! inside mail-parser.
+        let raw = include_bytes!(
+            "../../fuzz/regressions/bounce_report/mail-parser-debug-assert-multipart-part-id-minimized"
+        );
+        assert!(read(raw).is_err());
     }
 
     #[test]

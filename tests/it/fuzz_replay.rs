@@ -1,6 +1,7 @@
 //! The API fuzz targets' seeds replayed as a test, so CI runs them without
 //! building the instrumented fuzzer: the recorded API answers (and, for the
-//! JATS target, each abstract Crossref deposited in them), each whole and
+//! JATS target, each abstract Crossref deposited in them; for the bounce
+//! target, the recorded returned mails), each whole and
 //! cut short at 200 points at most (an answer cut off mid-stream is the
 //! commonest bad input), plus any input a fuzzer once crashed on, kept in
 //! `fuzz/regressions/<target>/`. Each goes through the same parser calls as
@@ -8,6 +9,7 @@
 
 use std::path::Path;
 
+use academichub::bounces::report;
 use academichub::sources::{biorxiv, crossref, markup, pubmed};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -88,6 +90,13 @@ fn the_fuzz_corpus_and_recorded_answers_parse_or_fail_without_a_panic() {
         |data| {
             let _ = pubmed::parse_esearch(data);
             let _ = pubmed::parse_efetch(data);
+        },
+    );
+    replay(
+        "bounce_report",
+        with_corpus("bounce_report", files("tests/fixtures/bounces", ".eml")),
+        |data| {
+            let _ = report::read(data);
         },
     );
 }
