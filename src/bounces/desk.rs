@@ -6,7 +6,10 @@
 //! ([`crate::domain::BounceAddress`]). What the report says then decides
 //! how: its status for the recipient we mailed. A report naming another
 //! recipient than the one the message went to is someone replaying their
-//! own return address against a stranger, and changes nothing.
+//! own return address against a stranger, and changes nothing. A 5.7.x
+//! refusal (policy) and a feedback report that is not a reader's complaint
+//! (a DMARC auth-failure report) are often about our own sender, so
+//! neither stops a reader's mail at once.
 
 use crate::domain::{BounceAddress, BounceOutcome, LinkKeys, ReturnIds, ReturnToken};
 use crate::store::{BounceApplied, BounceRecord, SoftLimit, Store, StoreError};
@@ -179,12 +182,17 @@ impl BounceDesk {
                         ),
                     ));
                 }
-                if complaint.feedback_type.eq_ignore_ascii_case("not-spam") {
+                if !complaint.is_reader_complaint() {
+                    tracing::warn!(feedback_type = %complaint.feedback_type, "a feedback report that is not a reader's complaint (auth-failure: check our SPF, DKIM and DMARC records)");
                     return Ok(verdict(
                         BounceOutcome::Ignored,
                         Some(ids),
                         None,
-                        "a not-spam report: nothing to do".into(),
+                        format!(
+                            "a {} feedback report, not a reader's complaint: nothing done to the reader \
+                             (an auth-failure report is about our SPF, DKIM or DMARC)",
+                            complaint.feedback_type
+                        ),
                     ));
                 }
                 let by = complaint
@@ -227,14 +235,27 @@ impl BounceDesk {
                         ),
                     ));
                 };
-                let hard = failure.status.is_some_and(|s| s.is_permanent());
-                let detail = failure
-                    .diagnostic
-                    .clone()
-                    .unwrap_or_else(|| match failure.action {
-                        Action::Delayed => "delayed".into(),
-                        _ => "failed".into(),
-                    });
+                // 5.7.x is a policy refusal: as often about our sender (SPF,
+                // DKIM, DMARC, reputation) as about the mailbox, so it is
+                // counted like a soft bounce, never a dead address at once.
+                let policy = failure
+                    .status
+                    .is_some_and(|s| s.is_permanent() && s.subject() == 7);
+                let hard = failure.status.is_some_and(|s| s.is_permanent()) && !policy;
+                let mut detail =
+                    failure
+                        .diagnostic
+                        .clone()
+                        .unwrap_or_else(|| match failure.action {
+                            Action::Delayed => "delayed".into(),
+                            _ => "failed".into(),
+                        });
+                if policy {
+                    tracing::warn!(%detail, "a policy refusal (5.7.x): check our SPF, DKIM and DMARC and the sending reputation");
+                    detail = format!(
+                        "{detail} (a policy refusal, counted as soft: it may be about our sender)"
+                    );
+                }
                 Ok(verdict(
                     if hard {
                         BounceOutcome::Hard

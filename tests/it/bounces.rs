@@ -35,6 +35,7 @@ fn bounce_config(
     relay: &PostfixRelay,
     imap: &ImapServer,
     mode: ImapTls,
+    soft_limit: u32,
     feed: &str,
 ) -> String {
     let ca = imap.ca_file().display();
@@ -58,7 +59,7 @@ fn bounce_config(
 secret = "{}"
 
 [bounces]
-soft_limit = 1
+soft_limit = {soft_limit}
 
 [bounces.imap]
 host = "127.0.0.1"
@@ -131,6 +132,7 @@ async fn addresses_the_relay_bounces_are_suppressed_after_one_poll_and_not_maile
             &relay,
             &imap,
             mode,
+            1,
             &feed.url("ok.rss"),
         ));
         let dir = tempfile::tempdir().unwrap();
@@ -235,6 +237,7 @@ async fn a_piped_dsn_suppresses_its_reader_and_forged_ones_change_nothing() {
         &relay,
         &imap,
         ImapTls::None,
+        3,
         &feed.url("ok.rss"),
     ));
     let dir = tempfile::tempdir().unwrap();
@@ -305,6 +308,18 @@ async fn a_piped_dsn_suppresses_its_reader_and_forged_ones_change_nothing() {
     .await;
     assert!(out.stdout.contains("forged"), "{}", out.stdout);
     assert_eq!(status(&hub, &ghost).await, "active", "nothing forged acts");
+
+    // The same failure as a policy refusal (5.7.1, as for a failed SPF
+    // check of our domain): counted, not a dead mailbox at once.
+    let policy = dsn.replace("Status: 5.1.1", "Status: 5.7.1");
+    assert_ne!(policy, dsn);
+    let out = pipe(&hub, &policy).await;
+    assert!(
+        out.stdout.contains("soft bounce") && out.stdout.contains("not suppressed yet"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(status(&hub, &ghost).await, "active");
 
     // The real one.
     let out = pipe(&hub, &dsn).await;
@@ -472,7 +487,7 @@ async fn a_relay_refusing_our_sender_stops_the_run_and_suppresses_nobody() {
 
 /// An RFC 5965 feedback report around the message `recipient` received,
 /// as a mailbox provider's feedback loop sends it.
-fn arf_for(original: &[u8], recipient: &str) -> String {
+fn arf_for(original: &[u8], recipient: &str, feedback_type: &str) -> String {
     format!(
         "From: Feedback Loop <fbl@provider.test>\r\n\
          To: fbl@hub.test\r\n\
@@ -489,7 +504,7 @@ fn arf_for(original: &[u8], recipient: &str) -> String {
          --arf\r\n\
          Content-Type: message/feedback-report\r\n\
          \r\n\
-         Feedback-Type: abuse\r\n\
+         Feedback-Type: {feedback_type}\r\n\
          User-Agent: ProviderFBL/1.0\r\n\
          Version: 1\r\n\
          Original-Rcpt-To: <{recipient}>\r\n\
@@ -546,7 +561,16 @@ async fn a_spam_complaint_unsubscribes_and_only_a_confirmed_request_brings_the_r
     );
     assert!(String::from_utf8_lossy(&received).contains("Feedback-ID: briefing:"));
 
-    let out = pipe(&hub, &arf_for(&received, &ada)).await;
+    // A DMARC failure report is about our DNS, not a reader's complaint.
+    let out = pipe(&hub, &arf_for(&received, &ada, "auth-failure")).await;
+    assert!(
+        out.stdout.contains("ignored") && out.stdout.contains("not a reader's complaint"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(status(&hub, &ada).await, "active");
+
+    let out = pipe(&hub, &arf_for(&received, &ada, "abuse")).await;
     assert!(out.success, "{}", out.stderr);
     assert!(
         out.stdout
