@@ -473,6 +473,18 @@ async fn a_relay_refusing_our_sender_stops_the_run_and_suppresses_nobody() {
             8,
             "[{label}] the queue is intact, no attempt counted"
         );
+        // With a limit the run never reaches, nothing went through to tell
+        // the refusals apart: they wait for a later run, nobody suppressed.
+        let config = std::fs::read_to_string(&hub.config).unwrap();
+        hub.rewrite_config(&config.replace("stop_after_refusals = 3", "stop_after_refusals = 20"));
+        let out = hub.ok(&["run-once", "--force"]).await;
+        assert!(
+            out.contains("0 sent, 8 deferred, 0 failed"),
+            "[{label}] {out}"
+        );
+        for email in &emails {
+            assert_eq!(status(&hub, email).await, "active", "[{label}] {email}");
+        }
         // Fixed: everything goes.
         smtp.set_rules(&[]);
         let out = hub.ok(&["run-once", "--force"]).await;
