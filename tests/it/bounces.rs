@@ -642,3 +642,100 @@ async fn a_spam_complaint_unsubscribes_and_only_a_confirmed_request_brings_the_r
     );
     relay.stop().await;
 }
+
+/// Wired as mailing-list managers are: Postfix's local(8) pipes each bounce
+/// for `bounces+…@bounces.test` to `academichub bounce` through an alias, as
+/// `nobody`, with `$ORIGINAL_RECIPIENT`; while the database is down the
+/// command says EX_TEMPFAIL and Postfix keeps the bounce and tries again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postfix_pipes_bounces_to_the_binary_and_keeps_them_while_it_cannot_store() {
+    const TEST: &str = "postfix_pipes_bounces_to_the_binary_and_keeps_them_while_it_cannot_store";
+    // PostgreSQL: the piped command runs as `nobody`, which a SQLite file
+    // made by the test would have to be opened to.
+    let Some(db) = TestDb::postgres(TEST).await else {
+        return;
+    };
+    let feed = outliers_feed().await;
+    let hub = Hub::new(&format!(
+        "{}\n[links]\nsecret = \"{}\"\n",
+        config(&db.url, 1, &[feed.url("ok.rss")]).replace(
+            "[delivery]\n",
+            "[delivery]\nbounce_address = \"bounces@bounces.test\"\n",
+        ),
+        crate::helpers::LINK_SECRET
+    ));
+    // The command's own config: the hub's, which the test breaks later.
+    let piped = hub.dir.path().join("piped.toml");
+    std::fs::copy(&hub.config, &piped).unwrap();
+    crate::helpers::open_to_all(hub.dir.path());
+    let command = format!(
+        "{} --config {} bounce",
+        env!("CARGO_BIN_EXE_academichub"),
+        piped.display()
+    );
+    let Some(relay) = PostfixRelay::start_piping(TEST, &["ada"], &command).await else {
+        return;
+    };
+    let sending = std::fs::read_to_string(&hub.config)
+        .unwrap()
+        .replace("port = 1\n", &format!("port = {}\n", relay.port()));
+    hub.rewrite_config(&sending);
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, ghost1, ghost2) = (
+        format!("ada@{READERS}"),
+        format!("ghost1@{READERS}"),
+        format!("ghost2@{READERS}"),
+    );
+    import(&hub, dir.path(), &[ada.clone(), ghost1.clone()]).await;
+    hub.ok(&["run-once", "--force"]).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(&hub, &ghost1).await != "suppressed" {
+        assert!(
+            Instant::now() < deadline,
+            "ghost1 not suppressed through the pipe; maillog:\n{}",
+            relay.maillog()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status(&hub, &ada).await, "active");
+    let shown = hub.ok(&["subscribers", "--show", &ghost1]).await;
+    assert!(shown.contains("via bounce: bounced: 5.1.1"), "{shown}");
+    assert!(
+        relay.maillog().contains("delivered to command"),
+        "{}",
+        relay.maillog()
+    );
+
+    // The database the command uses is down: Postfix is told to try again.
+    let down = std::fs::read_to_string(&piped)
+        .unwrap()
+        .replace("127.0.0.1:5432", "127.0.0.1:9");
+    assert_ne!(down, std::fs::read_to_string(&piped).unwrap());
+    std::fs::write(&piped, down).unwrap();
+    import(&hub, dir.path(), &[ghost2.clone()]).await;
+    hub.ok(&["run-once", "--force"]).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !relay
+        .maillog()
+        .contains("status=deferred (temporary failure")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no deferral; maillog:\n{}",
+            relay.maillog()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for line in relay.maillog().lines() {
+        if line.contains("delivered to command") || line.contains("status=deferred (temporary") {
+            println!("{line}");
+        }
+    }
+    assert_eq!(
+        status(&hub, &ghost2).await,
+        "active",
+        "not stored, not lost"
+    );
+    relay.stop().await;
+    db.drop_db().await;
+}

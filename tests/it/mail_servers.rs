@@ -124,6 +124,20 @@ impl PostfixRelay {
     /// A relay whose `readers.test` has a mailbox for each of `users`
     /// (local parts: letters, digits, `.`, `-`, `_`).
     pub async fn start_with(test: &str, users: &[&str]) -> Option<Self> {
+        Self::launch(test, users, None).await
+    }
+
+    /// A relay that hands every `bounces+…@bounces.test` message to
+    /// `command` instead of the Maildir, the way mailing-list managers are
+    /// wired: `bounces.test` is local, and the alias `bounces` (which
+    /// `bounces+ANYTHING` falls back to) is `"|command"`, run by local(8) as
+    /// `nobody` with `$ORIGINAL_RECIPIENT` set. Exit status 75 defers the
+    /// message (Postfix tries again), 0 delivers it.
+    pub async fn start_piping(test: &str, users: &[&str], command: &str) -> Option<Self> {
+        Self::launch(test, users, Some(command)).await
+    }
+
+    async fn launch(test: &str, users: &[&str], pipe: Option<&str>) -> Option<Self> {
         let Some(version) = mail_version() else {
             skip(
                 test,
@@ -166,12 +180,20 @@ impl PostfixRelay {
         // With `recipient_delimiter = +`, bounces+TOKEN@ falls back to this entry.
         mailboxes.push_str(&format!("bounces@{BOUNCES} bounces/\n"));
         std::fs::write(etc.join("mailboxes"), mailboxes).unwrap();
+        if let Some(command) = pipe {
+            assert!(!command.contains('"'), "{test}: a command without quotes");
+            std::fs::write(etc.join("aliases"), format!("bounces \"|{command}\"\n")).unwrap();
+        }
         std::fs::write(
             etc.join("transport"),
             format!("{SOFT} retry:4.4.1 {SOFT} is unreachable for this test\n"),
         )
         .unwrap();
-        std::fs::write(etc.join("main.cf"), main_cf(root, &version)).unwrap();
+        let mut main = main_cf(root, &version);
+        if pipe.is_some() {
+            main = piping(&main, root);
+        }
+        std::fs::write(etc.join("main.cf"), main).unwrap();
         std::fs::write(etc.join("master.cf"), master_cf(port)).unwrap();
 
         let relay = Self {
@@ -250,28 +272,46 @@ impl PostfixRelay {
     /// it has gone.
     pub async fn stop(mut self) {
         self.running = false;
-        let _ = Command::new("postfix")
-            .arg("-c")
-            .arg(self.etc())
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
+        let dir = self.dir.path().to_owned();
+        let _ = tokio::task::spawn_blocking(move || shut_down(&dir)).await;
     }
 }
 
 impl Drop for PostfixRelay {
     fn drop(&mut self) {
         if self.running {
-            let _ = StdCommand::new("postfix")
-                .arg("-c")
-                .arg(self.etc())
-                .arg("stop")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            shut_down(self.dir.path());
         }
+    }
+}
+
+/// `postfix stop`, and if that has not returned within 10 s (a Postfix
+/// whose logging is wedged waits for ever), SIGKILL to the master's whole
+/// session (it calls setsid), so that no test run is left hanging.
+fn shut_down(dir: &Path) {
+    let Ok(mut stop) = StdCommand::new("postfix")
+        .arg("-c")
+        .arg(dir.join("etc"))
+        .arg("stop")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stop.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = stop.kill();
+            let _ = stop.wait();
+            let pid = std::fs::read_to_string(dir.join("spool/pid/master.pid")).unwrap_or_default();
+            let pid = pid.trim();
+            if !pid.is_empty() {
+                let _ = StdCommand::new("pkill").args(["-9", "-s", pid]).status();
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -333,6 +373,33 @@ relay_transport = error:5.1.2 this test relay delivers nowhere else
     )
 }
 
+/// What `start_piping` changes in `main`: `bounces.test` is delivered by
+/// local(8) through the alias file. Settings are replaced, not given twice:
+/// each daemon would warn about an overridden entry at start-up, and that
+/// burst of log records (the kernel queues 10 datagrams per socket here) can
+/// block postlogd(8) on its own socket for good.
+fn piping(main: &str, root: &Path) -> String {
+    let root = root.display();
+    let mut out = String::new();
+    for line in main.lines() {
+        let line = match line.split_once('=').map(|(key, _)| key.trim()) {
+            Some("virtual_mailbox_domains") => format!("virtual_mailbox_domains = {READERS}"),
+            Some("mydestination") => format!(
+                "# bounces.test is local: bounces+ANYTHING@ goes to the alias `bounces`, a pipe.\n\
+                 mydestination = {BOUNCES}\n\
+                 local_recipient_maps = $alias_maps\n\
+                 allow_mail_to_commands = alias\n\
+                 default_privs = nobody"
+            ),
+            Some("alias_maps") => format!("alias_maps = texthash:{root}/etc/aliases"),
+            _ => line.to_owned(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 /// Postfix's services, none chrooted (the queue is a temporary folder
 /// without the copies of /etc a chroot needs), smtpd on `port` only.
 fn master_cf(port: u16) -> String {
@@ -356,6 +423,7 @@ virtual   unix       - n n -  - virtual
 anvil     unix       - - n -  1 anvil
 scache    unix       - - n -  1 scache
 postlog   unix-dgram n - n -  1 postlogd
+local     unix       - n n -  - local
 "
     )
 }
