@@ -712,7 +712,7 @@ async fn postfix_pipes_bounces_to_the_binary_and_keeps_them_while_it_cannot_stor
         .replace("127.0.0.1:5432", "127.0.0.1:9");
     assert_ne!(down, std::fs::read_to_string(&piped).unwrap());
     std::fs::write(&piped, down).unwrap();
-    import(&hub, dir.path(), &[ghost2.clone()]).await;
+    import(&hub, dir.path(), std::slice::from_ref(&ghost2)).await;
     hub.ok(&["run-once", "--force"]).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !relay
