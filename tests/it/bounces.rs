@@ -739,3 +739,48 @@ async fn postfix_pipes_bounces_to_the_binary_and_keeps_them_while_it_cannot_stor
     relay.stop().await;
     db.drop_db().await;
 }
+
+/// `serve` reads the bounce mailbox by itself: at start-up, then every
+/// `poll_minutes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_polls_the_bounce_mailbox_by_itself() {
+    const TEST: &str = "the_daemon_polls_the_bounce_mailbox_by_itself";
+    let feed = outliers_feed().await;
+    let db = TestDb::sqlite();
+    let Some(relay) = PostfixRelay::start_with(TEST, &["ada"]).await else {
+        return;
+    };
+    let Some(imap) = ImapServer::start(TEST, &relay).await else {
+        return;
+    };
+    let port = crate::helpers::free_port();
+    let hub = Hub::new(
+        &bounce_config(&db, &relay, &imap, ImapTls::None, 3, &feed.url("ok.rss")).replace(
+            "listen = \"127.0.0.1:0\"\n",
+            &format!("listen = \"127.0.0.1:{port}\"\n"),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ghost = format!("ghost1@{READERS}");
+    import(&hub, dir.path(), &[format!("ada@{READERS}"), ghost.clone()]).await;
+    hub.ok(&["run-once", "--force"]).await;
+    wait_for_bounces(&relay, 1).await;
+    let daemon = crate::helpers::Daemon::start(&hub, port).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(&hub, &ghost).await != "suppressed" {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not read the bounce mailbox within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = daemon.stop().await;
+    assert!(
+        out.stderr.contains("bounce mailbox read"),
+        "the daemon logs its poll: {}",
+        out.stderr
+    );
+    assert!(imap.messages().await.is_empty());
+    imap.stop().await;
+    relay.stop().await;
+}
