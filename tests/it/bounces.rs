@@ -668,11 +668,11 @@ async fn postfix_pipes_bounces_to_the_binary_and_keeps_them_while_it_cannot_stor
     let piped = hub.dir.path().join("piped.toml");
     std::fs::copy(&hub.config, &piped).unwrap();
     crate::helpers::open_to_all(hub.dir.path());
-    let command = format!(
-        "{} --config {} bounce",
-        env!("CARGO_BIN_EXE_academichub"),
-        piped.display()
-    );
+    // local(8) runs the command as `nobody`, who may not reach the build
+    // folder (CI clones into a private temporary folder): a copy it can run.
+    let binary = hub.dir.path().join("academichub");
+    std::fs::copy(env!("CARGO_BIN_EXE_academichub"), &binary).unwrap();
+    let command = format!("{} --config {} bounce", binary.display(), piped.display());
     let Some(relay) = PostfixRelay::start_piping(TEST, &["ada"], &command).await else {
         return;
     };
@@ -690,6 +690,11 @@ async fn postfix_pipes_bounces_to_the_binary_and_keeps_them_while_it_cannot_stor
     hub.ok(&["run-once", "--force"]).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while status(&hub, &ghost1).await != "suppressed" {
+        assert!(
+            !relay.maillog().contains("execvp"),
+            "Postfix could not run the command: {}",
+            relay.maillog()
+        );
         assert!(
             Instant::now() < deadline,
             "ghost1 not suppressed through the pipe; maillog:\n{}",
