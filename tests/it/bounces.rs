@@ -392,11 +392,36 @@ async fn a_piped_dsn_suppresses_its_reader_and_forged_ones_change_nothing() {
         out.stderr
     );
     hub.rewrite_config(&config);
+
+    // Beside the DSN, a message that is no bounce at all reaches the mailbox
+    // through the relay: the poll keeps it (flagged) and counts it once.
+    let python = crate::helpers::python().expect("the .venv Python");
+    let sent = tokio::process::Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import smtplib, sys; s = smtplib.SMTP('127.0.0.1', int(sys.argv[1])); \
+             s.sendmail('someone@example.org', ['bounces+hello@bounces.test'], \
+             'From: someone@example.org\\r\\nSubject: hello\\r\\n\\r\\njust saying hi\\r\\n'); s.quit()",
+        )
+        .arg(relay.port().to_string())
+        .status()
+        .await
+        .unwrap();
+    assert!(sent.success());
+    wait_for_bounces(&relay, 2).await;
     let polled = hub.ok(&["poll-bounces"]).await;
     assert!(
-        polled.contains("1 message(s) read"),
-        "the DSN still waits in the mailbox: {polled}"
+        polled.contains("2 message(s) read, 1 kept for a person"),
+        "the DSN still waited in the mailbox, and the hello is kept: {polled}"
     );
+    let again = hub.ok(&["poll-bounces"]).await;
+    assert!(
+        again.contains("0 message(s) read, 0 kept"),
+        "a kept message is not read again: {again}"
+    );
+    let left = imap.messages().await;
+    assert_eq!(left.len(), 1);
+    assert!(String::from_utf8_lossy(&left[0]).contains("just saying hi"));
     imap.stop().await;
     relay.stop().await;
 }
