@@ -160,11 +160,14 @@ struct Streak {
 enum Refusal {
     /// Held until the run tells.
     Held,
-    /// The breaker tripped (now or earlier): these go back to the queue.
+    /// The breaker tripped on this refusal: these go back to the queue.
     Tripped {
         release: Vec<(ClaimedMessage, String)>,
         domains: Vec<String>,
     },
+    /// Another worker tripped it before: this one goes back to the queue,
+    /// and that worker reports why.
+    AlreadyTripped,
 }
 
 impl Breaker {
@@ -182,10 +185,7 @@ impl Breaker {
     fn refused(&self, claim: ClaimedMessage, error: String) -> Refusal {
         let mut streak = self.lock();
         if streak.tripped {
-            return Refusal::Tripped {
-                release: vec![(claim, error)],
-                domains: Vec::new(),
-            };
+            return Refusal::AlreadyTripped;
         }
         streak
             .domains
@@ -301,12 +301,8 @@ pub async fn drain_outbox(
     for (claim, error) in held {
         let to = &claim.message.recipient;
         let recorded = if any_sent {
-            tracing::error!(%to, %error, "refused for good; the address is suppressed");
-            report.failed += 1;
-            outbox
-                .store
-                .mark_rejected(&claim, &error, (outbox.clock)())
-                .await?
+            reject(outbox, &claim, &error, &mut report).await?;
+            true
         } else if matches!(first_error, Some(WorkerError::Unavailable(_))) {
             outbox.store.release_after_outage(&claim, &error).await?
         } else {
@@ -449,43 +445,36 @@ async fn send_claimed(
                     report.sent += 1;
                     let sent = store.mark_sent(&claim, now()).await?;
                     for (refused, error) in breaker.sent() {
-                        let to = &refused.message.recipient;
-                        tracing::error!(%to, %error, "refused for good; the address is suppressed");
-                        report.failed += 1;
-                        if !store.mark_rejected(&refused, &error, now()).await? {
-                            report.lost_leases += 1;
-                        }
+                        reject(outbox, &refused, &error, report).await?;
                     }
                     sent
                 }
                 Err(SendError::Permanent(e)) => {
                     tracing::warn!(%to, error = %e, "refused; held until the run tells the address's fault from our sender's");
-                    match breaker.refused(claim.clone(), e.clone()) {
-                        Refusal::Held => true,
-                        Refusal::Tripped { release, domains } => {
-                            let refused = release.len();
-                            for (c, error) in &release {
-                                store.release_after_outage(c, error).await?;
-                            }
-                            for c in claimed {
-                                store
-                                    .release_after_outage(
-                                        &c,
-                                        "delivery stopped: the relay refuses our sender",
-                                    )
-                                    .await?;
-                            }
-                            if domains.is_empty() {
-                                // Tripped by another worker, which reports it.
-                                return Ok(());
-                            }
-                            return Err(WorkerError::SenderRefused {
-                                refused,
-                                domains,
-                                last: e.clone(),
-                            });
-                        }
+                    let (release, tripped) = match breaker.refused(claim.clone(), e.clone()) {
+                        Refusal::Held => continue,
+                        Refusal::Tripped { release, domains } => (release, Some(domains)),
+                        Refusal::AlreadyTripped => (vec![(claim, e.clone())], None),
+                    };
+                    for (c, error) in &release {
+                        store.release_after_outage(c, error).await?;
                     }
+                    for c in claimed {
+                        store
+                            .release_after_outage(
+                                &c,
+                                "delivery stopped: the relay refuses our sender",
+                            )
+                            .await?;
+                    }
+                    return match tripped {
+                        Some(domains) => Err(WorkerError::SenderRefused {
+                            refused: release.len(),
+                            domains,
+                            last: e.clone(),
+                        }),
+                        None => Ok(()),
+                    };
                 }
                 Err(e @ SendError::Transient(_)) if too_old(&claim, &policy, now()) => {
                     let error = format!(
@@ -518,6 +507,27 @@ async fn send_claimed(
                 return Err(WorkerError::Unavailable(e));
             }
         }
+    }
+    Ok(())
+}
+
+/// A refusal the run has shown to be the address's own: the message fails
+/// and the address is suppressed.
+async fn reject(
+    outbox: &Outbox,
+    claim: &ClaimedMessage,
+    error: &str,
+    report: &mut DeliveryReport,
+) -> Result<(), StoreError> {
+    let to = &claim.message.recipient;
+    tracing::error!(%to, %error, "refused for good; the address is suppressed");
+    report.failed += 1;
+    if !outbox
+        .store
+        .mark_rejected(claim, error, (outbox.clock)())
+        .await?
+    {
+        report.lost_leases += 1;
     }
     Ok(())
 }

@@ -5,8 +5,8 @@
 //! replayed) finds its row and changes nothing.
 
 use super::events::record_event_why;
-use super::subscriptions::{set_status, status_of, stop_queued_mail};
-use super::{Result, Store, Tx};
+use super::subscriptions::{set_status, status_of, stop_queued_mail, suppress};
+use super::{Result, Store};
 use crate::domain::{BounceOutcome, EventOrigin, ReturnIds, SubscriptionStatus};
 
 /// One report, as the bounce desk classified it.
@@ -155,7 +155,7 @@ impl Store {
         let applied = match record.outcome {
             BounceOutcome::Hard if receiving => {
                 let reason = format!("bounced: {code} {}", record.detail);
-                suppress(&mut tx, target.subscriber, &reason, now).await?;
+                suppress(&mut tx, target.subscriber, &ORIGIN, &reason, BOUNCED, now).await?;
                 BounceApplied::Suppressed { email, reason }
             }
             BounceOutcome::Soft if receiving => {
@@ -172,7 +172,7 @@ impl Store {
                         "bounced: {count} soft bounces in {} days, the last {code} {}",
                         soft.days, record.detail
                     );
-                    suppress(&mut tx, target.subscriber, &reason, now).await?;
+                    suppress(&mut tx, target.subscriber, &ORIGIN, &reason, BOUNCED, now).await?;
                     BounceApplied::Suppressed { email, reason }
                 } else {
                     BounceApplied::Counted { email, count }
@@ -204,14 +204,7 @@ impl Store {
                     "the reader marked our mail as spam",
                 )
                 .await?;
-                sqlx::query(
-                    "INSERT INTO suppressions (email_hash, reason, at) VALUES ($1, 'complaint', $2)
-                     ON CONFLICT (email_hash) DO UPDATE SET reason = 'complaint', at = $2",
-                )
-                .bind(&self.suppression_key.hashes(&email)[0])
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                self.keep_complaint(&mut tx, &email, now).await?;
                 BounceApplied::Unsubscribed { email, reason }
             }
             _ => BounceApplied::Unchanged { email, status },
@@ -244,15 +237,11 @@ impl Store {
     }
 }
 
+/// Why a bounced address's queued mail is not sent.
+const BOUNCED: &str = "the address bounced";
+
 const ORIGIN: EventOrigin = EventOrigin {
     source: "bounce",
     ip: None,
     user_agent: None,
 };
-
-/// Not mailed again until they confirm anew; their queued mail stops.
-async fn suppress(tx: &mut Tx, subscriber_id: i64, reason: &str, now: i64) -> Result<()> {
-    set_status(tx, subscriber_id, SubscriptionStatus::Suppressed, now).await?;
-    record_event_why(tx, subscriber_id, "suppressed", &ORIGIN, Some(reason), now).await?;
-    stop_queued_mail(tx, subscriber_id, "the address bounced").await
-}

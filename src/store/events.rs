@@ -32,6 +32,27 @@ impl Store {
     }
 }
 
+/// The reason recorded with this subscriber's latest event of one of
+/// `kinds`, if it has one.
+pub(super) async fn last_reason(
+    tx: &mut Tx,
+    subscriber_id: i64,
+    kinds: &[&str],
+) -> Result<Option<String>> {
+    let sql = format!(
+        "SELECT detail FROM subscriber_events
+         WHERE subscriber_id = $1 AND kind IN ({})
+         ORDER BY at DESC, id DESC LIMIT 1",
+        super::placeholders(2, kinds.len())
+    );
+    let mut query =
+        sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql)).bind(subscriber_id);
+    for kind in kinds {
+        query = query.bind(*kind);
+    }
+    Ok(query.fetch_optional(&mut **tx).await?.flatten())
+}
+
 pub(super) async fn record_event(
     tx: &mut Tx,
     subscriber_id: i64,

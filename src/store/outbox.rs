@@ -19,12 +19,9 @@ use std::collections::HashMap;
 
 use sqlx::AssertSqlSafe;
 
-use super::events::record_event_why;
-use super::subscriptions::{set_status, stop_queued_mail};
+use super::subscriptions::suppress;
 use super::{Backend, Result, Store, StoreError};
-use crate::domain::{
-    EmailAddress, EventOrigin, MessageBody, OutgoingMessage, ReturnIds, SubscriptionStatus,
-};
+use crate::domain::{EmailAddress, EventOrigin, MessageBody, OutgoingMessage, ReturnIds};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedMessage {
@@ -261,15 +258,20 @@ impl Store {
             return Ok(false);
         };
         if let Some(id) = subscriber {
-            set_status(&mut tx, id, SubscriptionStatus::Suppressed, now).await?;
             let origin = EventOrigin {
                 source: "delivery",
                 ip: None,
                 user_agent: None,
             };
-            let why = format!("refused: {error}");
-            record_event_why(&mut tx, id, "suppressed", &origin, Some(&why), now).await?;
-            stop_queued_mail(&mut tx, id, "the address was refused by the mail server").await?;
+            suppress(
+                &mut tx,
+                id,
+                &origin,
+                &format!("refused: {error}"),
+                "the address was refused by the mail server",
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(true)

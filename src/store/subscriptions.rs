@@ -5,7 +5,7 @@
 //! address we hold waits in `subscription_requests` until its link is
 //! confirmed, so whoever typed the address cannot change the subscription.
 
-use super::events::{record_event, record_event_why};
+use super::events::{last_reason, record_event, record_event_why};
 use super::subscribers::{insert_subscriber, parse_status};
 use super::topics::replace_topics;
 use super::{Result, Store, StoreError, Tx};
@@ -64,17 +64,10 @@ impl Store {
         // Asking again after a bounce or a spam complaint: the history says
         // why this request, unlike a first one, waits for the owner.
         let why = if was == Some(SubscriptionStatus::Suppressed) {
-            let last: Option<Option<String>> = sqlx::query_scalar(
-                "SELECT detail FROM subscriber_events
-                 WHERE subscriber_id = $1 AND kind IN ('suppressed', 'complained')
-                 ORDER BY at DESC, id DESC LIMIT 1",
-            )
-            .bind(subscriber_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let last = last_reason(&mut tx, subscriber_id, &["suppressed", "complained"]).await?;
             Some(format!(
                 "suppressed before ({}); mailed again only once this request is confirmed",
-                last.flatten().as_deref().unwrap_or("no reason recorded")
+                last.as_deref().unwrap_or("no reason recorded")
             ))
         } else {
             None
@@ -360,6 +353,23 @@ pub(super) async fn set_status(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The address is not mailed again until its owner confirms anew: the
+/// status, the event with its reason, and the mail still queued stopped
+/// (`stopped`: why, on those messages). Used by delivery (a refusal) and by
+/// bounces alike.
+pub(super) async fn suppress(
+    tx: &mut Tx,
+    subscriber_id: i64,
+    origin: &EventOrigin,
+    reason: &str,
+    stopped: &str,
+    now: i64,
+) -> Result<()> {
+    set_status(tx, subscriber_id, SubscriptionStatus::Suppressed, now).await?;
+    record_event_why(tx, subscriber_id, "suppressed", origin, Some(reason), now).await?;
+    stop_queued_mail(tx, subscriber_id, stopped).await
 }
 
 /// Mail still waiting for this subscriber is not sent after all.

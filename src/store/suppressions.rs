@@ -79,6 +79,21 @@ impl Store {
                 .await?,
         )
     }
+    /// Keeps the hash of an address whose owner marked our mail as spam
+    /// (reason `complaint`, over any earlier reason): no import or operator
+    /// adds it back.
+    pub(super) async fn keep_complaint(&self, tx: &mut Tx, email: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO suppressions (email_hash, reason, at) VALUES ($1, 'complaint', $2)
+             ON CONFLICT (email_hash) DO UPDATE SET reason = 'complaint', at = $2",
+        )
+        .bind(&self.suppression_key.hashes(email)[0])
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Lifts the suppression of an address, under either of its hashes.
     pub(super) async fn lift_suppression(&self, tx: &mut Tx, email: &str) -> Result<()> {
         let [keyed, unkeyed] = self.suppression_key.hashes(email);

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    Hub, SmtpOptions, SmtpServer, TestDb, config, outliers_feed, sql_count, status,
+    Hub, SmtpOptions, SmtpServer, TestDb, config, outliers_feed, sql_count, sql_exec, status,
 };
 use crate::mail_servers::{ImapServer, PostfixRelay, READERS, SOFT};
 
@@ -200,24 +200,16 @@ async fn addresses_the_relay_bounces_are_suppressed_after_one_poll_and_not_maile
         );
 
         // The next round mails the 17 only.
-        sqlx_reset_editions(&db).await;
+        // Today's briefings forgotten: `run-once --force` makes them again,
+        // a second round on the same day.
+        sql_exec(&db.url, "DELETE FROM briefing_items").await;
+        sql_exec(&db.url, "DELETE FROM briefings").await;
         let out = hub.ok(&["run-once", "--force"]).await;
         assert!(out.contains("17 sent"), "[{label}] {out}");
         imap.stop().await;
         relay.stop().await;
         db.drop_db().await;
     }
-}
-
-/// Lets `run-once --force` make today's briefings again: a second round on
-/// the same day, as a test needs it.
-async fn sqlx_reset_editions(db: &TestDb) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    for sql in ["DELETE FROM briefing_items", "DELETE FROM briefings"] {
-        sqlx::query(sql).execute(&pool).await.unwrap();
-    }
-    pool.close().await;
 }
 
 /// A real Postfix DSN piped in, then forged and replayed variants of it.
