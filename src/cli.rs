@@ -9,9 +9,10 @@ use chrono::Utc;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app::{Application, CollectTick};
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, DEFAULT_CONFIG_FILE, Settings};
 use crate::domain::{SubscriberInput, TopicInput, Verdict};
 use crate::redact::redact_url;
+use crate::telemetry::{self, LogFormat};
 use crate::writing::{SuggestReport, TldrReport};
 use crate::{daemon, sources};
 
@@ -25,6 +26,9 @@ pub struct Cli {
     /// Configuration file (TOML). Default: ./academichub.toml if it exists.
     #[arg(long, global = true, env = "ACADEMICHUB_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Log lines as `text` or `json` (one object a line); overrides `log.format`.
+    #[arg(long, global = true, value_name = "text|json")]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -113,15 +117,38 @@ pub enum Command {
     /// Read what waits in the bounce mailbox (`[bounces.imap]`) once, as
     /// the daemon does every `poll_minutes`.
     PollBounces,
-    /// Messages sent and bounces, complaints and other reports read, per
-    /// day (UTC).
+    /// How today went, on one screen: briefings due and made, messages
+    /// sent, deferred, failed and expired, readers suppressed, bounces, the
+    /// outbox, each source's health, the LLM's tokens, the database's size;
+    /// then messages and returned reports per day (UTC).
     Stats {
-        /// How many days back, today included.
-        #[arg(long, default_value_t = 14)]
+        /// How many days back the per-day table goes, today included.
+        #[arg(long, default_value_t = 7)]
         days: u32,
+        /// The time zone "today" is in. Default: `briefing.default_timezone`.
+        #[arg(long, value_name = "ZONE")]
+        timezone: Option<String>,
+        /// Everything as one JSON object, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a configuration file as the daemon would read it.
+    Config {
+        #[command(subcommand)]
+        action: ConfigCommand,
     },
     /// Apply database migrations and exit.
     Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load FILE (default: --config, else ./academichub.toml) and the
+    /// environment as the daemon does, check every value and what start-up
+    /// checks without a database (TLS files, DKIM key, addresses), and
+    /// print the effective settings with secrets masked. Exits 78 naming
+    /// the key of the first problem.
+    Check { file: Option<PathBuf> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,7 +256,35 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
         print!("{}", sources::catalogue());
         return Ok(());
     }
+    if let Command::Config {
+        action: ConfigCommand::Check { file },
+    } = &cli.command
+    {
+        let file = file.as_deref().or(cli.config.as_deref());
+        let settings = Settings::load(file)?;
+        Application::check_settings(&settings)?;
+        print!(
+            "{}",
+            toml::to_string_pretty(&settings).context("cannot print the settings")?
+        );
+        eprintln!(
+            "configuration ok: {} and the environment",
+            file.map_or_else(
+                || format!("{DEFAULT_CONFIG_FILE} (if present)"),
+                |f| f.display().to_string()
+            )
+        );
+        return Ok(());
+    }
     let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(
+        if matches!(cli.command, Command::Serve) {
+            "warn,academichub=info"
+        } else {
+            "error"
+        },
+        cli.log_format.unwrap_or(settings.log.format),
+    );
     let app = Arc::new(Application::build(settings).await?);
     let result = dispatch(&app, cli.command, matches).await;
     app.close().await;
@@ -284,6 +339,77 @@ async fn backfill(
     Ok(())
 }
 
+/// `academichub stats`: today on one screen.
+fn print_today(t: &crate::app::Today) {
+    let m = &t.messages;
+    println!("today, {} ({})", t.date, t.timezone);
+    println!(
+        "  round      {} briefing(s) made; {} active reader(s), {} due and waiting, {} whose briefing failed",
+        t.briefings_made, t.round.active, t.round.waiting, t.round.failing
+    );
+    println!(
+        "  messages   {} sent, {} deferred, {} failed, {} expired",
+        m.sent, m.deferred, m.failed, m.expired
+    );
+    let joined = |counts: &std::collections::BTreeMap<String, i64>| {
+        if counts.is_empty() {
+            "none".to_owned()
+        } else {
+            counts
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    println!("  readers    {}", joined(&t.readers));
+    println!("  returned   {}", joined(&t.reports));
+    println!(
+        "  outbox     {} waiting{}",
+        t.outbox_waiting,
+        t.outbox_oldest_secs.map_or_else(String::new, |s| format!(
+            ", the oldest for {}",
+            human_secs(s)
+        ))
+    );
+    for s in &t.sources {
+        let last = s.last_fetched_at.map_or_else(
+            || "never fetched".to_owned(),
+            |at| format!("fetched {}", at.format("%Y-%m-%d %H:%M UTC")),
+        );
+        match &s.last_error {
+            Some(e) if s.errors_in_a_row > 0 => println!(
+                "  source     {}: {last}; FAILING ({} in a row): {e}",
+                s.name, s.errors_in_a_row
+            ),
+            _ => println!("  source     {}: {last}; ok", s.name),
+        }
+    }
+    if let Some(llm) = &t.llm {
+        if llm.budget > 0 {
+            println!(
+                "  llm        {} of {} tokens (UTC day)",
+                llm.spent, llm.budget
+            );
+        } else {
+            println!("  llm        {} tokens (UTC day; no budget)", llm.spent);
+        }
+    }
+    println!(
+        "  database   {:.1} MiB",
+        t.database_bytes as f64 / 1_048_576.0
+    );
+}
+
+/// `3725` → `1 h 2 min`.
+fn human_secs(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
 async fn dispatch(
     app: &Arc<Application>,
     command: Command,
@@ -310,7 +436,9 @@ async fn dispatch(
             Ok(())
         }
         Command::RunOnce { force } => run_once(app, force).await,
-        Command::Sources => unreachable!("listed before the database is opened"),
+        Command::Sources | Command::Config { .. } => {
+            unreachable!("answered before the database is opened")
+        }
         Command::Backfill { source, since } => backfill(app, &source, since).await,
         Command::Feeds => {
             let when = |t: Option<i64>| {
@@ -432,10 +560,24 @@ async fn dispatch(
             );
             Ok(())
         }
-        Command::Stats { days } => {
+        Command::Stats {
+            days,
+            timezone,
+            json,
+        } => {
             use crate::domain::BounceOutcome;
-            println!("day\tsent\thard\tsoft\tcomplaint\tignored\tforged\tunreadable");
-            for day in app.daily_stats(days.max(1), Utc::now()).await? {
+            let now = Utc::now();
+            let today = app.today(now, timezone.as_deref()).await?;
+            let daily = app.daily_stats(days.max(1), now).await?;
+            if json {
+                let out = serde_json::json!({ "today": today, "days": daily });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(());
+            }
+            print_today(&today);
+            println!();
+            println!("day (UTC)\tsent\thard\tsoft\tcomplaint\tignored\tforged\tunreadable");
+            for day in daily {
                 let n = |o: BounceOutcome| day.reports.get(&o).copied().unwrap_or(0);
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",

@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::LinkSecret;
 use crate::redact::redact_url;
@@ -21,7 +21,7 @@ use crate::redact::redact_url;
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "academichub.toml";
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub database: DatabaseSettings,
@@ -35,6 +35,33 @@ pub struct Settings {
     pub llm: LlmSettings,
     pub sources: SourceSettings,
     pub bounces: BounceSettings,
+    pub metrics: MetricsSettings,
+    pub log: LogSettings,
+}
+
+/// Numbers for a monitoring system (`[metrics]`): served at `/metrics` on
+/// `web.listen` in Prometheus's text format. Restrict that path at the
+/// reverse proxy: it is for the monitor, not for readers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Record and serve them; `false`: nothing is recorded and `/metrics`
+    /// answers 404.
+    pub enabled: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// How log lines are written (`[log]`); `--log-format` overrides it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` (default) or `json`, one object a line.
+    pub format: crate::telemetry::LogFormat,
 }
 
 /// Reading bounces and complaints (`[bounces]`): what they do, and the
@@ -42,7 +69,7 @@ pub struct Settings {
 /// `delivery.bounce_address`; they reach us through that mailbox
 /// (`[bounces.imap]`), or through `academichub bounce`, which an MTA pipes
 /// each one to.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BounceSettings {
     /// Soft bounces (4.x.x, "delayed") of this many different messages ...
@@ -70,7 +97,7 @@ impl Default for BounceSettings {
 /// The IMAP mailbox bounces are delivered to (`[bounces.imap]`). The
 /// password is best given through the environment:
 /// `ACADEMICHUB_BOUNCES__IMAP__PASSWORD`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImapSettings {
     pub host: String,
@@ -121,10 +148,11 @@ impl ImapSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://PATH` (created on first run) or `postgres://…`.
+    #[serde(serialize_with = "redacted")]
     pub url: String,
     pub max_connections: u32,
 }
@@ -138,7 +166,7 @@ impl Default for DatabaseSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CollectSettings {
     pub user_agent: String,
@@ -180,6 +208,22 @@ impl FeedSettings {
             source: url.parse()?,
             name: name.map(str::to_owned),
         })
+    }
+}
+
+/// Printed as the table form, the URL without credentials.
+impl Serialize for FeedSettings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        match &self.source {
+            crate::domain::Source::Feed(url) => map.serialize_entry("url", &redact_url(url))?,
+            preset => map.serialize_entry("preset", &preset.to_string())?,
+        }
+        if let Some(name) = &self.name {
+            map.serialize_entry("name", name)?;
+        }
+        map.end()
     }
 }
 
@@ -228,7 +272,7 @@ impl TryFrom<FeedEntry> for FeedSettings {
 }
 
 /// How the routes behind the presets are reached.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SourceSettings {
     /// Where each API lives, for mirrors and recorded responses in tests:
@@ -261,17 +305,22 @@ impl Default for SourceSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BaseUrls {
+    #[serde(serialize_with = "redacted_option")]
     pub arxiv: Option<String>,
+    #[serde(serialize_with = "redacted_option")]
     pub biorxiv: Option<String>,
+    #[serde(serialize_with = "redacted_option")]
     pub crossref: Option<String>,
+    #[serde(serialize_with = "redacted_option")]
     pub pubmed: Option<String>,
+    #[serde(serialize_with = "redacted_option")]
     pub nature: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BriefingSettings {
     /// Papers first seen this long ago or earlier are not news any more.
@@ -326,7 +375,7 @@ impl BriefingSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
     /// Write `.eml` files into `delivery.folder`.
@@ -334,7 +383,7 @@ pub enum TransportKind {
     Smtp,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliverySettings {
     pub transport: TransportKind,
@@ -358,9 +407,12 @@ pub struct DeliverySettings {
     /// `{ "gmail.com" = 20 }`: big mailbox providers throttle senders that
     /// burst.
     pub domain_max_per_second: std::collections::BTreeMap<String, u32>,
-    /// The HTML and text of a message are dropped this many days after it
-    /// was made; the briefing's list of papers stays (for "already sent" and
-    /// the web view, which renders it again). 0: kept for ever.
+    /// The record of a sent, failed or expired message (recipient,
+    /// Message-ID, when, the last error: the proof of sending) and its
+    /// briefing's list of the papers it left out are deleted this many days
+    /// after the message was made. 0: kept for ever. A message's body goes
+    /// as soon as it is settled; the briefing's own list of papers stays
+    /// (for "already sent" and the web view, which renders it again).
     pub keep_messages_days: u32,
     /// The mailbox bounces go to, e.g. `bounces@bounce.example.org`: each
     /// message is sent from its own signed variant of it
@@ -396,7 +448,7 @@ impl Default for DeliverySettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DkimSettings {
     /// The signing domain (`d=`), normally the domain of `delivery.from`.
@@ -410,7 +462,7 @@ pub struct DkimSettings {
     pub private_key_file: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     /// Plain text; only for a relay on the same host or a test server.
@@ -420,7 +472,7 @@ pub enum TlsMode {
     Tls,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmtpSettings {
     pub host: String,
@@ -452,7 +504,7 @@ impl Default for SmtpSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebSettings {
     /// Where readers' links point; the HTTP endpoints live under it.
@@ -494,7 +546,7 @@ impl Default for WebSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LinkSettings {
     /// HMAC key(s) for links in emails, each at least 32 bytes: one string,
@@ -505,7 +557,7 @@ pub struct LinkSettings {
 }
 
 /// One secret or several (`secret = "…"` or `secret = ["new", "old"]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Secrets {
     One(Secret),
@@ -521,7 +573,7 @@ impl Secrets {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SubscriptionSettings {
     /// A subscription never confirmed is deleted after this many days.
@@ -541,7 +593,7 @@ impl Default for SubscriptionSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScheduleSettings {
     /// Cron expression (seconds first, UTC) for collecting feeds.
@@ -563,11 +615,12 @@ impl Default for ScheduleSettings {
 /// An OpenAI-compatible chat-completions server that writes the briefing's
 /// TL;DRs and opening analysis. Off unless `base_url` is set; without it (or
 /// whenever it fails) the built-in summariser writes them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LlmSettings {
     /// The API root, without `/chat/completions`: `https://api.openai.com/v1`,
     /// `http://127.0.0.1:11434/v1` (Ollama). Unset: no LLM.
+    #[serde(serialize_with = "redacted_option")]
     pub base_url: Option<String>,
     pub model: String,
     /// Sent as `Authorization: Bearer …` when set.
@@ -633,6 +686,28 @@ impl<'de> Deserialize<'de> for Secret {
             }
         }
         deserializer.deserialize_any(Scalar)
+    }
+}
+
+/// Secrets print as `<redacted>` in `config check` too.
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
+/// A URL as `config check` prints it: credentials replaced (`redact_url`).
+fn redacted<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redact_url(url))
+}
+
+fn redacted_option<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_some(&redact_url(url)),
+        None => serializer.serialize_none(),
     }
 }
 

@@ -1,16 +1,10 @@
 use std::process::ExitCode;
 
 use academichub::cli::{self, Command};
-use academichub::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let (cli, matches) = cli::parse();
-    telemetry::init(if matches!(cli.command, Command::Serve) {
-        "warn,academichub=info"
-    } else {
-        "error"
-    });
     // An MTA piping a bounce to us retries on EX_TEMPFAIL, whatever failed.
     let piped = matches!(cli.command, Command::Bounce { .. });
     match cli::run(cli, &matches).await {

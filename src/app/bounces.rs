@@ -10,7 +10,7 @@ use crate::bounces::{Handled, PollReport};
 use crate::domain::BounceOutcome;
 
 /// Messages sent and reports read on one day (UTC).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DayStats {
     pub day: chrono::NaiveDate,
     pub sent: i64,

@@ -12,6 +12,7 @@
 
 mod bounces;
 mod bulk;
+mod monitor;
 mod operator;
 mod readers;
 
@@ -33,11 +34,13 @@ use crate::links::Links;
 use crate::round::{PrepareReport, Round};
 use crate::sources::{CollectReport, Collector, Fetcher};
 use crate::store::Store;
+use crate::telemetry::metrics::{self, Scrape};
 use crate::writing::{SuggestReport, TldrReport, Writing};
 
 pub use crate::links::ReaderLink;
 pub use bounces::DayStats;
 pub use bulk::{ImportError, ImportReport};
+pub use monitor::{SourceHealth, Today, TokensToday};
 pub use operator::{SubscriberDetails, is_permanent};
 pub use readers::ReaderError;
 
@@ -64,10 +67,14 @@ pub struct Application {
     /// Rung when mail that should not wait for the next tick (a
     /// confirmation) is queued; the daemon's delivery loop listens.
     delivery_wanted: Arc<Notify>,
+    /// The process's metrics, when `metrics.enabled`.
+    scrape: Option<Scrape>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // First, so that what building records is counted.
+        let scrape = settings.metrics.enabled.then(Scrape::install);
         let store = Store::open(&settings.database.url, settings.database.max_connections).await?;
         let fetcher = Fetcher::new(
             &settings.user_agent(),
@@ -148,7 +155,34 @@ impl Application {
             bounce_mailbox,
             stopping,
             delivery_wanted,
+            scrape,
         })
+    }
+
+    /// Checks what `build` would refuse in `settings` without opening the
+    /// database or a connection (`academichub config check`): the SMTP
+    /// relay's TLS settings, the From and return addresses, the DKIM key,
+    /// the link keys, the bounce mailbox's settings. A folder for mail is
+    /// not created.
+    pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
+        if settings.delivery.transport != crate::config::TransportKind::Folder {
+            Mailer::from_settings(&settings.delivery)?;
+        }
+        let mut keys = settings.link_secrets().map_err(anyhow::Error::msg)?;
+        if keys.is_empty() {
+            // The daemon would make one and keep it in the database.
+            keys.push(crate::domain::LinkSecret::new([7u8; 32]).map_err(anyhow::Error::msg)?);
+        }
+        let keys = LinkKeys::new(keys).expect("at least one key");
+        Sender::new(
+            settings.from_mailbox(),
+            settings.delivery.dkim.as_ref(),
+            settings.bounce_address().map(|a| (a, keys)),
+        )?;
+        if let Some(imap) = &settings.bounces.imap {
+            BounceMailbox::new(imap)?;
+        }
+        Ok(())
     }
 
     /// What the input checks fill in and allow on this instance.
@@ -174,10 +208,13 @@ impl Application {
     }
 
     pub async fn collect(&self, now: DateTime<Utc>) -> anyhow::Result<CollectReport> {
-        Ok(self
+        let started = std::time::Instant::now();
+        let report = self
             .collector
             .collect(now.timestamp(), &self.stopping)
-            .await?)
+            .await?;
+        metrics::collect_took(started.elapsed());
+        Ok(report)
     }
 
     /// Fills the store with what `source` published since `since` (see
@@ -223,6 +260,17 @@ impl Application {
         let started = std::time::Instant::now();
         let prepared = self.prepare_briefings(now, force).await?;
         let prepare_time = started.elapsed();
+        metrics::round_done(
+            metrics::RoundCounts {
+                claimed: prepared.examined,
+                due: prepared
+                    .examined
+                    .saturating_sub(prepared.not_due + prepared.already_done),
+                composed: prepared.queued,
+                failed: prepared.failed,
+            },
+            prepare_time,
+        );
         let expired = self.expire_pending(now).await?;
         let started = std::time::Instant::now();
         let delivered = self.deliver(retry_waiting).await;
@@ -262,11 +310,11 @@ impl Application {
         }
         if delivery.keep_messages_days > 0 {
             let before = Utc::now().timestamp() - i64::from(delivery.keep_messages_days) * 86_400;
-            let dropped = self.store.drop_old_bodies(before).await?;
-            if dropped > 0 {
+            let forgotten = self.store.forget_old_messages(before).await?;
+            if forgotten > 0 {
                 tracing::info!(
-                    dropped,
-                    "dropped the bodies of old messages (delivery.keep_messages_days)"
+                    forgotten,
+                    "deleted the records of old messages (delivery.keep_messages_days)"
                 );
             }
         }
@@ -284,7 +332,10 @@ impl Application {
             stop_after_refusals: delivery.stop_after_refusals as usize,
             clock: || Utc::now().timestamp(),
         };
-        drain_outbox(&outbox, &self.stopping).await
+        let started = std::time::Instant::now();
+        let delivered = drain_outbox(&outbox, &self.stopping).await;
+        metrics::delivery_took(started.elapsed());
+        delivered
     }
 
     /// Sends one short message to `to` straight away, through the

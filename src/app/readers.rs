@@ -405,7 +405,7 @@ impl Application {
         {
             return Ok(html);
         }
-        // The sent message's body is gone (delivery.keep_messages_days).
+        // The body went when the message was sent (or failed, or expired).
         self.round
             .render_again(&subscriber, edition, now)
             .await?

@@ -13,6 +13,7 @@
 
 use crate::domain::{BounceAddress, BounceOutcome, LinkKeys, ReturnIds, ReturnToken};
 use crate::store::{BounceApplied, BounceRecord, SoftLimit, Store, StoreError};
+use crate::telemetry::metrics;
 
 use super::report::{self, Action, Report, ReportKind};
 
@@ -95,6 +96,7 @@ impl BounceDesk {
             since: now - i64::from(self.soft_window_days) * 86_400,
         };
         let applied = self.store.record_bounce(&record, soft, now).await?;
+        metrics::bounce_read(record.outcome.as_str());
         Ok(Handled {
             outcome: record.outcome,
             summary: summary(&record, &applied),

@@ -14,6 +14,7 @@ use super::{Mailer, SendError, Sender};
 use crate::domain::MessageBody;
 use crate::domain::OutgoingMessage;
 use crate::store::{ClaimedMessage, Store, StoreError};
+use crate::telemetry::{Reader, metrics};
 
 /// How long a claim outlasts the longest exchange a send may take: a worker
 /// that is still sending holds its row, and one that died releases it soon.
@@ -273,6 +274,8 @@ pub async fn drain_outbox(
         .await?;
     report.expired += swept.expired as usize;
     report.failed += swept.given_up as usize;
+    metrics::messages("expired", swept.expired as usize);
+    metrics::messages("failed", swept.given_up as usize);
     report.interrupted = swept.interrupted as usize;
     if swept.interrupted > 0 {
         tracing::warn!(
@@ -299,7 +302,7 @@ pub async fn drain_outbox(
     // Suspects still held: refused for themselves if anything went through.
     let (held, any_sent) = breaker.finish();
     for (claim, error) in held {
-        let to = &claim.message.recipient;
+        let to = reader(&claim);
         let recorded = if any_sent {
             reject(outbox, &claim, &error, &mut report).await?;
             true
@@ -309,10 +312,11 @@ pub async fn drain_outbox(
             let delay = RetryPolicy::delay_secs(claim.attempts, &mut rand::rng());
             tracing::warn!(%to, %error, delay, "refused, but no message of this run went through to tell a refusal of this address from one of our sender: tried again later");
             report.deferred += 1;
+            metrics::messages("deferred", 1);
             let why = format!("{error} (held: no message of the run went through to compare)");
             outbox
                 .store
-                .mark_retry(&claim, &why, (outbox.clock)() + delay)
+                .mark_retry(&claim, &why, (outbox.clock)(), (outbox.clock)() + delay)
                 .await?
         };
         if !recorded {
@@ -435,14 +439,28 @@ async fn send_claimed(
                 ..claim.message.clone()
             };
             let outcome = match outbox.sender.message(outgoing, claim.returns) {
-                Ok(message) => connection.send(&message).await,
+                Ok(message) => {
+                    let started = std::time::Instant::now();
+                    let outcome = connection.send(&message).await;
+                    metrics::smtp_send(
+                        match &outcome {
+                            Ok(()) => "accepted",
+                            Err(SendError::Permanent(_)) => "refused",
+                            Err(SendError::Transient(_)) => "deferred",
+                            Err(SendError::Unavailable { .. }) => "unavailable",
+                        },
+                        started.elapsed(),
+                    );
+                    outcome
+                }
                 Err(e) => Err(SendError::Permanent(e)),
             };
-            let to = &claim.message.recipient;
+            let to = reader(&claim);
             let recorded = match &outcome {
                 Ok(()) => {
                     tracing::info!(%to, id = claim.id, "mail sent");
                     report.sent += 1;
+                    metrics::messages("sent", 1);
                     let sent = store.mark_sent(&claim, now()).await?;
                     for (refused, error) in breaker.sent() {
                         reject(outbox, &refused, &error, report).await?;
@@ -483,14 +501,18 @@ async fn send_claimed(
                     );
                     tracing::error!(%to, %error, "mail not sent");
                     report.failed += 1;
-                    store.mark_failed(&claim, &error).await?
+                    metrics::messages("failed", 1);
+                    store.mark_failed(&claim, &error, now()).await?
                 }
                 Err(e @ SendError::Transient(_)) => {
                     let message = e.to_string();
                     let delay = RetryPolicy::delay_secs(claim.attempts, &mut rand::rng());
                     tracing::warn!(%to, error = %message, attempt = claim.attempts, delay, "mail deferred");
                     report.deferred += 1;
-                    store.mark_retry(&claim, &message, now() + delay).await?
+                    metrics::messages("deferred", 1);
+                    store
+                        .mark_retry(&claim, &message, now(), now() + delay)
+                        .await?
                 }
                 Err(e @ SendError::Unavailable { .. }) => {
                     store.release_after_outage(&claim, &e.to_string()).await?
@@ -511,6 +533,14 @@ async fn send_claimed(
     Ok(())
 }
 
+/// Whom a message goes to, as a log line may name them.
+fn reader(claim: &ClaimedMessage) -> Reader<'_> {
+    Reader::new(
+        claim.returns.map(|(ids, _)| ids.subscriber),
+        &claim.message.recipient,
+    )
+}
+
 /// A refusal the run has shown to be the address's own: the message fails
 /// and the address is suppressed.
 async fn reject(
@@ -519,9 +549,10 @@ async fn reject(
     error: &str,
     report: &mut DeliveryReport,
 ) -> Result<(), StoreError> {
-    let to = &claim.message.recipient;
-    tracing::error!(%to, %error, "refused for good; the address is suppressed");
+    let to = reader(claim);
+    tracing::error!(%to, id = claim.id, %error, "refused for good; the address is suppressed");
     report.failed += 1;
+    metrics::messages("failed", 1);
     if !outbox
         .store
         .mark_rejected(claim, error, (outbox.clock)())

@@ -4,7 +4,8 @@
 use std::fmt;
 
 /// The outcome of one report we read, one row of `bounces`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BounceOutcome {
     /// A permanent failure (5.x.x): the address is suppressed at once.
     Hard,

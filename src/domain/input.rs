@@ -97,7 +97,9 @@ impl InputRules {
 }
 
 /// A local hour from which a briefing is due: 0 to 23.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(try_from = "u32")]
 pub struct SendHour(u8);
 

@@ -41,6 +41,7 @@ use crate::domain::Subscriber;
 use crate::links::Links;
 use crate::radar::Examples;
 use crate::store::{NewBriefing, NextLook, Store, StoredPaper};
+use crate::telemetry::Reader;
 use crate::writing::{BriefingPapers, Words, Writing};
 use drafter::{Drafter, briefing_papers};
 
@@ -235,7 +236,8 @@ impl Round {
                     look(subscriber.id, subscriber.next_slot(now, true), None);
                 }
                 Err(e) => {
-                    tracing::error!(to = %subscriber.email, error = format!("{e:#}"), "cannot make this briefing; trying again in an hour");
+                    let to = Reader::new(Some(subscriber.id), &subscriber.email);
+                    tracing::error!(%to, error = format!("{e:#}"), "cannot make this briefing; trying again in an hour");
                     report.failed += 1;
                     look(subscriber.id, retry_at, Some(format!("{e:#}")));
                 }

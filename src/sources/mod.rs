@@ -42,6 +42,7 @@ use crate::redact::redact_url;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Arrival, SourceState, Store, StoreError, UpsertCounts};
+use crate::telemetry::metrics;
 
 /// What happened to one feed in one collection run.
 #[derive(Debug)]
@@ -234,12 +235,21 @@ impl Collector {
             };
             match &outcome {
                 FeedOutcome::Failed(e) => {
+                    metrics::feed_checked(name, "failed");
                     tracing::warn!(feed = %name, error = %e, "feed failed; will retry later")
                 }
                 FeedOutcome::Stored(c) => {
+                    metrics::feed_checked(name, "stored");
+                    metrics::papers_stored(name, c.new, c.updated, c.merged);
                     tracing::info!(feed = %name, new = c.new, updated = c.updated, merged = c.merged, "feed collected")
                 }
-                _ => tracing::debug!(feed = %name, ?outcome, "feed checked"),
+                FeedOutcome::NotModified => {
+                    metrics::feed_checked(name, "not_modified");
+                    tracing::debug!(feed = %name, "feed not modified")
+                }
+                FeedOutcome::Skipped { .. } => {
+                    tracing::debug!(feed = %name, ?outcome, "feed checked")
+                }
             }
             report.feeds.push(FeedReport {
                 name: name.clone(),
@@ -288,6 +298,7 @@ impl Collector {
             }) => match parse_feed(&body) {
                 Ok(mut parsed) => {
                     clamp_future_dates(&mut parsed.papers, now);
+                    metrics::items_skipped(&state.name, parsed.skipped.len());
                     let notes = notes(&parsed.skipped, parsed.beyond_limit, &[]);
                     store.record_fetch_notes(state.id, notes.as_deref()).await?;
                     let counts = store
@@ -381,6 +392,7 @@ impl Collector {
                 self.max_pages
             ));
         }
+        metrics::items_skipped(&state.name, skipped.len());
         let notes = notes(&skipped, 0, &extra);
         self.store
             .record_fetch_notes(state.id, notes.as_deref())

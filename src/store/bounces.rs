@@ -202,6 +202,7 @@ impl Store {
                     &mut tx,
                     target.subscriber,
                     "the reader marked our mail as spam",
+                    now,
                 )
                 .await?;
                 self.keep_complaint(&mut tx, &email, now).await?;

@@ -17,7 +17,8 @@
 //! is not a briefing, limited per mailbox), `briefings.rs` (who got which
 //! papers on which day, and the outbox row made with it), `outbox.rs` (the
 //! send queue), `writing.rs` (what an LLM wrote, and the tokens spent),
-//! `settings.rs` (instance secrets).
+//! `settings.rs` (instance secrets), `stats.rs` (one day's counts across
+//! tables, for `academichub stats`).
 
 mod bounces;
 mod briefings;
@@ -28,6 +29,7 @@ mod outbox;
 mod papers;
 mod settings;
 mod sources;
+mod stats;
 mod subscribers;
 mod subscriptions;
 mod suppressions;
@@ -50,6 +52,7 @@ pub use feedback::FeedbackEntry;
 pub use outbox::{ClaimedMessage, OutboxCounts, SweepCounts};
 pub use papers::{Arrival, StoredPaper, UpsertCounts};
 pub use sources::SourceState;
+pub use stats::{MessageCounts, RoundBacklog};
 pub use subscribers::SubscriberSummary;
 pub use subscriptions::SubscriptionRequest;
 pub use writing::NewTldr;
@@ -323,6 +326,78 @@ impl Store {
             Ok(())
         };
         write.await.map_err(|e| self.name_the_file(e))
+    }
+
+    /// Whether the database holds exactly the migrations this binary
+    /// carries, each applied whole (the readiness check): a database a
+    /// newer version migrated, one not yet migrated, or a migration that
+    /// failed halfway is named.
+    pub async fn check_migrations(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        // `Any` reads no SQLite boolean: the flag comes as an integer.
+        let applied: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT version, CAST(success AS INTEGER) AS success, checksum FROM _sqlx_migrations",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let known: std::collections::HashMap<i64, &[u8]> = migrator
+            .iter()
+            .map(|m| (m.version, m.checksum.as_ref()))
+            .collect();
+        for (version, success, checksum) in &applied {
+            match known.get(version) {
+                None => {
+                    return Err(StoreError::Refused(format!(
+                        "the database has migration {version}, which this academichub does not \
+                         know: a newer version migrated it; run that version (or newer)"
+                    )));
+                }
+                Some(_) if *success == 0 => {
+                    return Err(StoreError::Refused(format!(
+                        "migration {version} failed partway; restore the database from a backup"
+                    )));
+                }
+                Some(known) if *known != checksum.as_slice() => {
+                    return Err(StoreError::Refused(format!(
+                        "migration {version} in the database differs from this academichub's; \
+                         it was migrated by another build"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(missing) = known
+            .keys()
+            .filter(|v| !applied.iter().any(|(a, _, _)| a == *v))
+            .min()
+        {
+            return Err(StoreError::Refused(format!(
+                "migration {missing} is not applied yet; run `academichub migrate`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The database's size in bytes: the SQLite file's pages, or the
+    /// PostgreSQL database on disk.
+    pub async fn size_bytes(&self) -> Result<i64> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                sqlx::query_scalar(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+            Backend::Postgres => {
+                sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        })
     }
 
     pub async fn close(&self) {

@@ -167,19 +167,30 @@ impl Store {
         Ok(out)
     }
 
-    /// Drops the bodies of messages made before `before` that are done with
-    /// (sent, failed or expired): the outbox keeps their record, and the
-    /// briefing its list of papers. Returns how many were dropped.
-    pub async fn drop_old_bodies(&self, before: i64) -> Result<u64> {
-        Ok(sqlx::query(
-            "DELETE FROM message_bodies WHERE outbox_id IN (
-                 SELECT id FROM outbox
+    /// Deletes the records of messages made before `before` that are done
+    /// with (sent, failed or expired; their bodies went when they were
+    /// settled), and the lists of papers their briefings left out. The
+    /// briefing and its own list of papers stay. Returns how many messages
+    /// were forgotten.
+    pub async fn forget_old_messages(&self, before: i64) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM briefing_more WHERE briefing_id IN (
+                 SELECT briefing_id FROM outbox
                  WHERE created_at < $1 AND status IN ('sent', 'failed', 'expired'))",
         )
         .bind(before)
-        .execute(&self.pool)
+        .execute(&mut *tx)
+        .await?;
+        let forgotten = sqlx::query(
+            "DELETE FROM outbox WHERE created_at < $1 AND status IN ('sent', 'failed', 'expired')",
+        )
+        .bind(before)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        tx.commit().await?;
+        Ok(forgotten)
     }
 
     /// The server took the message. Returns `false` when the lease was lost
@@ -194,18 +205,20 @@ impl Store {
         .await
     }
 
-    /// The server deferred this message: try again at `next_attempt_at`.
+    /// The server deferred this message at `now`: try again at `next_attempt_at`.
     pub async fn mark_retry(
         &self,
         claim: &ClaimedMessage,
         error: &str,
+        now: i64,
         next_attempt_at: i64,
     ) -> Result<bool> {
         self.settle(
             claim,
-            "UPDATE outbox SET status = 'retry', next_attempt_at = $3, lease_until = NULL, last_error = $4
+            "UPDATE outbox SET status = 'retry', next_attempt_at = $3, lease_until = NULL, last_error = $4,
+                 deferred_at = $5
              WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
-            |q| q.bind(next_attempt_at).bind(error),
+            |q| q.bind(next_attempt_at).bind(error).bind(now),
         )
         .await
     }
@@ -224,12 +237,12 @@ impl Store {
     }
 
     /// The message is given up (deferred for too long).
-    pub async fn mark_failed(&self, claim: &ClaimedMessage, error: &str) -> Result<bool> {
+    pub async fn mark_failed(&self, claim: &ClaimedMessage, error: &str, now: i64) -> Result<bool> {
         self.settle(
             claim,
-            "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3
+            "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3, settled_at = $4
              WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
-            |q| q.bind(error),
+            |q| q.bind(error).bind(now),
         )
         .await
     }
@@ -245,13 +258,14 @@ impl Store {
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let subscriber: Option<Option<i64>> = sqlx::query_scalar(
-            "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3
+            "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3, settled_at = $4
              WHERE id = $1 AND lease_token = $2 AND status = 'sending'
              RETURNING subscriber_id",
         )
         .bind(claim.id)
         .bind(&claim.lease)
         .bind(error)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(subscriber) = subscriber else {
@@ -301,19 +315,23 @@ impl Store {
         give_up_before: i64,
     ) -> Result<SweepCounts> {
         let expired = sqlx::query(
-            "UPDATE outbox SET status = 'expired', last_error = 'waited longer than a briefing is useful'
+            "UPDATE outbox SET status = 'expired', last_error = 'waited longer than a briefing is useful',
+                 settled_at = $2
              WHERE kind = 'briefing' AND status IN ('queued', 'retry') AND created_at < $1",
         )
         .bind(expire_before)
+        .bind(now)
         .execute(&self.pool)
         .await?
         .rows_affected();
         let given_up = sqlx::query(
             "UPDATE outbox SET status = 'failed',
-                 last_error = 'gave up: deferred for too long; last: ' || COALESCE(last_error, '')
+                 last_error = 'gave up: deferred for too long; last: ' || COALESCE(last_error, ''),
+                 settled_at = $2
              WHERE status = 'retry' AND created_at < $1",
         )
         .bind(give_up_before)
+        .bind(now)
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -375,6 +393,19 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
+    }
+
+    /// Messages still to go out (queued, backing off, being sent), and when
+    /// the oldest of them was queued: what a monitor watches. Read through
+    /// the `(status, next_attempt_at)` index, so it stays cheap beside
+    /// millions of sent rows.
+    pub async fn outbox_waiting(&self) -> Result<(i64, Option<i64>)> {
+        Ok(sqlx::query_as(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox
+             WHERE status IN ('queued', 'retry', 'sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {

@@ -152,7 +152,8 @@ impl Store {
                 .await?;
                 record_event(&mut tx, subscriber_id, "unsubscribed", origin, now).await?;
                 // A queued briefing is not sent after the reader said stop.
-                stop_queued_mail(&mut tx, subscriber_id, "unsubscribed before sending").await?;
+                stop_queued_mail(&mut tx, subscriber_id, "unsubscribed before sending", now)
+                    .await?;
                 true
             }
             _ => false,
@@ -369,17 +370,23 @@ pub(super) async fn suppress(
 ) -> Result<()> {
     set_status(tx, subscriber_id, SubscriptionStatus::Suppressed, now).await?;
     record_event_why(tx, subscriber_id, "suppressed", origin, Some(reason), now).await?;
-    stop_queued_mail(tx, subscriber_id, stopped).await
+    stop_queued_mail(tx, subscriber_id, stopped, now).await
 }
 
 /// Mail still waiting for this subscriber is not sent after all.
-pub(super) async fn stop_queued_mail(tx: &mut Tx, subscriber_id: i64, why: &str) -> Result<()> {
+pub(super) async fn stop_queued_mail(
+    tx: &mut Tx,
+    subscriber_id: i64,
+    why: &str,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = $2
+        "UPDATE outbox SET status = 'failed', last_error = $2, settled_at = $3
          WHERE subscriber_id = $1 AND status IN ('queued', 'retry')",
     )
     .bind(subscriber_id)
     .bind(why)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())

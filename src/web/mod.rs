@@ -40,6 +40,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::app::{Application, ReaderError};
 use crate::domain::{EventOrigin, LinkError, Locale};
+use crate::telemetry::metrics;
 use pages::{MessagePage, PageLink, Pages};
 
 /// Requests are small forms and JSON; anything bigger is refused.
@@ -56,9 +57,31 @@ struct Web {
     pages: Arc<Pages>,
     /// Subscribe requests per client IP.
     subscribe_limit: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    /// When the database was last checked for the health check, and whether
-    /// it took the write.
-    health: Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>,
+    /// The health check's last answer (whether the database took a write).
+    health: Arc<LastCheck>,
+    /// The readiness check's last answer (and why not).
+    ready: Arc<LastCheck>,
+}
+
+/// A check that writes to the database, answered at most once per
+/// `HEALTH_CHECK_EVERY` however often a monitor (or a stranger) asks: the
+/// others get its last answer.
+#[derive(Default)]
+struct LastCheck(tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>);
+
+impl LastCheck {
+    async fn answer(&self, check: impl Future<Output = anyhow::Result<()>>) -> Result<(), String> {
+        let mut last = self.0.lock().await;
+        match last.as_ref() {
+            Some((at, answer)) if at.elapsed() < HEALTH_CHECK_EVERY => answer.clone(),
+            _ => {
+                // The store's errors carry their cause's words already.
+                let answer = check.await.map_err(|e| e.to_string());
+                *last = Some((std::time::Instant::now(), answer.clone()));
+                answer
+            }
+        }
+    }
 }
 
 /// How long one health check's answer stands.
@@ -76,6 +99,7 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
         pages: Arc::new(pages),
         subscribe_limit: Arc::new(RateLimiter::keyed(Quota::per_hour(per_hour))),
         health: Arc::default(),
+        ready: Arc::default(),
     };
     let header = |name, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
@@ -114,6 +138,8 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
         )
         .route("/feedback/{token}/undo", post(links::undo_feedback))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(scrape))
         .route("/assets/site.css", get(stylesheet))
         .route("/assets/timezone.js", get(script))
         .route("/assets/favicon.svg", get(favicon))
@@ -129,7 +155,22 @@ pub fn router(app: Arc<Application>) -> anyhow::Result<Router> {
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header(header::CACHE_CONTROL, "no-store")))
+        .layer(header(header::CACHE_CONTROL, "no-store"))
+        .layer(axum::middleware::from_fn(count_request)))
+}
+
+/// Counts every request by its route's template (`/confirm/{token}`: never
+/// the token) and status, with how long it took.
+async fn count_request(
+    route: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", |r| r.as_str());
+    metrics::http_request(route, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests under way
@@ -154,29 +195,55 @@ pub async fn serve(
     Ok(())
 }
 
-/// 200 while the database takes writes, else 503 (the log says why and
-/// names the file). The check writes, so it runs at most once per
-/// `HEALTH_CHECK_EVERY` however often a monitor (or a stranger) asks; the
-/// others get its answer.
+/// The liveness check: 200 while the database takes writes, else 503 (the
+/// log says why and names the file).
 async fn healthz(State(web): State<Web>) -> Response {
-    let mut last = web.health.lock().await;
-    let fresh = last
-        .as_ref()
-        .is_some_and(|(at, _)| at.elapsed() < HEALTH_CHECK_EVERY);
-    if !fresh {
+    let checked = web.health.answer(async {
         let checked = web.app.check_writable(Utc::now()).await;
         if let Err(e) = &checked {
             tracing::warn!(error = %e, "health check: the database cannot be written");
         }
-        *last = Some((std::time::Instant::now(), checked.is_ok()));
-    }
-    match last.as_ref().map(|(_, ok)| *ok) {
-        Some(true) => (StatusCode::OK, "ok\n").into_response(),
-        _ => (
+        checked
+    });
+    match checked.await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "the database cannot be written; the log says why\n",
         )
             .into_response(),
+    }
+}
+
+/// The readiness check: 200 when the database takes a write and holds the
+/// migrations this binary carries, else 503 with the reason (a load
+/// balancer or an orchestrator sends no work here meanwhile).
+async fn readyz(State(web): State<Web>) -> Response {
+    match web.ready.answer(web.app.readiness(Utc::now())).await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(why) => {
+            tracing::warn!(error = %why, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {why}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The metrics in Prometheus's text format; 404 when `metrics.enabled` is off.
+async fn scrape(State(web): State<Web>, headers: HeaderMap) -> Response {
+    match web.app.scrape(Utc::now()).await {
+        Some(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        None => not_found(State(web), headers).await,
     }
 }
 

@@ -32,6 +32,7 @@ use crate::briefing::{source_badge, tldr_of_abstract};
 use crate::config::{BriefingSettings, LlmSettings};
 use crate::domain::{Analysis, AnalysisPart, Locale, Paper, Writer};
 use crate::store::{Store, StoredPaper};
+use crate::telemetry::metrics;
 
 /// Papers per TL;DR request: a prompt of a few thousand tokens.
 const TLDR_BATCH: usize = 8;
@@ -214,6 +215,11 @@ impl Writing {
         Ok(u64::try_from(spent).unwrap_or(0) < budget)
     }
 
+    /// Tokens spent today (UTC), by every daemon sharing the database.
+    pub async fn tokens_spent_today(&self, now: DateTime<Utc>) -> anyhow::Result<i64> {
+        Ok(self.store.tokens_spent(&day(now)).await?)
+    }
+
     async fn spend(&self, now: DateTime<Utc>, tokens: u64) -> anyhow::Result<()> {
         let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
         Ok(self.store.spend_tokens(&day(now), tokens).await?)
@@ -227,25 +233,33 @@ impl Writing {
         &self,
         state: &LlmState,
         now: DateTime<Utc>,
-        what: &str,
+        purpose: Purpose,
         call: impl Future<Output = Result<Answer<T>, LlmError>>,
         keep: impl AsyncFnOnce(&T) -> anyhow::Result<()>,
     ) -> anyhow::Result<Asked<T>> {
-        if self.stopping.is_cancelled() || state.resting() {
+        if self.stopping.is_cancelled() {
+            return Ok(Asked::Skipped);
+        }
+        if state.resting() {
+            metrics::llm_fallback(purpose.label(), "resting");
             return Ok(Asked::Skipped);
         }
         if !self.within_budget(now).await? {
+            metrics::llm_fallback(purpose.label(), "over_budget");
             return Ok(Asked::OverBudget);
         }
         match call.await {
             Ok(answer) => {
+                metrics::llm_asked(purpose.label(), true, answer.tokens);
                 state.answered();
                 self.spend(now, answer.tokens).await?;
                 keep(&answer.value).await?;
                 Ok(Asked::Written(answer.value))
             }
             Err(e) => {
-                state.failed(what, &e);
+                metrics::llm_asked(purpose.label(), false, 0);
+                metrics::llm_fallback(purpose.label(), "failed");
+                state.failed(purpose.what(), &e);
                 Ok(Asked::Failed)
             }
         }
@@ -305,7 +319,7 @@ impl Writing {
                             .await?)
                     };
                     let asked = self
-                        .ask(state, now, "TL;DRs", llm.tldrs(&texts, locale), keep)
+                        .ask(state, now, Purpose::Tldrs, llm.tldrs(&texts, locale), keep)
                         .await?;
                     Ok::<_, anyhow::Error>((asked, chunk.len()))
                 }
@@ -359,8 +373,7 @@ impl Writing {
                             .await?)
                     };
                     let call = state.llm.expansions(&terms);
-                    self.ask(state, now, "a topic's expansions", call, keep)
-                        .await
+                    self.ask(state, now, Purpose::Expansions, call, keep).await
                 }
             })
             .buffer_unordered(state.llm.concurrency());
@@ -451,7 +464,7 @@ impl Writing {
                             .await?)
                     };
                     let asked = self
-                        .ask(state, now, "an analysis", llm.analysis(&request), keep)
+                        .ask(state, now, Purpose::Analysis, llm.analysis(&request), keep)
                         .await?;
                     Ok::<_, anyhow::Error>(match asked {
                         Asked::Written(analysis) => Some((key, analysis)),
@@ -491,6 +504,33 @@ impl Writing {
             tldrs,
             analyses: by_subscriber,
         })
+    }
+}
+
+/// What the LLM is asked for: named in logs and in metrics' labels.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    Tldrs,
+    Expansions,
+    Analysis,
+}
+
+impl Purpose {
+    /// For a log line: "the LLM did not write {what}".
+    fn what(self) -> &'static str {
+        match self {
+            Self::Tldrs => "TL;DRs",
+            Self::Expansions => "a topic's expansions",
+            Self::Analysis => "an analysis",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Tldrs => "tldr",
+            Self::Expansions => "expansions",
+            Self::Analysis => "analysis",
+        }
     }
 }
 

@@ -192,12 +192,18 @@ async fn addresses_the_relay_bounces_are_suppressed_after_one_poll_and_not_maile
             imap.messages().await.is_empty(),
             "[{label}] handled messages leave the mailbox"
         );
-        let stats = hub.ok(&["stats", "--days", "1"]).await;
-        let today = stats.lines().nth(1).unwrap_or_default().to_owned();
-        assert!(
-            today.ends_with("\t21\t3\t1\t0\t0\t0\t0"),
+        let stats = hub.ok(&["stats", "--days", "1", "--json"]).await;
+        let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+        let day = &stats["days"][0];
+        assert_eq!(
+            (&day["sent"], &day["reports"]),
+            (
+                &serde_json::json!(21),
+                &serde_json::json!({"hard": 3, "soft": 1})
+            ),
             "[{label}] 21 sent, 3 hard, 1 soft (carl's message, once for its two DSNs): {stats}"
         );
+        assert_eq!(stats["today"]["readers"]["suppressed"], 4, "[{label}]");
 
         // The next round mails the 17 only.
         // Today's briefings forgotten: `run-once --force` makes them again,

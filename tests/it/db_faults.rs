@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 
-use crate::helpers::{Daemon, Hub, TestDb, free_port, open_to_all, web_config};
+use crate::helpers::{Daemon, Hub, TestDb, free_port, open_to_all, sql_exec, web_config};
 
 /// What `--config` runs into when the database cannot be written (sysexits'
 /// EX_CONFIG; `RestartPreventExitStatus=78` in the unit).
@@ -34,17 +34,27 @@ fn sqlite_files(db: &TestDb) -> Vec<PathBuf> {
 }
 
 /// Asks `/healthz` until it answers `want` (a health answer stands for a
-/// second), at most 10 s.
+/// second), at most 30 s.
 async fn health_becomes(daemon: &Daemon, want: StatusCode) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    answer_becomes(daemon, "/healthz", want).await
+}
+
+/// Asks `/readyz` until it answers `want`, at most 30 s.
+async fn readiness_becomes(daemon: &Daemon, want: StatusCode) -> String {
+    answer_becomes(daemon, "/readyz", want).await
+}
+
+async fn answer_becomes(daemon: &Daemon, path: &str, want: StatusCode) -> String {
+    // A pool asked for a connection the server refuses gives up after 10 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (code, body) = daemon.get(&format!("{}/healthz", daemon.base)).await;
+        let (code, body) = daemon.get(&format!("{}{path}", daemon.base)).await;
         if code == want {
             return body;
         }
         assert!(
             Instant::now() < deadline,
-            "/healthz still answers {code} {body}"
+            "{path} still answers {code} {body}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -71,8 +81,15 @@ async fn a_sqlite_file_that_cannot_be_written_fails_health_and_start_up_naming_t
     set_mode(&files, 0o444);
     let body = health_becomes(&daemon, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(body.contains("cannot be written"), "{body}");
+    // Not ready either, and the readiness check says why.
+    let body = readiness_becomes(&daemon, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(
+        body.starts_with("not ready: SQLite database") && body.contains("cannot be written"),
+        "{body}"
+    );
     set_mode(&files, 0o644);
     health_becomes(&daemon, StatusCode::OK).await;
+    readiness_becomes(&daemon, StatusCode::OK).await;
     let out = daemon.stop().await;
     let named = format!("SQLite database {} cannot be written", files[0].display());
     assert!(out.stderr.contains(&named), "{}", out.stderr);
@@ -142,6 +159,18 @@ async fn a_postgres_database_turned_read_only_fails_health_until_it_takes_writes
     ))
     .await;
     health_becomes(&daemon, StatusCode::OK).await;
+    readiness_becomes(&daemon, StatusCode::OK).await;
+
+    // Down: the server takes no connection to this database.
+    admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+    admin(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .await;
+    let body = readiness_becomes(&daemon, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(body.starts_with("not ready: "), "{body}");
+    admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+    readiness_becomes(&daemon, StatusCode::OK).await;
     let out = daemon.stop().await;
     assert!(
         out.stderr.contains("read-only transaction"),
@@ -149,4 +178,52 @@ async fn a_postgres_database_turned_read_only_fails_health_until_it_takes_writes
         out.stderr
     );
     db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_with_the_reason_on_a_database_a_newer_version_migrated() {
+    const TEST: &str = "readiness_fails_with_the_reason_on_a_database_a_newer_version_migrated";
+    for db in TestDb::all(TEST).await {
+        let label = db.label;
+        let port = free_port();
+        let hub = Hub::new(&web_config(&db.url, 9, &[], port));
+        let daemon = Daemon::start(&hub, port).await;
+        assert_eq!(
+            readiness_becomes(&daemon, StatusCode::OK).await,
+            "ready\n",
+            "[{label}]"
+        );
+        // A newer academichub, started beside this one, migrated the database.
+        sql_exec(
+            &db.url,
+            if label == "sqlite" {
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES (29991231000001, 'from a newer version', 1, X'00', 0)"
+            } else {
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES (29991231000001, 'from a newer version', true, '\\x00'::bytea, 0)"
+            },
+        )
+        .await;
+        let body = readiness_becomes(&daemon, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(
+            body.contains(
+                "the database has migration 29991231000001, which this academichub does not know"
+            ) && body.contains("run that version (or newer)"),
+            "[{label}] {body}"
+        );
+        // Alive all the same: liveness is not readiness.
+        assert_eq!(
+            daemon.get(&format!("{}/healthz", daemon.base)).await.0,
+            StatusCode::OK
+        );
+        sql_exec(
+            &db.url,
+            "DELETE FROM _sqlx_migrations WHERE version = 29991231000001",
+        )
+        .await;
+        readiness_becomes(&daemon, StatusCode::OK).await;
+        daemon.stop().await;
+        db.drop_db().await;
+    }
 }

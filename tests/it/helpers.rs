@@ -544,6 +544,8 @@ pub async fn terminate(child: Child) -> Output {
 
 pub struct Output {
     pub success: bool,
+    /// The exit status; `None` when a signal ended it.
+    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -552,6 +554,7 @@ impl From<std::process::Output> for Output {
     fn from(out: std::process::Output) -> Self {
         Self {
             success: out.status.success(),
+            code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }

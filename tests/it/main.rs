@@ -24,6 +24,7 @@ mod fuzz_replay;
 mod helpers;
 mod llm;
 mod mail_servers;
+mod operations;
 mod politeness;
 mod privacy;
 mod reader_pages;

@@ -235,7 +235,7 @@ async fn story(db: &TestDb) {
     assert!(claim_one(&store, 2_601).await.is_none(), "[{label}] leased");
     assert!(
         store
-            .mark_retry(&claimed, "451 try later", 3_000)
+            .mark_retry(&claimed, "451 try later", 2_000, 3_000)
             .await
             .unwrap()
     );
@@ -267,7 +267,10 @@ async fn story(db: &TestDb) {
     assert_eq!((taken_over.id, taken_over.attempts), (claimed.id, 3));
     // The worker that lost its lease cannot record over the one that took over.
     assert!(
-        !store.mark_retry(&again, "late news", 9_999).await.unwrap(),
+        !store
+            .mark_retry(&again, "late news", 9_000, 9_999)
+            .await
+            .unwrap(),
         "[{label}] a lost lease records nothing"
     );
     assert!(store.mark_sent(&taken_over, 2_701).await.unwrap());

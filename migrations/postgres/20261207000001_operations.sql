@@ -1,0 +1,24 @@
+-- Operations. A message's body is kept only while it may still be sent:
+-- once it is sent, failed or expired, the outbox row is the record of
+-- sending and "view in browser" renders the briefing again from its
+-- papers. The body was 95% of the database (about 30 KB per reader per
+-- day); the trigger drops it in the statement that settles the message,
+-- whichever path settles it.
+-- When a message was last deferred and when it failed or expired (a sent
+-- one has sent_at): what `academichub stats` counts for a day.
+-- Keep in step with the other backend's folder.
+ALTER TABLE outbox ADD COLUMN deferred_at BIGINT, ADD COLUMN settled_at BIGINT;
+
+CREATE FUNCTION outbox_body_done() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM message_bodies WHERE outbox_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER outbox_body_done AFTER UPDATE OF status ON outbox
+FOR EACH ROW WHEN (NEW.status IN ('sent', 'failed', 'expired'))
+EXECUTE FUNCTION outbox_body_done();
+
+DELETE FROM message_bodies
+WHERE outbox_id IN (SELECT id FROM outbox WHERE status IN ('sent', 'failed', 'expired'));
