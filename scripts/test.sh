@@ -2,15 +2,18 @@
 # Sets up what the tests need, then runs every check CI runs:
 #   - scripts/test-deps.sh installs what is missing, and only that: Chromium and
 #     ChromeDriver, SpamAssassin, Postfix (smtp-sink/smtp-source, and the
-#     bounce tests' private relay), Dovecot's IMAP server, CJK fonts (Debian
-#     packages), .venv/ with aiosmtpd and dkimpy, html-validate in
-#     scripts/html-lint/, and starts PostgreSQL on 127.0.0.1:5432 if it is down
+#     bounce tests' private relay), Dovecot's IMAP server, CJK fonts,
+#     docker-compose (Debian packages), .venv/ with aiosmtpd, dkimpy and
+#     hadolint, html-validate in scripts/html-lint/, and starts PostgreSQL on
+#     127.0.0.1:5432 if it is down
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test (all targets, the
 #     storage tests on SQLite and PostgreSQL), the benchmarks once each as
 #     smoke tests. Damaged real feeds go through the feed parser as a
 #     property test; coverage-guided fuzzing (cargo-fuzz, fuzz/) is a local
 #     command with its figures in BENCHMARKS.md: its instrumented build took
 #     8 of CI's 18 minutes
+#   - scripts/check-deploy.sh: the compose file, the daemons' environment in
+#     it (loaded by the binary just built), the systemd unit and the Dockerfile
 # It prints the time of each phase at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,10 @@ phase "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 phase "build the tests and benches"
 cargo test --locked --no-run --lib --bins --tests --benches
+# Here, not right after the install: the check loads the compose file's
+# configuration with the binary the integration tests were built with.
+phase "check the deployment files"
+scripts/check-deploy.sh target/debug/academichub
 # Benchmarks run once each as smoke tests; the test binaries' summary comes last.
 phase "bench smokes"
 cargo test --bench pipeline --bench readers --bench briefing --locked
