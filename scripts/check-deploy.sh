@@ -5,9 +5,9 @@
 #     Compose schema (`config`; no daemon needed, nothing pulled); every
 #     AcademicHub service must share one database and one links.secret;
 #   - each AcademicHub service's environment (with the Dockerfile's ENV) is
-#     loaded by the real binary, which refuses unknown keys and bad values:
-#     `academichub feeds` with that environment, the database swapped for a
-#     temporary SQLite file (the compose network's PostgreSQL is not here);
+#     loaded by the real binary as the daemon would (`academichub config
+#     check`), which refuses unknown keys and bad values and needs no
+#     database;
 #   - deploy/academichub.service: systemd-analyze verify on a copy whose
 #     ExecStart runs BINARY instead of /usr/local/bin/academichub (verify
 #     wants that file to exist); any message is a failure, since
@@ -96,8 +96,7 @@ EOF
     # A clean environment and an empty working directory, so that neither
     # this shell's ACADEMICHUB_* nor an ./academichub.toml joins in.
     if ! (cd "$scratch/$service" && env -i PATH="$PATH" HOME="$scratch/$service" "${environment[@]}" \
-      ACADEMICHUB_DATABASE__URL="sqlite://$scratch/$service/check.db" \
-      "$binary" feeds) >"$scratch/$service.out" 2>&1; then
+      "$binary" config check >/dev/null) 2>"$scratch/$service.out"; then
       fail "the daemon refuses the configuration of deploy/compose.yaml's $service:"
       sed 's/^/  /' "$scratch/$service.out" >&2
     fi
