@@ -18,10 +18,19 @@
 //! Every message goes out from its own signed return address
 //! (`delivery.bounce_address`), as a production set-up would; `--no-verp`
 //! sends from the From address instead, to measure what that costs.
+//! Metrics are recorded, as by default; `--no-metrics` turns them off, to
+//! measure what they cost.
 //!
 //! Prints `subscribers=N seconds=S sent=K peak_rss_mib=M` (S: the round,
 //! collect excluded; M: the largest daemon), then the import rate and the
-//! sending rates: the daemon's (its delivery phase) against `smtp-source`'s.
+//! sending rates: the daemon's (its delivery phase) against `smtp-source`'s
+//! (at the size of the messages a 300-subscriber pilot wrote as files).
+//!
+//! `--days D` (default 1) then runs D - 1 more daily rounds, each on a new
+//! day of papers (the same texts under new ids), the clock simulated by
+//! moving every stored time and each briefing's date one day back between
+//! rounds, and prints the database's size per reader per retained day
+//! (`academichub stats --json`; `delivery.keep_messages_days` is 30).
 
 mod common;
 
@@ -49,8 +58,9 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The papers as one arXiv RSS 2.0 feed; synthetic papers get fresh ids.
-fn write_feed(path: &Path, papers: &[Paper]) {
+/// The papers as one arXiv RSS 2.0 feed of `day` (0: the first);
+/// synthetic papers, and every paper after the first day, get fresh ids.
+fn write_feed(path: &Path, papers: &[Paper], day: usize) {
     let mut xml = String::from(
         "<?xml version='1.0' encoding='UTF-8'?>\n<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\" version=\"2.0\"><channel>\
          <title>cs.CV updates on arXiv.org</title><link>http://rss.arxiv.org/rss/cs.CV</link>\
@@ -60,8 +70,8 @@ fn write_feed(path: &Path, papers: &[Paper]) {
     for (i, p) in papers.iter().enumerate() {
         let real = p.arxiv.as_ref().map(|(id, _)| id.to_string());
         let id = match real {
-            Some(id) if seen.insert(id.clone()) => id,
-            _ => format!("2699.{:05}", i),
+            Some(id) if day == 0 && seen.insert(id.clone()) => id,
+            _ => format!("2699.{:05}", day * papers.len() + i),
         };
         let announce = if i % 7 == 0 { "cross" } else { "new" };
         xml.push_str(&format!(
@@ -174,48 +184,91 @@ fn is_root() -> bool {
         == Some("0")
 }
 
-/// The average size of the MIME messages the daemon built, from a sample
-/// of the outbox.
-fn average_message_bytes(database: &str) -> usize {
-    use academichub::domain::OutgoingMessage;
-    use sqlx::Row;
+/// The average size of the MIME messages the daemon builds: the first
+/// 300 subscribers' briefings, made on their own database and written as
+/// files by the folder transport (a sent message's body is not kept).
+fn pilot_message_bytes(dir: &Path, subscribers: &Path, verp: &str) -> usize {
+    let pilot = dir.join("pilot");
+    std::fs::create_dir_all(&pilot).unwrap();
+    let lines: String = std::fs::read_to_string(subscribers)
+        .unwrap()
+        .lines()
+        .take(300)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(pilot.join("subscribers.jsonl"), lines).unwrap();
+    let config = pilot.join("academichub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{p}/hub.db\"\n\
+             [collect]\nfeeds = [{{ url = \"file://{d}/day.xml\" }}]\n\
+             [delivery]\ntransport = \"folder\"\nfolder = \"{p}/mail\"\n{verp}",
+            p = pilot.display(),
+            d = dir.display(),
+        ),
+    )
+    .unwrap();
+    let jsonl = pilot.join("subscribers.jsonl");
+    hub(
+        &config,
+        &["subscribers", "import", &jsonl.to_string_lossy()],
+    );
+    hub(&config, &["collect"]);
+    hub(&config, &["run-once"]);
+    let sizes: Vec<u64> = std::fs::read_dir(pilot.join("mail"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .collect();
+    (sizes.iter().sum::<u64>() / sizes.len().max(1) as u64) as usize
+}
+
+/// One day passes for everything stored: every time moves a day back and
+/// each briefing's date with it, so the next `run-once` is tomorrow's round
+/// (news older than the window is no longer news, the record of messages
+/// ages toward `delivery.keep_messages_days`).
+fn a_day_passes(database: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(database).await.unwrap();
-        let rows = sqlx::query(
-            "SELECT o.recipient, o.subject, m.html, m.text, m.encoding, o.message_id, o.unsubscribe_url
-             FROM outbox o JOIN message_bodies m ON m.outbox_id = o.id
-             WHERE o.kind = 'briefing' ORDER BY o.id LIMIT 300",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let from: lettre::message::Mailbox = "AcademicHub <briefing@localhost>".parse().unwrap();
-        let sizes: Vec<usize> = rows
-            .iter()
-            .map(|r| {
-                let m = OutgoingMessage {
-                    recipient: academichub::domain::EmailAddress::parse_international(r.get("recipient")).unwrap(),
-                    subject: r.get("subject"),
-                    body: academichub::domain::MessageBody::stored(
-                        r.get("encoding"),
-                        r.get("html"),
-                        r.get("text"),
-                    )
-                    .unwrap(),
-                    message_id: r.get("message_id"),
-                    unsubscribe_url: r.get("unsubscribe_url"),
-                };
-                academichub::delivery::build_message(&from, m, None)
-                    .unwrap()
-                    .formatted()
-                    .len()
-            })
-            .collect();
+        let back_a_day = if database.starts_with("sqlite:") {
+            "UPDATE briefings SET edition = date(edition, '-1 day'), created_at = created_at - 86400"
+        } else {
+            "UPDATE briefings SET edition = to_char(CAST(edition AS date) - 1, 'YYYY-MM-DD'), \
+             created_at = created_at - 86400"
+        };
+        for sql in [
+            back_a_day,
+            "UPDATE outbox SET created_at = created_at - 86400, sent_at = sent_at - 86400, \
+             settled_at = settled_at - 86400, deferred_at = deferred_at - 86400, \
+             next_attempt_at = next_attempt_at - 86400",
+            "UPDATE papers SET published_at = published_at - 86400, first_seen_at = first_seen_at - 86400, \
+             updated_at = updated_at - 86400, version_seen_at = version_seen_at - 86400, \
+             published_in_at = published_in_at - 86400",
+            "UPDATE subscriber_events SET at = at - 86400",
+            "UPDATE subscribers SET next_due_at = 0",
+            "UPDATE sources SET next_check_at = 0, last_fetched_at = last_fetched_at - 86400",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        // What autovacuum does within a day: dead rows' space (the bodies
+        // dropped, the outbox rows rewritten) is free for tomorrow's.
+        if !database.starts_with("sqlite:") {
+            sqlx::query("VACUUM").execute(&pool).await.unwrap();
+        }
         pool.close().await;
-        sizes.iter().sum::<usize>() / sizes.len().max(1)
-    })
+    });
+}
+
+/// The database's size as `academichub stats` reports it.
+fn database_bytes(config: &Path) -> f64 {
+    let stats: serde_json::Value =
+        serde_json::from_str(&hub(config, &["stats", "--json", "--days", "1"])).unwrap();
+    stats["today"]["database_bytes"].as_f64().unwrap()
 }
 
 fn fresh_postgres(admin: &str) -> String {
@@ -242,6 +295,7 @@ fn main() {
     let n = arg(&args, "--subscribers", 10_000);
     let n_papers = arg(&args, "--papers", 1_000);
     let daemons = arg(&args, "--daemons", 1);
+    let days = arg(&args, "--days", 1).max(1);
     let concurrency = arg(&args, "--concurrency", 8);
     let seed = arg(&args, "--seed", 7) as u64;
     let dir = PathBuf::from(
@@ -258,25 +312,27 @@ fn main() {
     let mut rng = StdRng::seed_from_u64(seed);
     let papers = papers(n_papers, &mut rng);
     let vocab = vocabulary(&papers);
-    write_feed(&dir.join("day.xml"), &papers);
+    write_feed(&dir.join("day.xml"), &papers, 0);
     write_subscribers(&dir.join("subscribers.jsonl"), n, &vocab, &mut rng);
 
     let port = free_port();
     let mut sink = smtp_sink(port);
     let config = dir.join("academichub.toml");
+    let verp = if args.iter().any(|a| a == "--no-verp") {
+        ""
+    } else {
+        "bounce_address = \"bounces@bounce.example.org\"\n"
+    };
     std::fs::write(
         &config,
         format!(
             "[database]\nurl = \"{database}\"\n\
              [collect]\nfeeds = [{{ url = \"file://{}/day.xml\" }}]\n\
              [delivery]\ntransport = \"smtp\"\nconcurrency = {concurrency}\n{verp}\
-             [delivery.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n",
+             [delivery.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+             [metrics]\nenabled = {}\n",
             dir.display(),
-            verp = if args.iter().any(|a| a == "--no-verp") {
-                ""
-            } else {
-                "bounce_address = \"bounces@bounce.example.org\"\n"
-            },
+            !args.iter().any(|a| a == "--no-metrics"),
         ),
     )
     .unwrap();
@@ -367,7 +423,7 @@ fn main() {
     );
 
     // The same number of messages of the same size, from Postfix's own load generator.
-    let size = average_message_bytes(&database);
+    let size = pilot_message_bytes(&dir, &dir.join("subscribers.jsonl"), verp);
     let daemon_rate = sent / send_secs.max(0.001);
     let started = Instant::now();
     let status = Command::new("smtp-source")
@@ -388,6 +444,31 @@ fn main() {
         "message_bytes={size} daemon_sends_per_s={daemon_rate:.0} smtp_source_per_s={source_rate:.0} ratio={:.2}",
         daemon_rate / source_rate
     );
+
+    // The days after, each a round on new papers.
+    if days > 1 {
+        let after_one = database_bytes(&config);
+        for day in 1..days {
+            a_day_passes(&database);
+            write_feed(&dir.join("day.xml"), &papers, day);
+            hub(&config, &["collect"]);
+            let out = hub(&config, &["run-once"]);
+            let sent = out
+                .lines()
+                .find(|l| l.starts_with("delivery:"))
+                .map_or(0.0, |l| number_before(l, "sent"));
+            eprintln!("day {}: {sent} sent", day + 1);
+        }
+        let bytes = database_bytes(&config);
+        let retained = days.min(30) as f64;
+        // Growth: what each further day added, papers (shared) included.
+        println!(
+            "days={days} database_bytes_after_one_day={after_one:.0} database_bytes={bytes:.0} \
+             bytes_per_reader_per_retained_day={:.0} growth_per_reader_per_day={:.0}",
+            bytes / (n as f64 * retained),
+            (bytes - after_one) / (n as f64 * (days - 1) as f64)
+        );
+    }
     let _ = sink.kill();
     let _ = sink.wait();
 }

@@ -408,9 +408,8 @@ pub struct DeliverySettings {
     /// burst.
     pub domain_max_per_second: std::collections::BTreeMap<String, u32>,
     /// The record of a sent, failed or expired message (recipient,
-    /// Message-ID, when, the last error: the proof of sending) and its
-    /// briefing's list of the papers it left out are deleted this many days
-    /// after the message was made. 0: kept for ever. A message's body goes
+    /// Message-ID, when, the last error: the proof of sending) is deleted
+    /// this many days after the message was made. 0: kept for ever. A message's body goes
     /// as soon as it is settled; the briefing's own list of papers stays
     /// (for "already sent" and the web view, which renders it again).
     pub keep_messages_days: u32,

@@ -44,6 +44,11 @@ pub use monitor::{SourceHealth, Today, TokensToday};
 pub use operator::{SubscriberDetails, is_permanent};
 pub use readers::ReaderError;
 
+/// How long "N more on this topic" opens the papers a briefing left out:
+/// a reader who wants more asks within days, and the lists were the
+/// largest thing a reader's day left in the database.
+const LEFT_OUT_KEPT_DAYS: i64 = 7;
+
 pub struct Application {
     pub settings: Settings,
     store: Store,
@@ -308,8 +313,12 @@ impl Application {
         if retry_waiting {
             self.store.release_retries(Utc::now().timestamp()).await?;
         }
+        let now = Utc::now().timestamp();
+        self.store
+            .forget_old_left_out(now - LEFT_OUT_KEPT_DAYS * 86_400)
+            .await?;
         if delivery.keep_messages_days > 0 {
-            let before = Utc::now().timestamp() - i64::from(delivery.keep_messages_days) * 86_400;
+            let before = now - i64::from(delivery.keep_messages_days) * 86_400;
             let forgotten = self.store.forget_old_messages(before).await?;
             if forgotten > 0 {
                 tracing::info!(

@@ -169,28 +169,33 @@ impl Store {
 
     /// Deletes the records of messages made before `before` that are done
     /// with (sent, failed or expired; their bodies went when they were
-    /// settled), and the lists of papers their briefings left out. The
-    /// briefing and its own list of papers stay. Returns how many messages
+    /// settled). The briefing and its list of papers stay. Returns how many
     /// were forgotten.
     pub async fn forget_old_messages(&self, before: i64) -> Result<u64> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "DELETE FROM briefing_more WHERE briefing_id IN (
-                 SELECT briefing_id FROM outbox
-                 WHERE created_at < $1 AND status IN ('sent', 'failed', 'expired'))",
-        )
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
-        let forgotten = sqlx::query(
+        Ok(sqlx::query(
             "DELETE FROM outbox WHERE created_at < $1 AND status IN ('sent', 'failed', 'expired')",
         )
         .bind(before)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(forgotten)
+        .rows_affected())
+    }
+
+    /// Deletes the lists of papers that briefings made before `before`
+    /// left out ("N more on this topic"). Briefings are numbered in the
+    /// order they are made, so the lists go by a range of the primary key
+    /// below the first briefing kept: a few index pages, however many
+    /// briefings the database holds.
+    pub async fn forget_old_left_out(&self, before: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM briefing_more WHERE briefing_id < COALESCE(
+                 (SELECT MIN(id) FROM briefings WHERE created_at >= $1),
+                 (SELECT MAX(id) + 1 FROM briefings), 0)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// The server took the message. Returns `false` when the lease was lost

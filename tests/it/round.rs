@@ -346,6 +346,28 @@ async fn a_sent_messages_body_goes_at_once_and_its_record_after_the_retention() 
         let sent = app.sent_briefing(token, now).await.unwrap();
         assert!(title(&sent), "[{label}] its papers");
 
+        // A week on, a list of papers it left out ("N more") goes; the
+        // briefing stays.
+        sql_exec(
+            &db.url,
+            "INSERT INTO briefing_more (briefing_id, paper_id, topic, matched, position)
+             SELECT briefing_id, paper_id, topic, '', 0 FROM briefing_items",
+        )
+        .await;
+        let left_out = "SELECT COUNT(*) FROM briefing_more";
+        app.deliver(false).await.unwrap();
+        assert!(
+            sql_count(&db.url, left_out).await > 0,
+            "[{label}] kept a week"
+        );
+        sql_exec(
+            &db.url,
+            "UPDATE briefings SET created_at = created_at - 8 * 86400",
+        )
+        .await;
+        app.deliver(false).await.unwrap();
+        assert_eq!(sql_count(&db.url, left_out).await, 0, "[{label}]");
+
         // Forty days on (delivery.keep_messages_days is 30 by default), the
         // record goes too; the briefing's papers stay.
         sql_exec(
