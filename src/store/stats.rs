@@ -74,25 +74,37 @@ impl Store {
     /// Subscription events by kind (`confirmed`, `unsubscribed`,
     /// `suppressed`, `complained`, …) between two instants.
     pub async fn event_counts(&self, from: i64, until: i64) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(
+        self.counts_between(
             "SELECT kind, COUNT(*) AS n FROM subscriber_events
              WHERE at >= $1 AND at < $2 GROUP BY kind ORDER BY kind",
+            from,
+            until,
         )
-        .bind(from)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// Returned reports by outcome between two instants.
     pub async fn report_counts(&self, from: i64, until: i64) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(
+        self.counts_between(
             "SELECT outcome, COUNT(*) AS n FROM bounces
              WHERE at >= $1 AND at < $2 GROUP BY outcome ORDER BY outcome",
+            from,
+            until,
         )
-        .bind(from)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
+    }
+
+    /// `(name, count)` rows of `sql`, whose `$1` and `$2` are the instants.
+    async fn counts_between(
+        &self,
+        sql: &'static str,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(sql)
+            .bind(from)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

@@ -7,9 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{
-    Hub, SmtpOptions, SmtpServer, TestDb, config, outliers_feed, sql_count, sql_exec, status,
-};
+use crate::helpers::{Hub, SmtpServer, TestDb, config, outliers_feed, sql_count, sql_exec, status};
 use crate::mail_servers::{ImapServer, PostfixRelay, READERS, SOFT};
 
 /// 17 readers with mailboxes, 3 addresses Postfix accepts and then bounces
@@ -444,15 +442,7 @@ async fn pipe(hub: &Hub, message: &str) -> crate::helpers::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_refusing_our_sender_stops_the_run_and_suppresses_nobody() {
     const TEST: &str = "a_relay_refusing_our_sender_stops_the_run_and_suppresses_nobody";
-    let Some(smtp) = SmtpServer::start_with(
-        TEST,
-        SmtpOptions {
-            rules: true,
-            ..SmtpOptions::default()
-        },
-    )
-    .await
-    else {
+    let Some(smtp) = SmtpServer::ruled(TEST).await else {
         return;
     };
     let feed = outliers_feed().await;

@@ -4,7 +4,7 @@
 //! channel (421), stall or drop the connection. On SQLite and PostgreSQL.
 
 use crate::helpers::{
-    Hub, Mail, SmtpOptions, SmtpServer, TestDb, config, outliers_feed, sql_count, sql_exec, status,
+    Hub, Mail, SmtpServer, TestDb, config, outliers_feed, sql_count, sql_exec, status,
 };
 
 const EVERYONE: [&str; 3] = ["ada@example.org", "bob@example.org", "nat@example.org"];
@@ -30,17 +30,6 @@ async fn hub_with_three_due(db: &TestDb, smtp: &SmtpServer, feed: &str, delivery
     hub
 }
 
-async fn ruled_smtp(test: &str) -> Option<SmtpServer> {
-    SmtpServer::start_with(
-        test,
-        SmtpOptions {
-            rules: true,
-            ..SmtpOptions::default()
-        },
-    )
-    .await
-}
-
 /// `toml` with `lines` added to its `[delivery]` table.
 fn with_delivery(toml: String, lines: &str) -> String {
     toml.replace(
@@ -58,7 +47,7 @@ fn recipients(mail: &[Mail]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_address_fails_alone_and_is_suppressed() {
     const TEST: &str = "a_refused_address_fails_alone_and_is_suppressed";
-    let Some(smtp) = ruled_smtp(TEST).await else {
+    let Some(smtp) = SmtpServer::ruled(TEST).await else {
         return;
     };
     let feed = outliers_feed().await;
@@ -104,7 +93,7 @@ async fn a_refused_address_fails_alone_and_is_suppressed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deferred_address_waits_its_turn_without_holding_up_the_others() {
     const TEST: &str = "a_deferred_address_waits_its_turn_without_holding_up_the_others";
-    let Some(smtp) = ruled_smtp(TEST).await else {
+    let Some(smtp) = SmtpServer::ruled(TEST).await else {
         return;
     };
     let feed = outliers_feed().await;
@@ -154,7 +143,7 @@ async fn a_deferred_address_waits_its_turn_without_holding_up_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outages_of_every_kind_count_no_attempt_and_lose_nothing() {
     const TEST: &str = "outages_of_every_kind_count_no_attempt_and_lose_nothing";
-    let Some(smtp) = ruled_smtp(TEST).await else {
+    let Some(smtp) = SmtpServer::ruled(TEST).await else {
         return;
     };
     let feed = outliers_feed().await;
@@ -211,7 +200,7 @@ async fn outages_of_every_kind_count_no_attempt_and_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_deferred_for_days_is_given_up_and_a_stale_briefing_expires() {
     const TEST: &str = "a_message_deferred_for_days_is_given_up_and_a_stale_briefing_expires";
-    let Some(smtp) = ruled_smtp(TEST).await else {
+    let Some(smtp) = SmtpServer::ruled(TEST).await else {
         return;
     };
     let feed = outliers_feed().await;
@@ -291,7 +280,7 @@ async fn sql_text(db_url: &str, sql: &'static str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_checks_a_set_up_with_one_message() {
     const TEST: &str = "send_test_checks_a_set_up_with_one_message";
-    let Some(smtp) = ruled_smtp(TEST).await else {
+    let Some(smtp) = SmtpServer::ruled(TEST).await else {
         return;
     };
     let db = TestDb::sqlite();
@@ -322,7 +311,7 @@ async fn send_test_checks_a_set_up_with_one_message() {
 async fn an_international_address_is_refused_unless_the_relay_takes_it_and_never_blocks_others() {
     const TEST: &str =
         "an_international_address_is_refused_unless_the_relay_takes_it_and_never_blocks_others";
-    let Some(smtp) = ruled_smtp(TEST).await else {
+    let Some(smtp) = SmtpServer::ruled(TEST).await else {
         return;
     };
     let feed = outliers_feed().await;

@@ -425,6 +425,18 @@ impl SmtpServer {
         Self::start_with(test, SmtpOptions::default()).await
     }
 
+    /// A plain SMTP server that answers as `set_rules` says.
+    pub async fn ruled(test: &str) -> Option<Self> {
+        Self::start_with(
+            test,
+            SmtpOptions {
+                rules: true,
+                ..SmtpOptions::default()
+            },
+        )
+        .await
+    }
+
     pub async fn start_with(test: &str, options: SmtpOptions) -> Option<Self> {
         let Some(python) = python() else {
             skip(

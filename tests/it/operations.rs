@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 
 use crate::helpers::{
-    Daemon, Hub, SmtpOptions, SmtpServer, TestDb, free_port, outliers_feed, wait_for_mail,
-    web_config,
+    Daemon, Hub, SmtpServer, TestDb, free_port, outliers_feed, wait_for_mail, web_config,
 };
 
 /// The value of the sample of `name` whose labels include `labels`, in a
@@ -153,15 +152,7 @@ async fn the_daemons_metrics_count_what_its_round_did_and_name_no_reader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_report_todays_deferral_and_failure() {
     const TEST: &str = "stats_report_todays_deferral_and_failure";
-    let Some(smtp) = SmtpServer::start_with(
-        TEST,
-        SmtpOptions {
-            rules: true,
-            ..SmtpOptions::default()
-        },
-    )
-    .await
-    else {
+    let Some(smtp) = SmtpServer::ruled(TEST).await else {
         return;
     };
     let feed = outliers_feed().await;
