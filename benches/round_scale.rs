@@ -232,14 +232,17 @@ fn a_day_passes(database: &str) {
     rt.block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(database).await.unwrap();
-        let back_a_day = if database.starts_with("sqlite:") {
-            "UPDATE briefings SET edition = date(edition, '-1 day'), created_at = created_at - 86400"
+        let back_a_day: &[&str] = if database.starts_with("sqlite:") {
+            &["UPDATE briefings SET edition = date(edition, '-1 day'), created_at = created_at - 86400"]
         } else {
-            "UPDATE briefings SET edition = to_char(CAST(edition AS date) - 1, 'YYYY-MM-DD'), \
-             created_at = created_at - 86400"
+            // In two steps: PostgreSQL checks (subscriber, edition) row by
+            // row, and today's briefing would meet yesterday's.
+            &[
+                "UPDATE briefings SET edition = 'moving ' || edition, created_at = created_at - 86400",
+                "UPDATE briefings SET edition = to_char(CAST(substr(edition, 8) AS date) - 1, 'YYYY-MM-DD')",
+            ]
         };
-        for sql in [
-            back_a_day,
+        for sql in back_a_day.iter().copied().chain([
             "UPDATE outbox SET created_at = created_at - 86400, sent_at = sent_at - 86400, \
              settled_at = settled_at - 86400, deferred_at = deferred_at - 86400, \
              next_attempt_at = next_attempt_at - 86400",
@@ -249,7 +252,7 @@ fn a_day_passes(database: &str) {
             "UPDATE subscriber_events SET at = at - 86400",
             "UPDATE subscribers SET next_due_at = 0",
             "UPDATE sources SET next_check_at = 0, last_fetched_at = last_fetched_at - 86400",
-        ] {
+        ]) {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&pool)
                 .await
@@ -298,10 +301,12 @@ fn main() {
     let days = arg(&args, "--days", 1).max(1);
     let concurrency = arg(&args, "--concurrency", 8);
     let seed = arg(&args, "--seed", 7) as u64;
-    let dir = PathBuf::from(
+    // Absolute: the feed is read from a file:// URL.
+    let dir = std::path::absolute(PathBuf::from(
         text_arg(&args, "--dir")
             .unwrap_or_else(|| format!("{}/target/bench-round", env!("CARGO_MANIFEST_DIR"))),
-    );
+    ))
+    .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let database = match text_arg(&args, "--postgres") {
