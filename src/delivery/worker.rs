@@ -61,7 +61,29 @@ pub struct DeliveryReport {
     pub interrupted: usize,
 }
 
+/// What became of messages, as the report and the metrics count it.
+#[derive(Debug, Clone, Copy)]
+enum Settled {
+    Sent,
+    Deferred,
+    Failed,
+    Expired,
+}
+
 impl DeliveryReport {
+    /// Counts `n` messages that came to `outcome`, in this report and in
+    /// the process's metrics at once, so the two never disagree.
+    fn count(&mut self, outcome: Settled, n: usize) {
+        let (field, label) = match outcome {
+            Settled::Sent => (&mut self.sent, "sent"),
+            Settled::Deferred => (&mut self.deferred, "deferred"),
+            Settled::Failed => (&mut self.failed, "failed"),
+            Settled::Expired => (&mut self.expired, "expired"),
+        };
+        *field += n;
+        metrics::messages(label, n);
+    }
+
     fn add(&mut self, other: &Self) {
         self.sent += other.sent;
         self.deferred += other.deferred;
@@ -272,10 +294,8 @@ pub async fn drain_outbox(
             started - policy.give_up_after_secs,
         )
         .await?;
-    report.expired += swept.expired as usize;
-    report.failed += swept.given_up as usize;
-    metrics::messages("expired", swept.expired as usize);
-    metrics::messages("failed", swept.given_up as usize);
+    report.count(Settled::Expired, swept.expired as usize);
+    report.count(Settled::Failed, swept.given_up as usize);
     report.interrupted = swept.interrupted as usize;
     if swept.interrupted > 0 {
         tracing::warn!(
@@ -311,8 +331,7 @@ pub async fn drain_outbox(
         } else {
             let delay = RetryPolicy::delay_secs(claim.attempts, &mut rand::rng());
             tracing::warn!(%to, %error, delay, "refused, but no message of this run went through to tell a refusal of this address from one of our sender: tried again later");
-            report.deferred += 1;
-            metrics::messages("deferred", 1);
+            report.count(Settled::Deferred, 1);
             let why = format!("{error} (held: no message of the run went through to compare)");
             outbox
                 .store
@@ -459,8 +478,7 @@ async fn send_claimed(
             let recorded = match &outcome {
                 Ok(()) => {
                     tracing::info!(%to, id = claim.id, "mail sent");
-                    report.sent += 1;
-                    metrics::messages("sent", 1);
+                    report.count(Settled::Sent, 1);
                     let sent = store.mark_sent(&claim, now()).await?;
                     for (refused, error) in breaker.sent() {
                         reject(outbox, &refused, &error, report).await?;
@@ -500,16 +518,14 @@ async fn send_claimed(
                         policy.give_up_after_secs / 3600
                     );
                     tracing::error!(%to, %error, "mail not sent");
-                    report.failed += 1;
-                    metrics::messages("failed", 1);
+                    report.count(Settled::Failed, 1);
                     store.mark_failed(&claim, &error, now()).await?
                 }
                 Err(e @ SendError::Transient(_)) => {
                     let message = e.to_string();
                     let delay = RetryPolicy::delay_secs(claim.attempts, &mut rand::rng());
                     tracing::warn!(%to, error = %message, attempt = claim.attempts, delay, "mail deferred");
-                    report.deferred += 1;
-                    metrics::messages("deferred", 1);
+                    report.count(Settled::Deferred, 1);
                     store
                         .mark_retry(&claim, &message, now(), now() + delay)
                         .await?
@@ -551,8 +567,7 @@ async fn reject(
 ) -> Result<(), StoreError> {
     let to = reader(claim);
     tracing::error!(%to, id = claim.id, %error, "refused for good; the address is suppressed");
-    report.failed += 1;
-    metrics::messages("failed", 1);
+    report.count(Settled::Failed, 1);
     if !outbox
         .store
         .mark_rejected(claim, error, (outbox.clock)())
