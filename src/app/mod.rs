@@ -252,10 +252,11 @@ impl Application {
     }
 
     /// The deliver tick: the round (`force`: every active subscriber,
-    /// whatever their hour), unconfirmed subscriptions expired, then the
-    /// outbox sent (`retry_waiting`: messages backing off are tried too).
-    /// Fails when the round or the expiry fails; a failed delivery is in
-    /// the report, beside what the round queued.
+    /// whatever their hour), unconfirmed subscriptions expired, old records
+    /// forgotten, then the outbox sent (`retry_waiting`: messages backing
+    /// off are tried too). Fails when the round, the expiry or the
+    /// forgetting fails; a failed delivery is in the report, beside what
+    /// the round queued.
     pub async fn deliver_tick(
         &self,
         now: DateTime<Utc>,
@@ -277,6 +278,7 @@ impl Application {
             prepare_time,
         );
         let expired = self.expire_pending(now).await?;
+        self.forget_old(now).await?;
         let started = std::time::Instant::now();
         let delivered = self.deliver(retry_waiting).await;
         Ok(DeliverTick {
@@ -286,6 +288,28 @@ impl Application {
             delivered,
             delivery_time: started.elapsed(),
         })
+    }
+
+    /// Retention, once per deliver tick (not per confirmation sent now):
+    /// left-out lists older than a week, and the records of settled
+    /// messages older than `delivery.keep_messages_days`.
+    async fn forget_old(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let now = now.timestamp();
+        self.store
+            .forget_old_left_out(now - LEFT_OUT_KEPT_DAYS * 86_400)
+            .await?;
+        let keep_days = self.settings.delivery.keep_messages_days;
+        if keep_days > 0 {
+            let before = now - i64::from(keep_days) * 86_400;
+            let forgotten = self.store.forget_old_messages(before).await?;
+            if forgotten > 0 {
+                tracing::info!(
+                    forgotten,
+                    "deleted the records of old messages (delivery.keep_messages_days)"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// What to tell an operator when a daemon or a run starts while
@@ -312,20 +336,6 @@ impl Application {
         let delivery = &self.settings.delivery;
         if retry_waiting {
             self.store.release_retries(Utc::now().timestamp()).await?;
-        }
-        let now = Utc::now().timestamp();
-        self.store
-            .forget_old_left_out(now - LEFT_OUT_KEPT_DAYS * 86_400)
-            .await?;
-        if delivery.keep_messages_days > 0 {
-            let before = now - i64::from(delivery.keep_messages_days) * 86_400;
-            let forgotten = self.store.forget_old_messages(before).await?;
-            if forgotten > 0 {
-                tracing::info!(
-                    forgotten,
-                    "deleted the records of old messages (delivery.keep_messages_days)"
-                );
-            }
         }
         let outbox = Outbox {
             store: self.store.clone(),

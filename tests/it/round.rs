@@ -355,7 +355,7 @@ async fn a_sent_messages_body_goes_at_once_and_its_record_after_the_retention() 
         )
         .await;
         let left_out = "SELECT COUNT(*) FROM briefing_more";
-        app.deliver(false).await.unwrap();
+        app.deliver_tick(now, false, false).await.unwrap();
         assert!(
             sql_count(&db.url, left_out).await > 0,
             "[{label}] kept a week"
@@ -365,7 +365,7 @@ async fn a_sent_messages_body_goes_at_once_and_its_record_after_the_retention() 
             "UPDATE briefings SET created_at = created_at - 8 * 86400",
         )
         .await;
-        app.deliver(false).await.unwrap();
+        app.deliver_tick(now, false, false).await.unwrap();
         assert_eq!(sql_count(&db.url, left_out).await, 0, "[{label}]");
 
         // Forty days on (delivery.keep_messages_days is 30 by default), the
@@ -375,7 +375,7 @@ async fn a_sent_messages_body_goes_at_once_and_its_record_after_the_retention() 
             "UPDATE outbox SET created_at = created_at - 40 * 86400",
         )
         .await;
-        app.deliver(false).await.unwrap();
+        app.deliver_tick(now, false, false).await.unwrap();
         assert_eq!(
             sql_count(&db.url, "SELECT COUNT(*) FROM outbox").await,
             0,
