@@ -106,6 +106,14 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
+    /// The database holds migration `version`, unknown to this binary.
+    fn migrated_by_newer(version: i64) -> Self {
+        Self::Refused(format!(
+            "the database has migration {version}, which this academichub does not know: \
+             a newer version migrated it; run that version (or newer)"
+        ))
+    }
+
     /// Whether starting again cannot help until someone changes the
     /// configuration, the files or the program (the daemon then exits with
     /// a status its unit does not restart on).
@@ -266,10 +274,7 @@ impl Store {
         };
         match run {
             Err(sqlx::migrate::MigrateError::VersionMissing(version)) => {
-                return Err(StoreError::Refused(format!(
-                    "the database has migration {version}, which this academichub does not know: \
-                     a newer version migrated it; run that version (or newer)"
-                )));
+                return Err(StoreError::migrated_by_newer(version));
             }
             other => other?,
         }
@@ -349,12 +354,7 @@ impl Store {
             .collect();
         for (version, success, checksum) in &applied {
             match known.get(version) {
-                None => {
-                    return Err(StoreError::Refused(format!(
-                        "the database has migration {version}, which this academichub does not \
-                         know: a newer version migrated it; run that version (or newer)"
-                    )));
-                }
+                None => return Err(StoreError::migrated_by_newer(*version)),
                 Some(_) if *success == 0 => {
                     return Err(StoreError::Refused(format!(
                         "migration {version} failed partway; restore the database from a backup"
