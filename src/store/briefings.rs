@@ -3,7 +3,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::AssertSqlSafe;
 
 use super::outbox::BodyRow;
-use super::{ROWS_PER_INSERT, Result, Store, placeholders};
+use super::{ROWS_PER_INSERT, Result, Store, lists, placeholders};
 use crate::domain::{MessageBody, OutgoingMessage};
 
 /// When the round should look at a subscriber next, and why their last
@@ -84,18 +84,23 @@ impl Store {
         let mut ids: HashMap<i64, i64> = HashMap::new();
         for chunk in briefings.chunks(ROWS_PER_INSERT) {
             let sql = format!(
-                "INSERT INTO briefings (subscriber_id, edition, paper_count, created_at)
+                "INSERT INTO briefings (subscriber_id, edition, paper_count, created_at, papers)
                  VALUES {} ON CONFLICT (subscriber_id, edition) DO NOTHING
                  RETURNING id, subscriber_id",
-                self.values(chunk.len(), 4)
+                self.values(chunk.len(), 5)
             );
             let mut query = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
             for b in chunk {
+                let papers = b
+                    .items
+                    .iter()
+                    .map(|i| (i.topic.as_str(), (i.paper_id, i.version)));
                 query = query
                     .bind(b.subscriber_id)
                     .bind(&b.edition)
                     .bind(b.items.len() as i64)
-                    .bind(now);
+                    .bind(now)
+                    .bind(lists::pack(papers));
             }
             for (id, subscriber_id) in query.fetch_all(&mut *tx).await? {
                 ids.insert(subscriber_id, id);
@@ -105,37 +110,23 @@ impl Store {
             .iter()
             .filter_map(|b| ids.get(&b.subscriber_id).map(|&id| (id, b)))
             .collect();
-        let items = numbered(&created, |b| &b.items);
-        for chunk in items.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO briefing_items (briefing_id, paper_id, version, topic, position) VALUES {}",
-                self.values(chunk.len(), 5)
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for &(id, position, item) in chunk {
-                query = query
-                    .bind(id)
-                    .bind(item.paper_id)
-                    .bind(item.version.map(i64::from))
-                    .bind(&item.topic)
-                    .bind(position as i64);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        let left_out = numbered(&created, |b| &b.left_out);
+        let left_out: Vec<(i64, &NewBriefing)> = created
+            .iter()
+            .copied()
+            .filter(|(_, b)| !b.left_out.is_empty())
+            .collect();
         for chunk in left_out.chunks(ROWS_PER_INSERT) {
             let sql = format!(
-                "INSERT INTO briefing_more (briefing_id, paper_id, topic, matched, position) VALUES {}",
-                self.values(chunk.len(), 5)
+                "INSERT INTO briefing_left_out (briefing_id, papers) VALUES {}",
+                self.values(chunk.len(), 2)
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for &(id, position, item) in chunk {
-                query = query
-                    .bind(id)
-                    .bind(item.paper_id)
-                    .bind(&item.topic)
-                    .bind(item.matched.join("\n"))
-                    .bind(position as i64);
+            for &(id, b) in chunk {
+                let papers = b
+                    .left_out
+                    .iter()
+                    .map(|i| (i.topic.as_str(), (i.paper_id, &i.matched)));
+                query = query.bind(id).bind(lists::pack(papers));
             }
             query.execute(&mut *tx).await?;
         }
@@ -267,36 +258,32 @@ impl Store {
         &self,
         subscriber_id: i64,
     ) -> Result<Vec<(String, Vec<(String, String)>)>> {
-        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT b.edition, p.paper_key, p.title FROM briefings b
-             LEFT JOIN briefing_items bi ON bi.briefing_id = b.id
-             LEFT JOIN papers p ON p.id = bi.paper_id
-             WHERE b.subscriber_id = $1 ORDER BY b.edition, bi.position",
+        let editions: Vec<String> = sqlx::query_scalar(
+            "SELECT edition FROM briefings WHERE subscriber_id = $1 ORDER BY edition",
         )
         .bind(subscriber_id)
         .fetch_all(&self.pool)
         .await?;
-        let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
-        for (edition, key, title) in rows {
-            if out.last().is_none_or(|(e, _)| *e != edition) {
-                out.push((edition, Vec::new()));
-            }
-            if let (Some(key), Some(title)) = (key, title) {
-                out.last_mut().expect("pushed above").1.push((key, title));
-            }
+        let sql = format!(
+            "SELECT b.edition, p.paper_key, p.title FROM briefings b, {}
+             JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
+             WHERE b.subscriber_id = $1 ORDER BY b.edition, t.key, e.key",
+            self.list_entries("b.papers")
+        );
+        let papers: Vec<(String, String, String)> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(subscriber_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut by_edition: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for (edition, key, title) in papers {
+            by_edition.entry(edition).or_default().push((key, title));
         }
-        Ok(out)
+        Ok(editions
+            .into_iter()
+            .map(|edition| {
+                let papers = by_edition.remove(&edition).unwrap_or_default();
+                (edition, papers)
+            })
+            .collect())
     }
-}
-
-/// Each created briefing's rows of one kind, with the briefing's id and
-/// their position in it, in one list for multi-row inserts.
-fn numbered<'a, T>(
-    created: &[(i64, &'a NewBriefing)],
-    rows: impl Fn(&'a NewBriefing) -> &'a [T],
-) -> Vec<(i64, usize, &'a T)> {
-    created
-        .iter()
-        .flat_map(|&(id, b)| rows(b).iter().enumerate().map(move |(i, row)| (id, i, row)))
-        .collect()
 }

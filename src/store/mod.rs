@@ -24,6 +24,7 @@ mod bounces;
 mod briefings;
 mod events;
 mod feedback;
+mod lists;
 mod notices;
 mod outbox;
 mod papers;

@@ -188,7 +188,7 @@ impl Store {
     /// briefings the database holds.
     pub async fn forget_old_left_out(&self, before: i64) -> Result<u64> {
         Ok(sqlx::query(
-            "DELETE FROM briefing_more WHERE briefing_id < COALESCE(
+            "DELETE FROM briefing_left_out WHERE briefing_id < COALESCE(
                  (SELECT MIN(id) FROM briefings WHERE created_at >= $1),
                  (SELECT MAX(id) + 1 FROM briefings), 0)",
         )

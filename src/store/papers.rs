@@ -114,7 +114,7 @@ struct BriefingPaperRow {
     topic: String,
 }
 
-/// A paper a briefing left out, with the words that matched (one a line).
+/// A paper a briefing left out, with the words that matched (a JSON array).
 #[derive(sqlx::FromRow)]
 struct LeftOutRow {
     #[sqlx(flatten)]
@@ -502,14 +502,15 @@ impl Store {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT b.subscriber_id, bi.paper_id,
-                    CAST(CASE WHEN (bi.version IS NULL OR p.version IS NULL OR bi.version >= p.version)
+            "SELECT b.subscriber_id, p.id,
+                    CAST(CASE WHEN (e.value ->> 1 IS NULL OR p.version IS NULL
+                                    OR CAST(e.value ->> 1 AS BIGINT) >= p.version)
                                    AND (p.published_in_at IS NULL OR p.published_in_at <= b.created_at)
                               THEN 1 ELSE 0 END AS BIGINT) AS current
-             FROM briefing_items bi
-             JOIN briefings b ON b.id = bi.briefing_id
-             JOIN papers p ON p.id = bi.paper_id
+             FROM briefings b, {}
+             JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
              WHERE b.subscriber_id IN ({}) AND p.version_seen_at >= $1",
+            self.list_entries("b.papers"),
             super::placeholders(2, subscribers.len())
         );
         let mut query = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql)).bind(since);
@@ -531,17 +532,21 @@ impl Store {
         subscriber_id: i64,
         edition: &str,
     ) -> Result<Vec<(String, StoredPaper)>> {
-        let rows = sqlx::query_as::<_, BriefingPaperRow>(concat!(
-            "SELECT ",
-            paper_columns!(),
-            ", bi.topic FROM briefings b JOIN briefing_items bi ON bi.briefing_id = b.id
-             JOIN papers p ON p.id = bi.paper_id
-             WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY bi.position"
-        ))
-        .bind(subscriber_id)
-        .bind(edition)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                paper_columns!(),
+                ", t.value ->> 0 AS topic FROM briefings b, {}
+                 JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
+                 WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY t.key, e.key"
+            ),
+            self.list_entries("b.papers")
+        );
+        let rows = sqlx::query_as::<_, BriefingPaperRow>(AssertSqlSafe(sql))
+            .bind(subscriber_id)
+            .bind(edition)
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter()
             .map(|row| Ok((row.topic, row.paper.try_into()?)))
             .collect()
@@ -555,29 +560,24 @@ impl Store {
         subscriber_id: i64,
         edition: &str,
     ) -> Result<Vec<(String, Vec<String>, StoredPaper)>> {
-        let rows = sqlx::query_as::<_, LeftOutRow>(concat!(
-            "SELECT ",
-            paper_columns!(),
-            ", bm.topic, bm.matched FROM briefings b JOIN briefing_more bm ON bm.briefing_id = b.id
-             JOIN papers p ON p.id = bm.paper_id
-             WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY bm.position"
-        ))
-        .bind(subscriber_id)
-        .bind(edition)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                paper_columns!(),
+                ", t.value ->> 0 AS topic, CAST(e.value -> 1 AS TEXT) AS matched
+                 FROM briefings b JOIN briefing_left_out l ON l.briefing_id = b.id, {}
+                 JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
+                 WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY t.key, e.key"
+            ),
+            self.list_entries("l.papers")
+        );
+        let rows = sqlx::query_as::<_, LeftOutRow>(AssertSqlSafe(sql))
+            .bind(subscriber_id)
+            .bind(edition)
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter()
-            .map(|row| {
-                Ok((
-                    row.topic,
-                    row.matched
-                        .split('\n')
-                        .filter(|m| !m.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    row.paper.try_into()?,
-                ))
-            })
+            .map(|row| Ok((row.topic, from_json(&row.matched)?, row.paper.try_into()?)))
             .collect()
     }
 

@@ -206,7 +206,6 @@ async fn addresses_the_relay_bounces_are_suppressed_after_one_poll_and_not_maile
         // The next round mails the 17 only.
         // Today's briefings forgotten: `run-once --force` makes them again,
         // a second round on the same day.
-        sql_exec(&db.url, "DELETE FROM briefing_items").await;
         sql_exec(&db.url, "DELETE FROM briefings").await;
         let out = hub.ok(&["run-once", "--force"]).await;
         assert!(out.contains("17 sent"), "[{label}] {out}");

@@ -350,11 +350,10 @@ async fn a_sent_messages_body_goes_at_once_and_its_record_after_the_retention() 
         // briefing stays.
         sql_exec(
             &db.url,
-            "INSERT INTO briefing_more (briefing_id, paper_id, topic, matched, position)
-             SELECT briefing_id, paper_id, topic, '', 0 FROM briefing_items",
+            "INSERT INTO briefing_left_out (briefing_id, papers) SELECT id, papers FROM briefings",
         )
         .await;
-        let left_out = "SELECT COUNT(*) FROM briefing_more";
+        let left_out = "SELECT COUNT(*) FROM briefing_left_out";
         app.deliver_tick(now, false, false).await.unwrap();
         assert!(
             sql_count(&db.url, left_out).await > 0,

@@ -715,3 +715,150 @@ async fn soft_bounces_count_per_message_within_the_window() {
         db.drop_db().await;
     }
 }
+
+/// The upgrade that packs each briefing's lists into one row apiece
+/// (migration 20261208000001) keeps every briefing's papers with their
+/// order, topics and versions, and the papers each left out with the words
+/// that matched. The database is made by the migrations before it, as an
+/// older version left it, and opened by this one.
+#[tokio::test]
+async fn an_upgrade_packs_each_briefings_lists_and_loses_nothing() {
+    const PACKED: &str = "20261208000001";
+    for db in TestDb::all("an_upgrade_packs_each_briefings_lists_and_loses_nothing").await {
+        let label = db.label;
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(label);
+        let before = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let name = entry.unwrap().file_name();
+            if name.to_string_lossy().as_ref() < PACKED {
+                std::fs::copy(folder.join(&name), before.path().join(&name)).unwrap();
+            }
+        }
+        sqlx::any::install_default_drivers();
+        let url = if label == "sqlite" {
+            format!("{}?mode=rwc", db.url)
+        } else {
+            db.url.clone()
+        };
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(before.path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        let rows: &[(&str, &[&str])] = &[
+            (
+                "INSERT INTO subscribers (id, email, locale, timezone, send_hour, status, created_at)
+                 VALUES (1, 'ada@lab.test', 'en', 'UTC', 7, 'active', 0)",
+                &[],
+            ),
+            (
+                "INSERT INTO papers (id, paper_key, version, title, abstract, url, authors, venue,
+                                     first_seen_at, updated_at)
+                 SELECT n, 'url:https://papers.test/' || CAST(n AS TEXT), 2, 'Paper ' || CAST(n AS TEXT),
+                        '', 'https://papers.test/', '[]', '', 0, 0
+                 FROM (SELECT 1 AS n UNION SELECT 2 UNION SELECT 3 UNION SELECT 4
+                       UNION SELECT 5 UNION SELECT 6) AS ns",
+                &[],
+            ),
+            (
+                "INSERT INTO briefings (id, subscriber_id, edition, paper_count, created_at)
+                 VALUES (1, 1, '2026-12-01', 4, 100), (2, 1, '2026-12-02', 0, 200)",
+                &[],
+            ),
+            // Runs: vision, graphs, vision again; paper 3 was sent in v1,
+            // older than the v2 stored, paper 2 in no stated version.
+            (
+                "INSERT INTO briefing_items (briefing_id, paper_id, topic, position, version)
+                 VALUES (1, 4, 'vision', 3, 2), (1, 1, 'vision', 0, 2), (1, 2, 'vision', 1, NULL),
+                        (1, 3, 'graphs', 2, 1)",
+                &[],
+            ),
+            (
+                "INSERT INTO briefing_more (briefing_id, paper_id, topic, matched, position)
+                 VALUES (1, 6, $1, $2, 0), (1, 5, $3, $4, 1)",
+                &["graphs", "graph\nnetwork \"GNN\"", "vision", ""],
+            ),
+        ];
+        for (sql, values) in rows {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(*sql));
+            for value in *values {
+                query = query.bind(*value);
+            }
+            query.execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(&db.url, 2).await.unwrap();
+        let papers: Vec<(String, i64)> = store
+            .briefing_papers(1, "2026-12-01")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(topic, paper)| (topic, paper.id))
+            .collect();
+        let topic = |t: &str, id: i64| (t.to_owned(), id);
+        assert_eq!(
+            papers,
+            [
+                topic("vision", 1),
+                topic("vision", 2),
+                topic("graphs", 3),
+                topic("vision", 4)
+            ],
+            "[{label}] the papers in order, each under its topic"
+        );
+        let sent = store.papers_already_sent(1, 0).await.unwrap();
+        assert_eq!(
+            (
+                sent.current
+                    .iter()
+                    .copied()
+                    .collect::<std::collections::BTreeSet<_>>(),
+                sent.earlier
+                    .iter()
+                    .copied()
+                    .collect::<std::collections::BTreeSet<_>>()
+            ),
+            ([1, 2, 4].into(), [3].into()),
+            "[{label}] the versions sent"
+        );
+        let left_out: Vec<(String, Vec<String>, i64)> = store
+            .briefing_left_out(1, "2026-12-01")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(topic, matched, paper)| (topic, matched, paper.id))
+            .collect();
+        assert_eq!(
+            left_out,
+            [
+                (
+                    "graphs".into(),
+                    vec!["graph".into(), "network \"GNN\"".into()],
+                    6
+                ),
+                ("vision".into(), vec![], 5)
+            ],
+            "[{label}] the left-out list with the words that matched"
+        );
+        let titles = |n: &[i64]| {
+            n.iter()
+                .map(|n| (format!("url:https://papers.test/{n}"), format!("Paper {n}")))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            store.briefings_of(1).await.unwrap(),
+            [
+                ("2026-12-01".into(), titles(&[1, 2, 3, 4])),
+                ("2026-12-02".into(), titles(&[]))
+            ],
+            "[{label}] the data download, the empty briefing too"
+        );
+        store.close().await;
+        db.drop_db().await;
+    }
+}
