@@ -4,8 +4,9 @@
 //! PostgreSQL (for several daemon instances sharing the work) through sqlx's
 //! `Any` driver. Queries are written once in the dialect both accept
 //! (`$1` placeholders, `ON CONFLICT`, `RETURNING`); only claiming outbox work
-//! differs per backend (see `outbox.rs`). Times are unix seconds, lists are
-//! JSON text, because `Any` carries only plain scalars.
+//! differs per backend (see `outbox.rs`), and how a packed list is expanded
+//! (`lists.rs`). Times are unix seconds, lists are JSON text, because `Any`
+//! carries only plain scalars.
 //!
 //! Tables by file: `sources.rs` (feed fetch state), `papers.rs` (papers,
 //! their categories and the acronyms they define), `subscribers.rs` (the
@@ -15,10 +16,21 @@
 //! `feedback.rs` (verdicts on papers), `suppressions.rs` (deleting a
 //! subscriber, and the hashed addresses it leaves), `notices.rs` (mail that
 //! is not a briefing, limited per mailbox), `briefings.rs` (who got which
-//! papers on which day, and the outbox row made with it), `outbox.rs` (the
+//! papers on which day, and the outbox row made with it), `lists.rs` (a
+//! briefing's lists of papers, packed in its row), `outbox.rs` (the
 //! send queue), `writing.rs` (what an LLM wrote, and the tokens spent),
 //! `settings.rs` (instance secrets), `stats.rs` (one day's counts across
 //! tables, for `academichub stats`).
+
+/// What a settled message (sent, failed, expired) no longer needs, cleared
+/// in the statement that settles it: the lease is over and the one-click
+/// URL went out in the message. The record of sending keeps the recipient,
+/// subject, Message-ID, times and the last error.
+macro_rules! settled_forgets {
+    () => {
+        "lease_until = NULL, lease_token = NULL, unsubscribe_url = NULL"
+    };
+}
 
 mod bounces;
 mod briefings;

@@ -203,8 +203,11 @@ impl Store {
     pub async fn mark_sent(&self, claim: &ClaimedMessage, now: i64) -> Result<bool> {
         self.settle(
             claim,
-            "UPDATE outbox SET status = 'sent', sent_at = $3, lease_until = NULL, last_error = NULL
-             WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
+            concat!(
+                "UPDATE outbox SET status = 'sent', sent_at = $3, last_error = NULL, ",
+                settled_forgets!(),
+                " WHERE id = $1 AND lease_token = $2 AND status = 'sending'"
+            ),
             |q| q.bind(now),
         )
         .await
@@ -245,8 +248,11 @@ impl Store {
     pub async fn mark_failed(&self, claim: &ClaimedMessage, error: &str, now: i64) -> Result<bool> {
         self.settle(
             claim,
-            "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3, settled_at = $4
-             WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
+            concat!(
+                "UPDATE outbox SET status = 'failed', last_error = $3, settled_at = $4, ",
+                settled_forgets!(),
+                " WHERE id = $1 AND lease_token = $2 AND status = 'sending'"
+            ),
             |q| q.bind(error).bind(now),
         )
         .await
@@ -262,11 +268,12 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let subscriber: Option<Option<i64>> = sqlx::query_scalar(
-            "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $3, settled_at = $4
-             WHERE id = $1 AND lease_token = $2 AND status = 'sending'
-             RETURNING subscriber_id",
-        )
+        let subscriber: Option<Option<i64>> = sqlx::query_scalar(concat!(
+            "UPDATE outbox SET status = 'failed', last_error = $3, settled_at = $4, ",
+            settled_forgets!(),
+            " WHERE id = $1 AND lease_token = $2 AND status = 'sending'
+             RETURNING subscriber_id"
+        ))
         .bind(claim.id)
         .bind(&claim.lease)
         .bind(error)
@@ -319,22 +326,24 @@ impl Store {
         expire_before: i64,
         give_up_before: i64,
     ) -> Result<SweepCounts> {
-        let expired = sqlx::query(
+        let expired = sqlx::query(concat!(
             "UPDATE outbox SET status = 'expired', last_error = 'waited longer than a briefing is useful',
-                 settled_at = $2
-             WHERE kind = 'briefing' AND status IN ('queued', 'retry') AND created_at < $1",
-        )
+                 settled_at = $2, ",
+            settled_forgets!(),
+            " WHERE kind = 'briefing' AND status IN ('queued', 'retry') AND created_at < $1"
+        ))
         .bind(expire_before)
         .bind(now)
         .execute(&self.pool)
         .await?
         .rows_affected();
-        let given_up = sqlx::query(
+        let given_up = sqlx::query(concat!(
             "UPDATE outbox SET status = 'failed',
                  last_error = 'gave up: deferred for too long; last: ' || COALESCE(last_error, ''),
-                 settled_at = $2
-             WHERE status = 'retry' AND created_at < $1",
-        )
+                 settled_at = $2, ",
+            settled_forgets!(),
+            " WHERE status = 'retry' AND created_at < $1"
+        ))
         .bind(give_up_before)
         .bind(now)
         .execute(&self.pool)

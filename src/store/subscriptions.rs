@@ -380,10 +380,11 @@ pub(super) async fn stop_queued_mail(
     why: &str,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = $2, settled_at = $3
-         WHERE subscriber_id = $1 AND status IN ('queued', 'retry')",
-    )
+    sqlx::query(concat!(
+        "UPDATE outbox SET status = 'failed', last_error = $2, settled_at = $3, ",
+        settled_forgets!(),
+        " WHERE subscriber_id = $1 AND status IN ('queued', 'retry')"
+    ))
     .bind(subscriber_id)
     .bind(why)
     .bind(now)
