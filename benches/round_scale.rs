@@ -27,10 +27,10 @@
 //! (at the size of the messages a 300-subscriber pilot wrote as files).
 //!
 //! `--days D` (default 1) then runs D - 1 more daily rounds, each on a new
-//! day of papers (the same texts under new ids), the clock simulated by
-//! moving every stored time and each briefing's date one day back between
-//! rounds, and prints the database's size per reader per retained day
-//! (`academichub stats --json`; `delivery.keep_messages_days` is 30).
+//! day of papers (the same texts under new ids) with the daemon's clock
+//! that many days ahead (libfaketime), and prints the database's size per
+//! reader per retained day (`academichub stats --json`;
+//! `delivery.keep_messages_days` is 30).
 
 mod common;
 
@@ -112,7 +112,16 @@ fn write_subscribers(path: &Path, n: usize, vocab: &[String], rng: &mut StdRng) 
 }
 
 fn hub(config: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
+    hub_on_day(config, 0, args)
+}
+
+/// `academichub` run `day` days from today.
+fn hub_on_day(config: &Path, day: usize, args: &[&str]) -> String {
+    let mut command = Command::new(BIN);
+    if day > 0 {
+        days_ahead(&mut command, day);
+    }
+    let out = command
         .arg("--config")
         .arg(config)
         .args(args)
@@ -223,46 +232,36 @@ fn pilot_message_bytes(dir: &Path, subscribers: &Path, verp: &str) -> usize {
     (sizes.iter().sum::<u64>() / sizes.len().max(1) as u64) as usize
 }
 
-/// One day passes for everything stored: every time moves a day back and
-/// each briefing's date with it, so the next `run-once` is tomorrow's round
-/// (news older than the window is no longer news, the record of messages
-/// ages toward `delivery.keep_messages_days`).
-fn a_day_passes(database: &str) {
+/// The daemon's clock `day` days ahead (libfaketime, Debian package
+/// `faketime`): tomorrow's round runs as it will, on rows written once, so
+/// PostgreSQL's tables and indexes grow as in production (moving every
+/// stored time back instead rewrote every row each day, and the bloat of
+/// those rewrites was measured as the readers').
+fn days_ahead(command: &mut Command, day: usize) {
+    const LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    assert!(
+        Path::new(LIB).exists(),
+        "--days needs libfaketime: apt-get install faketime (scripts/test-deps.sh installs it)"
+    );
+    command
+        .env("LD_PRELOAD", LIB)
+        .env("FAKETIME", format!("+{day}d"))
+        // Timers and timeouts keep the real monotonic clock.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+}
+
+/// What autovacuum does within a day: dead rows' space (the bodies
+/// dropped, the outbox rows rewritten as they are sent) is free for
+/// tomorrow's.
+fn vacuum(database: &str) {
+    if database.starts_with("sqlite:") {
+        return;
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(database).await.unwrap();
-        let back_a_day: &[&str] = if database.starts_with("sqlite:") {
-            &["UPDATE briefings SET edition = date(edition, '-1 day'), created_at = created_at - 86400"]
-        } else {
-            // In two steps: PostgreSQL checks (subscriber, edition) row by
-            // row, and today's briefing would meet yesterday's.
-            &[
-                "UPDATE briefings SET edition = 'moving ' || edition, created_at = created_at - 86400",
-                "UPDATE briefings SET edition = to_char(CAST(substr(edition, 8) AS date) - 1, 'YYYY-MM-DD')",
-            ]
-        };
-        for sql in back_a_day.iter().copied().chain([
-            "UPDATE outbox SET created_at = created_at - 86400, sent_at = sent_at - 86400, \
-             settled_at = settled_at - 86400, deferred_at = deferred_at - 86400, \
-             next_attempt_at = next_attempt_at - 86400",
-            "UPDATE papers SET published_at = published_at - 86400, first_seen_at = first_seen_at - 86400, \
-             updated_at = updated_at - 86400, version_seen_at = version_seen_at - 86400, \
-             published_in_at = published_in_at - 86400",
-            "UPDATE subscriber_events SET at = at - 86400",
-            "UPDATE subscribers SET next_due_at = 0",
-            "UPDATE sources SET next_check_at = 0, last_fetched_at = last_fetched_at - 86400",
-        ]) {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        // What autovacuum does within a day: dead rows' space (the bodies
-        // dropped, the outbox rows rewritten) is free for tomorrow's.
-        if !database.starts_with("sqlite:") {
-            sqlx::query("VACUUM").execute(&pool).await.unwrap();
-        }
+        sqlx::query("VACUUM").execute(&pool).await.unwrap();
         pool.close().await;
     });
 }
@@ -454,10 +453,10 @@ fn main() {
     if days > 1 {
         let after_one = database_bytes(&config);
         for day in 1..days {
-            a_day_passes(&database);
+            vacuum(&database);
             write_feed(&dir.join("day.xml"), &papers, day);
-            hub(&config, &["collect"]);
-            let out = hub(&config, &["run-once"]);
+            hub_on_day(&config, day, &["collect"]);
+            let out = hub_on_day(&config, day, &["run-once"]);
             let sent = out
                 .lines()
                 .find(|l| l.starts_with("delivery:"))

@@ -17,6 +17,8 @@
 #                                own Node.js (NodeSource's ships its npm) is used
 #                                as it is, because Debian's npm conflicts with it
 #     postgresql                 only where no PostgreSQL server is installed
+#     faketime                   moves the clock of the storage bench's later days
+#                                (benches/round_scale.rs --days), as days passing would
 #     docker-compose             validates deploy/compose.yaml (scripts/check-deploy.sh);
 #                                Python only: without its recommends no Docker
 #                                engine comes with it, and none is started
@@ -52,6 +54,7 @@ if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/nu
   want postgresql
 fi
 want docker-compose
+want faketime
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-deps: installing Debian packages: ${missing[*]}" >&2
