@@ -119,7 +119,7 @@ impl Application {
             input.topics.splice(0..0, kept);
         }
         let checked = input.check(&self.input_rules())?;
-        self.check_examples(checked.radar.topics()).await?;
+        self.check_examples(checked.radar.topics(), now).await?;
         let (_, created) = self
             .store
             .save_subscriber(&checked.subscriber, checked.radar.topics(), now.timestamp())

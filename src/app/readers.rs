@@ -12,10 +12,11 @@ use super::Application;
 use crate::briefing::Notice;
 use crate::domain::{
     ConfirmOutcome, EventOrigin, Expansion, InputError, LinkAction, LinkClaims, LinkError,
-    MessageBody, OutgoingMessage, Preferences, PreferencesInput, Subscriber, SubscriberInput,
-    SubscriptionStatus, Topic, Verdict,
+    MAX_LOOKUPS_PER_SAVE, MessageBody, OutgoingMessage, PaperKey, Preferences, PreferencesInput,
+    Subscriber, SubscriberInput, SubscriptionStatus, Topic, Verdict,
 };
 use crate::links::{ReaderLink, edition_of};
+use crate::sources::LookupError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +59,7 @@ impl Application {
     ) -> Result<(), ReaderError> {
         let checked = request.check(&self.input_rules())?;
         let topics = checked.radar.topics();
-        self.check_examples(topics).await?;
+        self.check_examples(topics, now).await?;
         let outcome = self
             .store
             .request_subscription(&checked.subscriber, topics, origin, now.timestamp())
@@ -316,7 +317,7 @@ impl Application {
         let (subscriber, _) = self.open_link(token, LinkAction::Preferences, now).await?;
         self.check_form_token(&subscriber, token, form_token, now)?;
         let preferences = input.check()?;
-        self.check_examples(&preferences.topics).await?;
+        self.check_examples(&preferences.topics, now).await?;
         self.keep_preferences(subscriber.id, &preferences, origin, now)
             .await
     }
@@ -375,16 +376,45 @@ impl Application {
     }
 
     /// Every example paper the topics name (`like:`) must be a paper we
-    /// have: its text is what new papers are compared with.
-    pub(super) async fn check_examples(&self, topics: &[Topic]) -> Result<(), ReaderError> {
+    /// have: its text is what new papers are compared with. One no feed
+    /// brought is asked for at arXiv or Crossref and stored, up to
+    /// [`MAX_LOOKUPS_PER_SAVE`] in one save.
+    pub(super) async fn check_examples(
+        &self,
+        topics: &[Topic],
+        now: DateTime<Utc>,
+    ) -> Result<(), ReaderError> {
+        let mut looked_up = 0;
         for topic in topics {
             for reference in topic.query().examples() {
-                if self.store.find_paper(reference).await?.is_none() {
-                    return Err(InputError::UnknownExample {
-                        topic: topic.name().to_owned(),
-                        reference: reference.clone(),
+                if self.store.find_paper(reference).await?.is_some() {
+                    continue;
+                }
+                let example = || (topic.name().to_owned(), reference.clone());
+                if looked_up == MAX_LOOKUPS_PER_SAVE {
+                    let (topic, reference) = example();
+                    return Err(InputError::TooManyLookups { topic, reference }.into());
+                }
+                looked_up += 1;
+                let key = PaperKey::from_reference(reference)
+                    .expect("like: keeps only arXiv ids and DOIs");
+                match self.collector.look_up(&key, now.timestamp()).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        let (topic, reference) = example();
+                        return Err(InputError::UnknownExample { topic, reference }.into());
                     }
-                    .into());
+                    Err(LookupError::Store(e)) => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(reference = %reference, error = %e, "example lookup failed");
+                        let (topic, reference) = example();
+                        return Err(InputError::ExampleUnreachable {
+                            topic,
+                            reference,
+                            why: e.to_string(),
+                        }
+                        .into());
+                    }
                 }
             }
         }

@@ -23,6 +23,11 @@ use super::{
 /// Most papers per topic a reader may ask for.
 pub const MAX_PAPERS_PER_TOPIC: u32 = 50;
 
+/// Example papers (`like:`) not yet collected that one save may have
+/// looked up at arXiv or Crossref: a stranger's form must not make us ask
+/// the services for dozens, and each waits its turn (arXiv: 3 s apart).
+pub const MAX_LOOKUPS_PER_SAVE: usize = 3;
+
 /// A subscription as typed: the subscribe API's body, the form's fields,
 /// an import or export line, the CLI's arguments.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -230,10 +235,25 @@ pub enum InputError {
     #[error("keep at least one topic; to stop the briefings, unsubscribe instead")]
     KeepOneTopic,
     #[error(
-        "topic {topic:?}: like:{reference} is not a paper AcademicHub has collected; an example \
-         must be a paper from one of the feeds it follows (papers from elsewhere are not fetched yet)"
+        "topic {topic:?}: like:{reference} is neither a paper AcademicHub has collected nor one \
+         arXiv or Crossref knows; check the arXiv id or DOI"
     )]
     UnknownExample { topic: String, reference: String },
+    #[error(
+        "topic {topic:?}: like:{reference} could not be looked up just now ({why}); save again \
+         later, or leave it out for now"
+    )]
+    ExampleUnreachable {
+        topic: String,
+        reference: String,
+        why: String,
+    },
+    #[error(
+        "topic {topic:?}: like:{reference} is one paper too many to look up at once (at most \
+         {max} not yet collected per save); save it again afterwards",
+        max = MAX_LOOKUPS_PER_SAVE
+    )]
+    TooManyLookups { topic: String, reference: String },
     #[error(
         "this form is older than your latest link or was not opened from it; check your changes \
          below and press Save again"

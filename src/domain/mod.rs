@@ -36,8 +36,8 @@ pub use glossary::{
 };
 pub use inline_math::readable_math;
 pub use input::{
-    InputError, InputRules, MAX_PAPERS_PER_TOPIC, PreferencesInput, Radar, SendHour,
-    SubscriberInput, Subscription, TopicInput,
+    InputError, InputRules, MAX_LOOKUPS_PER_SAVE, MAX_PAPERS_PER_TOPIC, PreferencesInput, Radar,
+    SendHour, SubscriberInput, Subscription, TopicInput,
 };
 pub use link_token::{LinkAction, LinkClaims, LinkError, LinkKeys, LinkSecret};
 #[cfg(test)]

@@ -51,13 +51,17 @@ const ARXIV_DOI_PREFIX: &str = "10.48550/arxiv.";
 /// Longest piece of a plain-text refusal quoted in an error.
 const MAX_QUOTED: usize = 200;
 
-/// Reads one `work-list` page.
-pub fn parse_works(body: &[u8]) -> Result<Page, ApiError> {
-    let malformed = |detail: &str| ApiError::Malformed {
+fn malformed(detail: &str) -> ApiError {
+    ApiError::Malformed {
         api: API,
         detail: detail.to_owned(),
-    };
-    let answer: Value =
+    }
+}
+
+/// The `message` of an answer of `message_type` (`work-list`, `work`), or
+/// what Crossref said instead.
+fn message_of(body: &[u8], message_type: &str) -> Result<Value, ApiError> {
+    let mut answer: Value =
         serde_json::from_slice(body).map_err(|e| malformed(&format!("not JSON: {e}")))?;
     match answer.get("status").and_then(Value::as_str) {
         Some("ok") => {}
@@ -69,12 +73,18 @@ pub fn parse_works(body: &[u8]) -> Result<Page, ApiError> {
         }
         _ => return Err(malformed("no \"status\": \"ok\"")),
     }
-    if answer.get("message-type").and_then(Value::as_str) != Some("work-list") {
-        return Err(malformed("not a work-list"));
+    if answer.get("message-type").and_then(Value::as_str) != Some(message_type) {
+        return Err(malformed(&format!("not a {message_type}")));
     }
-    let message = answer
-        .get("message")
-        .ok_or_else(|| malformed("no message"))?;
+    answer
+        .get_mut("message")
+        .map(Value::take)
+        .ok_or_else(|| malformed("no message"))
+}
+
+/// Reads one `work-list` page.
+pub fn parse_works(body: &[u8]) -> Result<Page, ApiError> {
+    let message = message_of(body, "work-list")?;
     let items = message
         .get("items")
         .and_then(Value::as_array)
@@ -99,6 +109,11 @@ pub fn parse_works(body: &[u8]) -> Result<Page, ApiError> {
         }
     }
     Ok(page)
+}
+
+/// Reads one `works/<DOI>` answer: the work as a paper.
+pub fn parse_work(body: &[u8]) -> Result<Paper, ApiError> {
+    paper(&message_of(body, "work")?).map_err(malformed)
 }
 
 /// What Crossref said when it answered `status` (not 2xx) with `body`:
@@ -366,6 +381,28 @@ mod tests {
         assert_eq!(crabs.key.to_string(), "doi:10.7717/peerj.1246");
         assert_eq!(crabs.abstract_text, "");
         assert_eq!(crabs.authors[1], "Nancy J. O\u{2019}Connor");
+    }
+
+    #[test]
+    fn one_work_is_read_as_its_paper_and_a_list_is_not_one_work() {
+        let paper = parse_work(&fixture(
+            "crossref_work_10.1371_journal.pone.0033693_2026-06-16.json",
+        ))
+        .unwrap();
+        assert_eq!(paper.key.to_string(), "doi:10.1371/journal.pone.0033693");
+        assert_eq!(
+            paper.title,
+            "Methylphenidate Exposure Induces Dopamine Neuron Loss and Activation of Microglia \
+             in the Basal Ganglia of Mice"
+        );
+        assert_eq!(paper.venue, "PLoS ONE");
+        assert_eq!(paper.authors[0], "Shankar Sadasivan");
+        assert_eq!(paper.abstract_text, "", "none deposited");
+        let list = parse_work(&fixture(
+            "crossref_journal_works_2167-8359_peerj_2026-06-16.json",
+        ))
+        .unwrap_err();
+        assert!(list.to_string().contains("not a work"), "{list}");
     }
 
     #[test]

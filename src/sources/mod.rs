@@ -17,6 +17,7 @@ pub mod biorxiv;
 mod catalogue;
 pub mod crossref;
 mod fetch;
+mod lookup;
 pub mod markup;
 pub mod oai;
 mod page;
@@ -31,9 +32,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use catalogue::catalogue;
 pub use fetch::{FetchError, FetchOutcome, Fetcher};
+pub use lookup::LookupError;
 pub use page::{ApiError, Page};
 pub use parse::{MAX_ITEMS, ParseError, ParsedFeed, parse_feed};
-pub use route::{Endpoints, Politeness, RULES, Route, Rule};
+pub use route::{Endpoints, Lookup, Politeness, RULES, Route, Rule};
 pub use walk::{Credentials, WalkError, Walker, Window};
 
 use crate::config::{CollectSettings, SourceSettings};

@@ -525,6 +525,25 @@ mod tests {
     }
 
     #[test]
+    fn an_arxiv_query_api_answer_yields_its_paper_and_an_unknown_id_none() {
+        let answer = crate::sources::api_fixture("arxiv_api_id_list_1605.08386_2026-04-12.xml");
+        let papers = parse_feed(&answer).unwrap().papers;
+        assert_eq!(papers.len(), 1);
+        let walks = &papers[0];
+        assert_eq!(walks.key.to_string(), "arxiv:1605.08386");
+        assert_eq!(walks.title, "Heat-bath random walks with Markov bases");
+        assert!(
+            walks.abstract_text.starts_with("Graphs on lattice points"),
+            "{}",
+            walks.abstract_text
+        );
+        assert_eq!(walks.authors, ["Caprice Stanley", "Tobias Windisch"]);
+        assert_eq!(walks.categories, ["math.CO", "math.ST"]);
+        let none = crate::sources::api_fixture("arxiv_api_id_list_0000.0000_none_2026-04-12.xml");
+        assert!(parse_feed(&none).unwrap().papers.is_empty());
+    }
+
+    #[test]
     fn arxiv_atom_entries_get_their_dc_creators_back() {
         let papers = parse_feed(&fixture("arxiv-atom-cs.LG-2026-09-25.xml"))
             .unwrap()

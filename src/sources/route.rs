@@ -11,13 +11,14 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::SourceSettings;
-use crate::domain::{JournalRoute, PreprintServer, Source};
+use crate::domain::{JournalRoute, PaperKey, PreprintServer, Source};
 
 /// Where each API lives; the defaults are the public services.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     arxiv_rss: String,
     arxiv_oai: String,
+    arxiv_api: String,
     biorxiv: String,
     crossref: String,
     pubmed: String,
@@ -34,20 +35,23 @@ impl Endpoints {
                 .to_owned()
         };
         let urls = &settings.base_urls;
-        // One `arxiv` base for a mirror serves both the feeds and OAI-PMH.
-        let (arxiv_rss, arxiv_oai) = match &urls.arxiv {
+        // One `arxiv` base for a mirror serves the feeds, OAI-PMH and the
+        // query API.
+        let (arxiv_rss, arxiv_oai, arxiv_api) = match &urls.arxiv {
             Some(b) => {
                 let b = b.trim_end_matches('/');
-                (b.to_owned(), format!("{b}/oai"))
+                (b.to_owned(), format!("{b}/oai"), format!("{b}/api/query"))
             }
             None => (
                 "https://rss.arxiv.org".to_owned(),
                 "https://oaipmh.arxiv.org/oai".to_owned(),
+                "https://export.arxiv.org/api/query".to_owned(),
             ),
         };
         Self {
             arxiv_rss,
             arxiv_oai,
+            arxiv_api,
             biorxiv: base(&urls.biorxiv, "https://api.biorxiv.org"),
             crossref: base(&urls.crossref, "https://api.crossref.org"),
             pubmed: base(
@@ -161,24 +165,74 @@ impl Route {
 
     /// Who is asked, and how often at most.
     pub fn politeness(&self, ncbi_key: bool) -> Politeness {
-        let provider = |name: &str| {
-            let rule = RULES.iter().find(|r| r.provider == name).expect("a rule");
-            Politeness {
-                key: rule.provider.to_owned(),
-                interval: rule.interval,
-            }
-        };
         match self {
             Self::Feed { url } => Politeness::for_url(url),
-            Self::Preprints { .. } => provider("biorxiv"),
-            Self::Crossref { .. } => provider("crossref"),
+            Self::Preprints { .. } => provider_politeness("biorxiv"),
+            Self::Crossref { .. } => provider_politeness("crossref"),
             Self::Pubmed { .. } if ncbi_key => Politeness {
                 key: "pubmed".into(),
                 interval: Duration::from_millis(100),
             },
-            Self::Pubmed { .. } => provider("pubmed"),
-            Self::ArxivOai { .. } => provider("arxiv"),
+            Self::Pubmed { .. } => provider_politeness("pubmed"),
+            Self::ArxivOai { .. } => provider_politeness("arxiv"),
         }
+    }
+}
+
+/// Where one paper is asked for by its key: a topic's `like:` example
+/// that no feed brought.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// arXiv's query API by id: an Atom feed of the one paper, or of none.
+    Arxiv { url: String },
+    /// Crossref's `works/<DOI>`: the work, or 404.
+    Crossref { url: String },
+}
+
+impl Lookup {
+    /// `None` for a paper known only by its URL: no service to ask.
+    pub fn of(key: &PaperKey, endpoints: &Endpoints) -> Option<Self> {
+        match key {
+            PaperKey::Arxiv(id) => Some(Self::Arxiv {
+                url: format!("{}?id_list={id}", endpoints.arxiv_api),
+            }),
+            PaperKey::Doi(doi) => Some(Self::Crossref {
+                url: format!("{}/works/{doi}", endpoints.crossref),
+            }),
+            PaperKey::Url(_) => None,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Arxiv { url } | Self::Crossref { url } => url,
+        }
+    }
+
+    /// The service's name, for messages.
+    pub fn service(&self) -> &'static str {
+        match self {
+            Self::Arxiv { .. } => "arXiv",
+            Self::Crossref { .. } => "Crossref",
+        }
+    }
+
+    /// The same pace as the service's collection: one gate per provider.
+    pub fn politeness(&self) -> Politeness {
+        let provider = match self {
+            Self::Arxiv { .. } => "arxiv",
+            Self::Crossref { .. } => "crossref",
+        };
+        provider_politeness(provider)
+    }
+}
+
+/// A provider's pace, by its name in [`RULES`].
+fn provider_politeness(name: &str) -> Politeness {
+    let rule = RULES.iter().find(|r| r.provider == name).expect("a rule");
+    Politeness {
+        key: rule.provider.to_owned(),
+        interval: rule.interval,
     }
 }
 

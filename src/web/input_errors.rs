@@ -7,7 +7,7 @@
 //! syntax error (where in the query, what was expected) is passed on as
 //! the parser wrote it.
 
-use crate::domain::{InputError, MAX_PAPERS_PER_TOPIC, Topic, TopicError};
+use crate::domain::{InputError, MAX_LOOKUPS_PER_SAVE, MAX_PAPERS_PER_TOPIC, Topic, TopicError};
 
 /// The `[input]` string for `error` and the values for its holes.
 pub(super) fn describe(error: &InputError) -> (&'static str, Vec<(&'static str, String)>) {
@@ -68,6 +68,26 @@ pub(super) fn describe(error: &InputError) -> (&'static str, Vec<(&'static str, 
         E::UnknownExample { topic, reference } => (
             "unknown_example",
             vec![("topic", quoted(topic)), ("reference", reference.clone())],
+        ),
+        E::ExampleUnreachable {
+            topic,
+            reference,
+            why,
+        } => (
+            "example_unreachable",
+            vec![
+                ("topic", quoted(topic)),
+                ("reference", reference.clone()),
+                ("why", why.clone()),
+            ],
+        ),
+        E::TooManyLookups { topic, reference } => (
+            "too_many_lookups",
+            vec![
+                ("topic", quoted(topic)),
+                ("reference", reference.clone()),
+                ("max", MAX_LOOKUPS_PER_SAVE.to_string()),
+            ],
         ),
         E::StaleForm => ("stale_form", vec![]),
         E::TopicGone => ("topic_gone", vec![]),
@@ -141,6 +161,15 @@ mod tests {
             E::NoTopics,
             E::KeepOneTopic,
             E::UnknownExample {
+                topic: "Graphs".into(),
+                reference: "2601.99999".into(),
+            },
+            E::ExampleUnreachable {
+                topic: "Graphs".into(),
+                reference: "2601.99999".into(),
+                why: "arXiv could not be asked: timed out".into(),
+            },
+            E::TooManyLookups {
                 topic: "Graphs".into(),
                 reference: "2601.99999".into(),
             },

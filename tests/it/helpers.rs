@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -146,6 +146,8 @@ pub enum Route {
 /// What the feed server saw of one request.
 #[derive(Clone, Debug)]
 pub struct FeedRequest {
+    /// The path asked for, with its query when it had one.
+    pub path: String,
     pub user_agent: Option<String>,
     pub if_none_match: Option<String>,
 }
@@ -195,6 +197,7 @@ impl FeedServer {
 async fn serve_feed(
     State(state): State<FeedState>,
     UrlPath(path): UrlPath<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let get = |h: header::HeaderName| {
@@ -204,11 +207,17 @@ async fn serve_feed(
             .map(str::to_owned)
     };
     let if_none_match = get(header::IF_NONE_MATCH);
+    // A route may name its query too (`api/query?id_list=…`).
+    let with_query = query.map(|q| format!("{path}?{q}"));
     state.requests.lock().unwrap().push(FeedRequest {
+        path: with_query.clone().unwrap_or_else(|| path.clone()),
         user_agent: get(header::USER_AGENT),
         if_none_match: if_none_match.clone(),
     });
-    match state.routes.get(&path) {
+    let route = with_query
+        .and_then(|p| state.routes.get(&p))
+        .or_else(|| state.routes.get(&path));
+    match route {
         Some(Route::Feed(body)) => {
             let etag = format!("\"{}\"", body.len());
             if if_none_match.as_deref() == Some(etag.as_str()) {
