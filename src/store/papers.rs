@@ -532,20 +532,8 @@ impl Store {
         subscriber_id: i64,
         edition: &str,
     ) -> Result<Vec<(String, StoredPaper)>> {
-        let sql = format!(
-            concat!(
-                "SELECT ",
-                paper_columns!(),
-                ", t.value ->> 0 AS topic FROM briefings b, {}
-                 JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
-                 WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY t.key, e.key"
-            ),
-            self.list_entries("b.papers")
-        );
-        let rows = sqlx::query_as::<_, BriefingPaperRow>(AssertSqlSafe(sql))
-            .bind(subscriber_id)
-            .bind(edition)
-            .fetch_all(&self.pool)
+        let rows: Vec<BriefingPaperRow> = self
+            .papers_of_list("", "briefings b", "b.papers", subscriber_id, edition)
             .await?;
         rows.into_iter()
             .map(|row| Ok((row.topic, row.paper.try_into()?)))
@@ -560,25 +548,52 @@ impl Store {
         subscriber_id: i64,
         edition: &str,
     ) -> Result<Vec<(String, Vec<String>, StoredPaper)>> {
-        let sql = format!(
-            concat!(
-                "SELECT ",
-                paper_columns!(),
-                ", t.value ->> 0 AS topic, CAST(e.value -> 1 AS TEXT) AS matched
-                 FROM briefings b JOIN briefing_left_out l ON l.briefing_id = b.id, {}
-                 JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
-                 WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY t.key, e.key"
-            ),
-            self.list_entries("l.papers")
-        );
-        let rows = sqlx::query_as::<_, LeftOutRow>(AssertSqlSafe(sql))
-            .bind(subscriber_id)
-            .bind(edition)
-            .fetch_all(&self.pool)
+        let rows: Vec<LeftOutRow> = self
+            .papers_of_list(
+                ", CAST(e.value -> 1 AS TEXT) AS matched",
+                "briefings b JOIN briefing_left_out l ON l.briefing_id = b.id",
+                "l.papers",
+                subscriber_id,
+                edition,
+            )
             .await?;
         rows.into_iter()
             .map(|row| Ok((row.topic, from_json(&row.matched)?, row.paper.try_into()?)))
             .collect()
+    }
+
+    /// The papers of one packed list of a subscriber's briefing for
+    /// `edition`, in the list's order, each with its topic and the entry's
+    /// `more` columns, read from `from` (holding `briefings b`) and its
+    /// `column`.
+    async fn papers_of_list<R>(
+        &self,
+        more: &str,
+        from: &str,
+        column: &str,
+        subscriber_id: i64,
+        edition: &str,
+    ) -> Result<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                paper_columns!(),
+                ", t.value ->> 0 AS topic{} FROM {}, {}
+                 JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
+                 WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY t.key, e.key"
+            ),
+            more,
+            from,
+            self.list_entries(column)
+        );
+        Ok(sqlx::query_as::<_, R>(AssertSqlSafe(sql))
+            .bind(subscriber_id)
+            .bind(edition)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     pub async fn paper_count(&self) -> Result<i64> {
