@@ -462,6 +462,9 @@ fn main() {
                 .find(|l| l.starts_with("delivery:"))
                 .map_or(0.0, |l| number_before(l, "sent"));
             eprintln!("day {}: {sent} sent", day + 1);
+            // Nothing sent: the day did not come (the clock stayed), and
+            // the figure would measure nothing.
+            assert!(sent > 0.0, "day {}: nothing sent: {out}", day + 1);
         }
         let bytes = database_bytes(&config);
         let retained = days.min(30) as f64;
