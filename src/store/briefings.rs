@@ -266,9 +266,8 @@ impl Store {
         .await?;
         let sql = format!(
             "SELECT b.edition, p.paper_key, p.title FROM briefings b, {}
-             JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
              WHERE b.subscriber_id = $1 ORDER BY b.edition, t.key, e.key",
-            self.list_entries("b.papers")
+            self.list_papers("b.papers")
         );
         let papers: Vec<(String, String, String)> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(subscriber_id)

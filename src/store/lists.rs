@@ -10,7 +10,7 @@
 //! one topic, in the briefing's order, so a topic's name is written once
 //! per run. A paper's entry is `[paper id, version]` (version `null`: the
 //! latest); a left-out paper's `[paper id, [words that matched, …]]`.
-//! Queries expand a list into rows with [`Store::list_entries`], so the
+//! Queries expand a list into rows with [`Store::list_papers`], so the
 //! papers are joined in SQL as before; papers are never deleted, so a list
 //! needs no foreign key.
 
@@ -32,18 +32,20 @@ pub(super) fn pack<'a, E: Serialize>(entries: impl IntoIterator<Item = (&'a str,
 
 impl Store {
     /// `FROM` items expanding the packed list in `column` into a row per
-    /// entry: `t` is its run (`t.value ->> 0` the topic) and `e` the entry
-    /// (`e.value ->> 0` the paper's id, `e.value -> 1` or `->> 1` the rest);
-    /// `ORDER BY t.key, e.key` keeps the list's order. The JSON operators
-    /// read alike on both backends; only the functions that expand differ.
-    pub(super) fn list_entries(&self, column: &str) -> String {
-        match self.backend {
+    /// entry, each joined to its paper `p`: `t` is the entry's run
+    /// (`t.value ->> 0` the topic) and `e` the entry (`e.value -> 1` or
+    /// `->> 1` what it holds beside the paper's id); `ORDER BY t.key, e.key`
+    /// keeps the list's order. The JSON operators read alike on both
+    /// backends; only the functions that expand differ.
+    pub(super) fn list_papers(&self, column: &str) -> String {
+        let expand = match self.backend {
             Backend::Sqlite => format!("json_each({column}) AS t, json_each(t.value, '$[1]') AS e"),
             Backend::Postgres => format!(
                 "json_array_elements(CAST({column} AS json)) WITH ORDINALITY AS t(value, key), \
                  json_array_elements(t.value -> 1) WITH ORDINALITY AS e(value, key)"
             ),
-        }
+        };
+        format!("{expand} JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)")
     }
 }
 

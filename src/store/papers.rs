@@ -508,9 +508,8 @@ impl Store {
                                    AND (p.published_in_at IS NULL OR p.published_in_at <= b.created_at)
                               THEN 1 ELSE 0 END AS BIGINT) AS current
              FROM briefings b, {}
-             JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
              WHERE b.subscriber_id IN ({}) AND p.version_seen_at >= $1",
-            self.list_entries("b.papers"),
+            self.list_papers("b.papers"),
             super::placeholders(2, subscribers.len())
         );
         let mut query = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql)).bind(since);
@@ -582,12 +581,11 @@ impl Store {
                 "SELECT ",
                 paper_columns!(),
                 ", t.value ->> 0 AS topic{} FROM {}, {}
-                 JOIN papers p ON p.id = CAST(e.value ->> 0 AS BIGINT)
                  WHERE b.subscriber_id = $1 AND b.edition = $2 ORDER BY t.key, e.key"
             ),
             more,
             from,
-            self.list_entries(column)
+            self.list_papers(column)
         );
         Ok(sqlx::query_as::<_, R>(AssertSqlSafe(sql))
             .bind(subscriber_id)

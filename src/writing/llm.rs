@@ -211,7 +211,7 @@ impl Writing {
         if budget == 0 {
             return Ok(true);
         }
-        let spent = self.store.tokens_spent(&day(now)).await?;
+        let spent = self.tokens_spent_today(now).await?;
         Ok(u64::try_from(spent).unwrap_or(0) < budget)
     }
 
