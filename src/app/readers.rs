@@ -399,8 +399,8 @@ impl Application {
                 let key = PaperKey::from_reference(reference)
                     .expect("like: keeps only arXiv ids and DOIs");
                 match self.collector.look_up(&key, now.timestamp()).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
+                    Ok(true) => {}
+                    Ok(false) => {
                         let (topic, reference) = example();
                         return Err(InputError::UnknownExample { topic, reference }.into());
                     }

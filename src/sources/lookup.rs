@@ -40,11 +40,11 @@ pub enum LookupError {
 
 impl Collector {
     /// Asks the service `key` belongs to for that one paper and stores it.
-    /// `Ok(None)`: the service has no such paper (or `key` is a URL, which
-    /// no service is asked for); `Ok(Some(title))` once it is stored.
-    pub async fn look_up(&self, key: &PaperKey, now: i64) -> Result<Option<String>, LookupError> {
+    /// `Ok(false)`: the service has no such paper (or `key` is a URL, which
+    /// no service is asked for); `Ok(true)` once it is stored.
+    pub async fn look_up(&self, key: &PaperKey, now: i64) -> Result<bool, LookupError> {
         let Some(lookup) = Lookup::of(key, &self.endpoints) else {
-            return Ok(None);
+            return Ok(false);
         };
         let source = self
             .store
@@ -63,9 +63,9 @@ impl Collector {
                 self.store
                     .record_fetch_success(source.id, None, None, None, now, now)
                     .await?;
-                Ok(Some(paper.title))
+                Ok(true)
             }
-            Ok(None) => Ok(None),
+            Ok(None) => Ok(false),
             Err(e) => {
                 // Seen by operators in `academichub stats` and `feeds`.
                 self.store
