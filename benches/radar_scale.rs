@@ -16,7 +16,9 @@
 //!   (specific enough to be a research interest: "image" is not), with a
 //!   second required group (1 in 5), an exclusion (1 in 5) and a category
 //!   filter (1 in 10), and one in 5 also names an acronym the papers
-//!   define (read in its sense, with its long form as an expansion);
+//!   define (read in its sense, with its long form as an expansion) and
+//!   one in 5 names a field of `src/domain/fields.toml` (its words join
+//!   as expansions);
 //! - radars: 3 to 7 topics each, one in 3 from 2,000 popular topics and the
 //!   rest from a pool of up to 200,000 (one per 5 radars), as readers share
 //!   interests.
@@ -29,7 +31,7 @@ mod common;
 
 use std::time::Instant;
 
-use academichub::domain::{Glossary, Paper, Topic};
+use academichub::domain::{Field, Fields, Glossary, Paper, Topic};
 use academichub::radar::{MatchOptions, RadarId, RadarsBuilder};
 use common::{arg, papers, topic_query, vocabulary};
 use rand::rngs::StdRng;
@@ -59,6 +61,7 @@ fn main() {
     let learned = start.elapsed();
     let mut acronyms: Vec<&str> = glossary.known_acronyms().collect();
     acronyms.sort_unstable();
+    let fields: Vec<&Field> = Fields::builtin().iter().collect();
     let pool = |n: usize, rng: &mut StdRng| -> Vec<Topic> {
         (0..n)
             .map(|i| {
@@ -69,6 +72,14 @@ fn main() {
                     query = match query.strip_prefix('(') {
                         Some(rest) => format!("({acronym} OR {rest}"),
                         None => format!("{acronym} OR {query}"),
+                    };
+                }
+                if rng.random_ratio(1, 5) {
+                    let field = &fields[rng.random_range(0..fields.len())];
+                    let name = &field.names()[rng.random_range(0..field.names().len())];
+                    query = match query.strip_prefix('(') {
+                        Some(rest) => format!("(\"{name}\" OR {rest}"),
+                        None => format!("\"{name}\" OR {query}"),
                     };
                 }
                 Topic::parse(&format!("topic {i}"), &query).unwrap()

@@ -23,13 +23,17 @@
 //! A sense or an expansion needs [`Glossary::MIN_PAPERS`] papers behind it,
 //! so one odd definition does not steer anyone's radar.
 //!
+//! A keyword that names a field of research ([`Fields`]) also brings the
+//! words that field's papers use without naming it; they come after the
+//! learned ones and drop the same way.
+//!
 //! When an LLM is configured it may suggest more expansions per topic
 //! wording ([`Glossary::with_suggestions`], kept in the database): they come
 //! after the learned ones, marked as suggested, and drop the same way.
 
 use std::collections::HashMap;
 
-use super::{Paper, Query, Term};
+use super::{Fields, Paper, Query, Term};
 
 /// Common research abbreviations and the long forms they stand for, in
 /// lower case. Kept short and unambiguous within research writing: an
@@ -262,8 +266,19 @@ pub struct Expansion {
     pub group: usize,
     /// For an acronym: the long form it must stand for.
     pub sense: Option<String>,
-    /// Suggested by an AI model (`[llm]`), not learned from papers.
-    pub suggested: bool,
+    pub origin: ExpansionOrigin,
+}
+
+/// Where an expansion comes from, as the reader is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpansionOrigin {
+    /// An acronym and its long form, learned from stored papers.
+    Learned,
+    /// A term of a field the reader named ([`Fields`]): the radar counts
+    /// it only where a paper leans on it.
+    Field(&'static str),
+    /// Suggested by an AI model (`[llm]`).
+    Suggested,
 }
 
 impl Glossary {
@@ -346,7 +361,8 @@ impl Glossary {
 
     /// The words the topic also matches, in query order: the long form of
     /// each acronym typed without it, the acronym of each long form typed
-    /// without it, leaving out those the query drops (`-also:`).
+    /// without it, then the terms of each field a keyword names, then what
+    /// an LLM suggested; leaving out those the query drops (`-also:`).
     pub fn expansions(&self, query: &Query) -> Vec<Expansion> {
         let typed: Vec<String> = typed_terms(query)
             .map(|t| long_form_key(t.text()))
@@ -381,7 +397,7 @@ impl Glossary {
                             text: long.to_owned(),
                             group,
                             sense: None,
-                            suggested: false,
+                            origin: ExpansionOrigin::Learned,
                         });
                     }
                 } else {
@@ -394,9 +410,25 @@ impl Glossary {
                             text: acronym.clone(),
                             group,
                             sense: Some(long.clone()),
-                            suggested: false,
+                            origin: ExpansionOrigin::Learned,
                         });
                     }
+                }
+            }
+        }
+        for (group, terms) in query.groups().iter().enumerate() {
+            for field in terms
+                .iter()
+                .filter(|t| !t.is_exact())
+                .filter_map(|t| Fields::builtin().named(t.text()))
+            {
+                for text in &field.terms {
+                    add(Expansion {
+                        text: text.clone(),
+                        group,
+                        sense: None,
+                        origin: ExpansionOrigin::Field(&field.name),
+                    });
                 }
             }
         }
@@ -406,7 +438,7 @@ impl Glossary {
                 text: text.clone(),
                 group: 0,
                 sense: None,
-                suggested: true,
+                origin: ExpansionOrigin::Suggested,
             });
         }
         out
@@ -421,10 +453,6 @@ impl Glossary {
     /// The acronyms that have a [`Self::meaning`], in no particular order.
     pub fn known_acronyms(&self) -> impl Iterator<Item = &str> {
         self.acronyms_of.values().flatten().map(String::as_str)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.senses.is_empty() && self.suggested.is_empty()
     }
 }
 
@@ -535,11 +563,15 @@ mod tests {
             ("WSI", "whole slide image", 4),
         ]);
         let q = Query::parse(r#"HAR OR "whole-slide images""#).unwrap();
-        let texts: Vec<_> = g
-            .expansions(&q)
-            .into_iter()
-            .map(|e| (e.text, e.sense))
-            .collect();
+        // Learned ones (HAR also names a field: its words come after).
+        let learned = |q: &Query| -> Vec<_> {
+            g.expansions(q)
+                .into_iter()
+                .filter(|e| e.origin == ExpansionOrigin::Learned)
+                .map(|e| (e.text, e.sense))
+                .collect()
+        };
+        let texts = learned(&q);
         assert_eq!(
             texts,
             [
@@ -548,18 +580,21 @@ mod tests {
             ]
         );
         let dropped = Query::parse(r#"HAR OR "whole-slide images" -also:WSI"#).unwrap();
-        assert_eq!(g.expansions(&dropped).len(), 1);
+        assert_eq!(learned(&dropped).len(), 1);
         let reviewed = glossary(&[("LLM", "large language model", 9)]);
         let q = Query::parse(r#""large language model" OR LLM"#).unwrap();
-        assert!(
-            reviewed.expansions(&q).is_empty(),
+        let learned_from = |g: &Glossary, q: &Query| {
+            g.expansions(q)
+                .into_iter()
+                .filter(|e| e.origin == ExpansionOrigin::Learned)
+                .count()
+        };
+        assert_eq!(
+            learned_from(&reviewed, &q),
+            0,
             "the reviewed table already spells one as the other"
         );
-        assert!(
-            reviewed
-                .expansions(&Query::parse("LLM").unwrap())
-                .is_empty()
-        );
+        assert_eq!(learned_from(&reviewed, &Query::parse("LLM").unwrap()), 0);
         let suggested = g.clone().with_suggestions(
             [(
                 "har".to_owned(),
@@ -571,7 +606,8 @@ mod tests {
         let texts: Vec<_> = suggested
             .expansions(&alone)
             .into_iter()
-            .map(|e| (e.text, e.suggested))
+            .filter(|e| !matches!(e.origin, ExpansionOrigin::Field(_)))
+            .map(|e| (e.text, e.origin == ExpansionOrigin::Suggested))
             .collect();
         assert_eq!(
             texts,
@@ -582,8 +618,9 @@ mod tests {
             "suggestions come after learned ones, never repeating a typed word"
         );
         let both = Query::parse(r#"HAR OR "human activity recognition""#).unwrap();
-        assert!(
-            g.expansions(&both).is_empty(),
+        assert_eq!(
+            learned_from(&g, &both),
+            0,
             "nothing to add when both are typed"
         );
     }

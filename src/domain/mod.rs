@@ -10,6 +10,7 @@ mod announce;
 mod arxiv_id;
 mod bounce;
 mod email;
+mod fields;
 mod glossary;
 mod inline_math;
 mod input;
@@ -30,9 +31,10 @@ pub use announce::AnnounceType;
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use bounce::BounceOutcome;
 pub use email::{EmailAddress, EmailAddressError};
+pub use fields::{FIELD_TERM_MIN_MENTIONS, Field, Fields};
 pub use glossary::{
-    Definition, Expansion, Glossary, REVIEWED_ABBREVIATIONS, acronym_key, definitions,
-    long_form_key, paper_definitions,
+    Definition, Expansion, ExpansionOrigin, Glossary, REVIEWED_ABBREVIATIONS, acronym_key,
+    definitions, long_form_key, paper_definitions,
 };
 pub use inline_math::readable_math;
 pub use input::{

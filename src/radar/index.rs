@@ -21,8 +21,8 @@ use rayon::prelude::*;
 
 use super::text::{self, Tokens};
 use crate::domain::{
-    AnnounceType, Glossary, Paper, Query, Revisions, SentPapers, Topic, acronym_key,
-    paper_definitions,
+    AnnounceType, ExpansionOrigin, FIELD_TERM_MIN_MENTIONS, Glossary, Paper, Query, Revisions,
+    SentPapers, Topic, acronym_key, paper_definitions,
 };
 
 /// Title words weigh this much more than abstract words.
@@ -128,6 +128,8 @@ struct PaperTokens {
     authors: Vec<Vec<String>>,
     /// The acronyms it defines, with the stems of their long forms.
     defines: Vec<(String, Vec<String>)>,
+    /// The acronyms it writes in capitals ([`acronym_key`]), sorted.
+    acronyms: Vec<String>,
 }
 
 /// An acronym read in one sense: the acronym (upper case) and the stems of
@@ -154,6 +156,11 @@ pub struct RadarsBuilder {
     /// Terms as typed (and the sense an acronym is read in) → term id:
     /// most radars repeat terms others typed.
     term_cache: HashMap<(bool, String, Option<String>), TermId>,
+    /// A plain term → its field-term variant ([`ExpansionOrigin::Field`]),
+    /// which counts only where a paper leans on the term, and for an
+    /// acronym only where the paper writes it in capitals ("WILDS" the
+    /// benchmark, not "in the wild").
+    strict_ids: HashMap<TermId, (TermId, Option<String>)>,
     /// What acronyms stand for, by the stored papers.
     glossary: Glossary,
     /// Example papers topics name (`like:`), by reference.
@@ -319,6 +326,7 @@ impl RadarsBuilder {
                     .into_iter()
                     .map(|d| (d.acronym().to_owned(), sense_stems(d.long_form())))
                     .collect(),
+                acronyms: capitalised_acronyms(&p.title, &p.abstract_text),
             })
             .collect();
         let mut builder = Self {
@@ -330,6 +338,7 @@ impl RadarsBuilder {
             venues: Interner::default(),
             term_ids: HashMap::new(),
             term_cache: HashMap::new(),
+            strict_ids: HashMap::new(),
             glossary: Glossary::default(),
             examples: Examples::new(),
             example_ids: HashMap::new(),
@@ -470,7 +479,19 @@ impl RadarsBuilder {
 
     /// Terms, authors and examples share one id space (the postings').
     fn next_id(&self) -> TermId {
-        (self.term_ids.len() + self.author_ids.len() + self.example_ids.len()) as TermId
+        (self.term_ids.len()
+            + self.strict_ids.len()
+            + self.author_ids.len()
+            + self.example_ids.len()) as TermId
+    }
+
+    /// A field term ([`FIELD_TERM_MIN_MENTIONS`]): its postings are the
+    /// plain term's where the paper has it in its title or often enough.
+    fn strict_term_id(&mut self, text: &str) -> TermId {
+        let plain = self.term_id(text, false, None);
+        let next = self.next_id();
+        let acronym = acronym_key(text).filter(|_| text::tokens(text).stems.len() == 1);
+        self.strict_ids.entry(plain).or_insert((next, acronym)).0
     }
 
     fn author_id(&mut self, name: &str) -> TermId {
@@ -495,10 +516,13 @@ impl RadarsBuilder {
                 pos += 1;
             }
         }
-        if !self.glossary.is_empty() {
+        {
             let expansions = self.glossary.expansions(query);
             for (i, expansion) in expansions.into_iter().take(Query::MAX_TERMS).enumerate() {
-                let id = self.term_id(&expansion.text, false, expansion.sense.as_deref());
+                let id = match expansion.origin {
+                    ExpansionOrigin::Field(_) => self.strict_term_id(&expansion.text),
+                    _ => self.term_id(&expansion.text, false, expansion.sense.as_deref()),
+                };
                 entries.push(Entry {
                     id,
                     kind: Kind::Expansion,
@@ -600,7 +624,10 @@ impl RadarsBuilder {
 
     /// Scans every paper once for every radar's terms (on all cores).
     pub fn build(self) -> RadarIndex {
-        let n_terms = self.term_ids.len() + self.author_ids.len() + self.example_ids.len();
+        let n_terms = self.term_ids.len()
+            + self.strict_ids.len()
+            + self.author_ids.len()
+            + self.example_ids.len();
         let max_len = self
             .term_ids
             .keys()
@@ -644,6 +671,14 @@ impl RadarsBuilder {
                 by_stems.insert(key, id);
             }
         }
+        // Every proper prefix of a key: the scan of a paper stops lengthening
+        // a slice as soon as no key goes on from it (most stop at one token).
+        fn prefixes<'k>(map: &HashMap<&'k [u32], TermId>) -> HashSet<&'k [u32]> {
+            map.keys()
+                .flat_map(|k| (1..k.len()).map(move |n| &k[..n]))
+                .collect()
+        }
+        let (stem_prefixes, word_prefixes) = (prefixes(&by_stems), prefixes(&by_words));
         let authors: HashMap<&[u32], TermId> = self
             .author_ids
             .iter()
@@ -668,32 +703,48 @@ impl RadarsBuilder {
             .map(|toks| {
                 let mut counts: HashMap<TermId, (u16, u16)> = HashMap::new();
                 let streams = [
-                    (ids(&self.stems, &toks.title.stems), &by_stems, true),
-                    (ids(&self.words, &toks.title.words), &by_words, true),
+                    (
+                        ids(&self.stems, &toks.title.stems),
+                        &by_stems,
+                        &stem_prefixes,
+                        true,
+                    ),
+                    (
+                        ids(&self.words, &toks.title.words),
+                        &by_words,
+                        &word_prefixes,
+                        true,
+                    ),
                     (
                         ids(&self.stems, &toks.abstract_text.stems),
                         &by_stems,
+                        &stem_prefixes,
                         false,
                     ),
                     (
                         ids(&self.words, &toks.abstract_text.words),
                         &by_words,
+                        &word_prefixes,
                         false,
                     ),
                 ];
-                for (stream, map, in_title) in &streams {
+                for (stream, map, prefixes, in_title) in &streams {
                     if map.is_empty() {
                         continue;
                     }
                     for i in 0..stream.len() {
                         for len in 1..=max_len.min(stream.len() - i) {
-                            if let Some(&id) = map.get(&stream[i..i + len]) {
+                            let slice = &stream[i..i + len];
+                            if let Some(&id) = map.get(slice) {
                                 let c = counts.entry(id).or_default();
                                 if *in_title {
                                     c.0 = c.0.saturating_add(1);
                                 } else {
                                     c.1 = c.1.saturating_add(1);
                                 }
+                            }
+                            if !prefixes.contains(slice) {
+                                break;
                             }
                         }
                     }
@@ -741,6 +792,20 @@ impl RadarsBuilder {
                     }
                     counts.extend(extra);
                 }
+                if !self.strict_ids.is_empty() {
+                    let leaned_on: Vec<(TermId, (u16, u16))> = counts
+                        .iter()
+                        .filter(|(_, (t, a))| *t > 0 || *a >= FIELD_TERM_MIN_MENTIONS)
+                        .filter_map(|(base, &c)| {
+                            let (id, acronym) = self.strict_ids.get(base)?;
+                            let written = acronym
+                                .as_ref()
+                                .is_none_or(|a| toks.acronyms.binary_search(a).is_ok());
+                            written.then_some((*id, c))
+                        })
+                        .collect();
+                    counts.extend(leaned_on);
+                }
                 Found {
                     counts: counts.into_iter().map(|(id, (t, a))| (id, t, a)).collect(),
                     authors: found_authors,
@@ -762,6 +827,9 @@ impl RadarsBuilder {
             let mut v = vec![false; n_terms];
             for ((_, key, _), &id) in &self.term_ids {
                 v[id as usize] = key.len() > 1;
+            }
+            for (&plain, (strict, _)) in &self.strict_ids {
+                v[*strict as usize] = v[plain as usize];
             }
             v
         };
@@ -831,6 +899,19 @@ impl RadarsBuilder {
             .collect();
         index
     }
+}
+
+/// The acronyms a paper writes in capitals, as [`acronym_key`] spells
+/// them, sorted and once each.
+fn capitalised_acronyms(title: &str, abstract_text: &str) -> Vec<String> {
+    let mut out: Vec<String> = [title, abstract_text]
+        .iter()
+        .flat_map(|t| t.split(|c: char| !c.is_alphanumeric()))
+        .filter_map(acronym_key)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The stems two long forms of one acronym are compared by: joining words

@@ -15,6 +15,11 @@
 //!   shows unless the topic says `only:new`, and a new version of a paper
 //!   already sent shows only when the topic says `with:updates`) and
 //!   freshness.
+//! - Expansions (acronyms learned from stored papers, the words of a field
+//!   a keyword names, an LLM's suggestions) join the reader's words at
+//!   [`index`]'s `EXPANSION_WEIGHT`; a field's word counts only where a
+//!   paper leans on it (title, or twice in the abstract) and, for an
+//!   acronym, writes it in capitals.
 //! - Feedback ("more / less like this") becomes a [`Profile`]: the TF-IDF
 //!   centroids of liked and disliked papers (Rocchio). It re-ranks every
 //!   topic's picks and may add up to three papers like the liked ones that

@@ -433,6 +433,48 @@ fn a_learned_expansion_matches_is_named_and_can_be_turned_off() {
 }
 
 #[test]
+fn a_field_the_reader_names_brings_its_own_words_where_papers_lean_on_them() {
+    // "remote sensing" names a field of `src/domain/fields.toml`, whose
+    // papers write "Landsat" and "Sentinel-2" without naming it.
+    let papers = [
+        paper("Crop maps from Landsat", "We map crops.", &[]),
+        paper(
+            "Flood mapping",
+            "Sentinel-2 scenes before and after; Sentinel-2 revisits.",
+            &[],
+        ),
+        paper(
+            "A language model",
+            "Unlike Sentinel-2 imagery, text is discrete.",
+            &[],
+        ),
+        paper("Remote sensing change detection", "Bitemporal scenes.", &[]),
+    ];
+    let (ids, words) = run_learned(&topic("\"remote sensing\""), &papers);
+    assert_eq!(ids, [1, 2, 4], "one passing mention does not count");
+    assert_eq!(
+        words,
+        ["remote sensing"],
+        "the reader's own word ranks first"
+    );
+    let (_, words) = run_learned(&topic("\"remote sensing\""), &papers[..1]);
+    assert_eq!(words, ["Landsat"], "the card names the field's word");
+    let (ids, _) = run_learned(&topic("\"remote sensing\" -also:Landsat"), &papers);
+    assert_eq!(ids, [2, 4], "a dropped word no longer matches");
+}
+
+#[test]
+fn a_fields_acronym_counts_only_where_a_paper_writes_it_in_capitals() {
+    // WILDS, a benchmark of domain generalization, is not "in the wild".
+    let papers = [
+        paper("Results on WILDS", "We evaluate on shifts.", &[]),
+        paper("Detection in the Wild", "Objects in the wild.", &[]),
+    ];
+    let (ids, _) = run_learned(&topic("\"domain generalization\""), &papers);
+    assert_eq!(ids, [1]);
+}
+
+#[test]
 fn a_liked_paper_with_a_word_only_a_topic_uses_makes_a_profile() {
     // "quantum" is a stem the index knows from the topic, not from any of
     // today's papers: it has no document frequency (this panicked).

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::Round;
 use super::matching::index_due;
-use crate::domain::{Glossary, Subscriber};
+use crate::domain::{ExpansionOrigin, Glossary, Subscriber};
 use crate::radar::{self, RadarId, Rejection, Why};
 use crate::store::StoredPaper;
 
@@ -153,10 +153,12 @@ fn senses_and_expansions(topic: &crate::domain::Topic, glossary: &Glossary) -> V
         })
         .collect();
     for e in glossary.expansions(query) {
-        let source = if e.suggested {
-            "suggested by an AI model"
-        } else {
-            "learned from stored papers"
+        let source = match e.origin {
+            ExpansionOrigin::Suggested => "suggested by an AI model".to_owned(),
+            ExpansionOrigin::Learned => "learned from stored papers".to_owned(),
+            ExpansionOrigin::Field(field) => {
+                format!("used by papers on {field}; counted in a title or mentioned twice")
+            }
         };
         lines.push(format!(
             "also matching {:?} ({source}; -also:{:?} turns it off)",

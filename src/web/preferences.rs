@@ -15,8 +15,8 @@ use super::subscribe::{AlsoChip, TopicRow, fields, topic_rows};
 use super::{ClientIp, Web, origin};
 use crate::app::{ReaderError, ReaderLink};
 use crate::domain::{
-    Cadence, Expansion, InputError, LinkAction, MAX_PAPERS_PER_TOPIC, PreferencesInput, SendHour,
-    Subscriber,
+    Cadence, Expansion, ExpansionOrigin, InputError, LinkAction, MAX_PAPERS_PER_TOPIC,
+    PreferencesInput, SendHour, Subscriber,
 };
 
 /// Empty rows offered for new topics.
@@ -50,7 +50,11 @@ impl PreferencesForm {
                     .into_iter()
                     .map(|e| AlsoChip {
                         text: e.text,
-                        suggested: e.suggested,
+                        suggested: e.origin == ExpansionOrigin::Suggested,
+                        field: match e.origin {
+                            ExpansionOrigin::Field(field) => Some(field),
+                            _ => None,
+                        },
                     })
                     .collect(),
                 ..TopicRow::from_topic(t)

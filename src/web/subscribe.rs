@@ -38,6 +38,8 @@ pub(super) struct AlsoChip {
     pub text: String,
     /// Suggested by an AI model rather than learned from papers.
     pub suggested: bool,
+    /// The field the reader named, when the term is one its papers use.
+    pub field: Option<&'static str>,
 }
 
 impl TopicRow {

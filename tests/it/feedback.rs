@@ -62,8 +62,9 @@ fn more_like_this_lifts_look_alikes_and_less_like_this_sinks_them() {
         ..Default::default()
     };
     let more = index.profile(liked.iter().map(|&p| &papers[p]), []);
-    // The unseen pick most like them, of those with room to rise.
-    let target = *before[1..]
+    // The unseen pick most like them, of the lower half (where scores lie
+    // close enough for a likeness to move a paper past its neighbours).
+    let target = *before[before.len() / 2..]
         .iter()
         .filter(|p| !liked.contains(p))
         .max_by(|a, b| {
