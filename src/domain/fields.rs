@@ -8,8 +8,9 @@
 //! field. So the service ships a reviewed vocabulary, `fields.toml`, as it
 //! ships [`super::REVIEWED_ABBREVIATIONS`]: each field with the names a
 //! reader gives it and the terms its papers use. A topic that names a field
-//! also matches its terms ([`super::Glossary::expansions`]), below the
-//! reader's own words and only where a paper leans on the term (in its
+//! also matches its other names ("long video understanding" brings "video
+//! understanding") and its terms ([`super::Glossary::expansions`]), below
+//! the reader's own words and only where a paper leans on one (in its
 //! title or at least twice in its abstract, [`FIELD_TERM_MIN_MENTIONS`]):
 //! one passing mention of "UAV" does not make a paper remote sensing. The
 //! reader sees every such term under "also matching" and drops any one.

@@ -24,8 +24,8 @@
 //! so one odd definition does not steer anyone's radar.
 //!
 //! A keyword that names a field of research ([`Fields`]) also brings the
-//! words that field's papers use without naming it; they come after the
-//! learned ones and drop the same way.
+//! field's other names and the words its papers use without naming it;
+//! they come after the learned ones and drop the same way.
 //!
 //! When an LLM is configured it may suggest more expansions per topic
 //! wording ([`Glossary::with_suggestions`], kept in the database): they come
@@ -361,7 +361,8 @@ impl Glossary {
 
     /// The words the topic also matches, in query order: the long form of
     /// each acronym typed without it, the acronym of each long form typed
-    /// without it, then the terms of each field a keyword names, then what
+    /// without it, then the other names and the terms of each field a
+    /// keyword names ([`Fields`]), then what
     /// an LLM suggested; leaving out those the query drops (`-also:`).
     pub fn expansions(&self, query: &Query) -> Vec<Expansion> {
         let typed: Vec<String> = typed_terms(query)
@@ -422,7 +423,7 @@ impl Glossary {
                 .filter(|t| !t.is_exact())
                 .filter_map(|t| Fields::builtin().named(t.text()))
             {
-                for text in &field.terms {
+                for text in field.names().iter().chain(&field.terms) {
                     add(Expansion {
                         text: text.clone(),
                         group,
@@ -598,7 +599,7 @@ mod tests {
         let suggested = g.clone().with_suggestions(
             [(
                 "har".to_owned(),
-                vec!["activity recognition".to_owned(), "HAR".to_owned()],
+                vec!["motion sensing".to_owned(), "HAR".to_owned()],
             )]
             .into(),
         );
@@ -613,7 +614,7 @@ mod tests {
             texts,
             [
                 ("human activity recognition".to_owned(), false),
-                ("activity recognition".to_owned(), true),
+                ("motion sensing".to_owned(), true),
             ],
             "suggestions come after learned ones, never repeating a typed word"
         );

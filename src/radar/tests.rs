@@ -448,7 +448,7 @@ fn a_field_the_reader_names_brings_its_own_words_where_papers_lean_on_them() {
             "Unlike Sentinel-2 imagery, text is discrete.",
             &[],
         ),
-        paper("Remote sensing change detection", "Bitemporal scenes.", &[]),
+        paper("Remote sensing of forests", "Canopy scenes.", &[]),
     ];
     let (ids, words) = run_learned(&topic("\"remote sensing\""), &papers);
     assert_eq!(ids, [1, 2, 4], "one passing mention does not count");

@@ -890,6 +890,22 @@ impl Mail {
             .collect()
     }
 
+    /// The first `/{kind}/` link under `base` after `text` in the text
+    /// part: a card's own link, found by its title.
+    pub fn link_after(&self, base: &str, kind: &str, text: &str) -> String {
+        let parsed = self.parsed();
+        let body = parsed.body_text(0).expect("a text part").into_owned();
+        let start = body
+            .find(text)
+            .unwrap_or_else(|| panic!("no {text:?} in:\n{body}"));
+        let prefix = format!("{base}/{kind}/");
+        body[start..]
+            .split_whitespace()
+            .find(|w| w.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {kind} link after {text:?} in:\n{body}"))
+            .to_owned()
+    }
+
     /// The first link under `base` whose path starts with `/{kind}/`.
     pub fn link(&self, base: &str, kind: &str) -> String {
         let prefix = format!("{base}/{kind}/");

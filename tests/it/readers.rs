@@ -138,8 +138,13 @@ async fn a_reader_subscribes_confirms_reads_tunes_and_leaves_through_the_links_i
             Some(format!("<{unsubscribe}>").as_str())
         );
 
-        // "More like this" on the paper.
-        let more = briefing.link(&base, "feedback");
+        // "More like this" on the paper (the topic's field, anomaly
+        // detection, brings another one beside it).
+        let more = briefing.link_after(
+            &base,
+            "feedback",
+            "Outlier Detection for Multi-Network Data",
+        );
         let (code, page) = daemon.get(&more).await;
         assert_eq!(code, StatusCode::OK);
         assert!(page.contains("More papers like this?"), "{page}");
