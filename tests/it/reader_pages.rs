@@ -594,6 +594,10 @@ async fn a_reader_sees_what_a_topic_also_matches_and_turns_one_off_with_one_clic
             explained.contains("also matching \"CIR\""),
             "[{label}] explain names the expansion: {explained}"
         );
+        assert!(
+            explained.contains("also matching \"FashionIQ\" (used by papers on image retrieval"),
+            "[{label}] and the words of the field the topic names: {explained}"
+        );
         let before = smtp.messages().len();
         hub.ok(&["run-once", "--force"]).await;
         let mail = wait_for_mail(&smtp, before + 1).await;
