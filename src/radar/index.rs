@@ -702,33 +702,14 @@ impl RadarsBuilder {
             .par_iter()
             .map(|toks| {
                 let mut counts: HashMap<TermId, (u16, u16)> = HashMap::new();
+                let (stems, words) = ((&by_stems, &stem_prefixes), (&by_words, &word_prefixes));
                 let streams = [
-                    (
-                        ids(&self.stems, &toks.title.stems),
-                        &by_stems,
-                        &stem_prefixes,
-                        true,
-                    ),
-                    (
-                        ids(&self.words, &toks.title.words),
-                        &by_words,
-                        &word_prefixes,
-                        true,
-                    ),
-                    (
-                        ids(&self.stems, &toks.abstract_text.stems),
-                        &by_stems,
-                        &stem_prefixes,
-                        false,
-                    ),
-                    (
-                        ids(&self.words, &toks.abstract_text.words),
-                        &by_words,
-                        &word_prefixes,
-                        false,
-                    ),
+                    (ids(&self.stems, &toks.title.stems), stems, true),
+                    (ids(&self.words, &toks.title.words), words, true),
+                    (ids(&self.stems, &toks.abstract_text.stems), stems, false),
+                    (ids(&self.words, &toks.abstract_text.words), words, false),
                 ];
-                for (stream, map, prefixes, in_title) in &streams {
+                for (stream, (map, prefixes), in_title) in &streams {
                     if map.is_empty() {
                         continue;
                     }
