@@ -363,7 +363,9 @@ impl Glossary {
     /// each acronym typed without it, the acronym of each long form typed
     /// without it, then the other names and the terms of each field a
     /// keyword names ([`Fields`]), then what
-    /// an LLM suggested; leaving out those the query drops (`-also:`).
+    /// an LLM suggested; leaving out those the query drops (`-also:`), and
+    /// at most [`Query::MAX_TERMS`] (what the radar matches is what the
+    /// preferences page lists).
     pub fn expansions(&self, query: &Query) -> Vec<Expansion> {
         let typed: Vec<String> = typed_terms(query)
             .map(|t| long_form_key(t.text()))
@@ -379,7 +381,8 @@ impl Glossary {
         let mut out: Vec<Expansion> = Vec::new();
         let mut add = |e: Expansion| {
             let key = long_form_key(&e.text);
-            if !typed.contains(&key)
+            if out.len() < Query::MAX_TERMS
+                && !typed.contains(&key)
                 && !dropped.contains(&key)
                 && !out.iter().any(|o| long_form_key(&o.text) == key)
             {
@@ -555,6 +558,12 @@ mod tests {
             g.sense(&alone, "CAD").as_deref(),
             Some("computer aided design")
         );
+    }
+
+    #[test]
+    fn a_topic_naming_several_fields_gets_at_most_max_terms_expansions() {
+        let q = Query::parse(r#""remote sensing" OR "video generation" OR "speech recognition" OR "image restoration""#).unwrap();
+        assert_eq!(Glossary::default().expansions(&q).len(), Query::MAX_TERMS);
     }
 
     #[test]

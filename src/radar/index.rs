@@ -518,7 +518,7 @@ impl RadarsBuilder {
         }
         {
             let expansions = self.glossary.expansions(query);
-            for (i, expansion) in expansions.into_iter().take(Query::MAX_TERMS).enumerate() {
+            for (i, expansion) in expansions.into_iter().enumerate() {
                 let id = match expansion.origin {
                     ExpansionOrigin::Field(_) => self.strict_term_id(&expansion.text),
                     _ => self.term_id(&expansion.text, false, expansion.sense.as_deref()),
