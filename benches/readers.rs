@@ -25,6 +25,10 @@ async fn main() {
     settings.database.url = format!("sqlite://{}", dir.path().join("hub.db").display());
     settings.delivery.folder = dir.path().join("mail");
     settings.web.subscribe_per_ip_per_hour = u32::MAX;
+    // One loopback client stands for many readers: with the cap at exactly
+    // CONCURRENCY, a connection the client opens before the server has let
+    // go of the one it replaces was refused (429) on a loaded machine.
+    settings.web.max_connections_per_client = 4 * CONCURRENCY;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     settings.web.public_url = base.clone();
