@@ -12,8 +12,11 @@
 //! understanding") and its terms ([`super::Glossary::expansions`]), below
 //! the reader's own words and only where a paper leans on one (in its
 //! title or at least twice in its abstract, [`FIELD_TERM_MIN_MENTIONS`]):
-//! one passing mention of "UAV" does not make a paper remote sensing. The
-//! reader sees every such term under "also matching" and drops any one.
+//! one passing mention of "UAV" does not make a paper remote sensing. A
+//! keyword that opens with a field's name and says more ("medical image
+//! classification") brings the field's words only together with the rest
+//! ("MRI" where the paper also says "classification"). The reader sees
+//! every such term under "also matching" and drops any one.
 //!
 //! The vocabulary was written from knowledge of the fields, without
 //! looking at the labelled papers the radar is measured on (see
@@ -105,6 +108,21 @@ impl Fields {
             .map(|&i| &self.fields[i])
     }
 
+    /// The field a keyword names, or else the field its opening words name
+    /// with the words after them ("medical image classification": medical
+    /// imaging, and "classification", which a paper must then have too).
+    pub fn named_in(&self, keyword: &str) -> Option<(&Field, Option<String>)> {
+        let key = long_form_key(keyword);
+        if let Some(&i) = self.by_name.get(&key) {
+            return Some((&self.fields[i], None));
+        }
+        let words: Vec<&str> = key.split(' ').collect();
+        (1..words.len()).rev().find_map(|n| {
+            let &i = self.by_name.get(&words[..n].join(" "))?;
+            Some((&self.fields[i], Some(words[n..].join(" "))))
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.fields.len()
     }
@@ -152,6 +170,25 @@ mod tests {
         );
         assert_eq!(fields.named("remote-sensing").unwrap().terms, ["UAV"]);
         assert!(fields.named("sensing").is_none());
+    }
+
+    #[test]
+    fn a_keyword_opening_with_a_name_keeps_the_words_after_it() {
+        let fields = Fields::parse(
+            "[[field]]\nname = \"medical imaging\"\nnames = [\"medical image\"]\nterms = [\"MRI\"]\n",
+        )
+        .unwrap();
+        let (field, rest) = fields.named_in("Medical-Image Classification").unwrap();
+        assert_eq!(
+            (field.name.as_str(), rest.as_deref()),
+            ("medical imaging", Some("classification"))
+        );
+        assert_eq!(fields.named_in("medical images").unwrap().1, None);
+        assert!(
+            fields
+                .named_in("classification of medical images")
+                .is_none()
+        );
     }
 
     #[test]

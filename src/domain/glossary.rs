@@ -267,6 +267,9 @@ pub struct Expansion {
     /// For an acronym: the long form it must stand for.
     pub sense: Option<String>,
     pub origin: ExpansionOrigin,
+    /// Words a paper must also have for this one to count: the rest of a
+    /// keyword that opens with a field's name ([`Fields::named_in`]).
+    pub with: Option<String>,
 }
 
 /// Where an expansion comes from, as the reader is told.
@@ -379,13 +382,14 @@ impl Glossary {
             .map(|d| long_form_key(d))
             .collect();
         let mut out: Vec<Expansion> = Vec::new();
+        let mut taken: Vec<String> = Vec::new();
         let mut add = |e: Expansion| {
+            if out.len() >= Query::MAX_TERMS {
+                return;
+            }
             let key = long_form_key(&e.text);
-            if out.len() < Query::MAX_TERMS
-                && !typed.contains(&key)
-                && !dropped.contains(&key)
-                && !out.iter().any(|o| long_form_key(&o.text) == key)
-            {
+            if !typed.contains(&key) && !dropped.contains(&key) && !taken.contains(&key) {
+                taken.push(key);
                 out.push(e);
             }
         };
@@ -402,6 +406,7 @@ impl Glossary {
                             group,
                             sense: None,
                             origin: ExpansionOrigin::Learned,
+                            with: None,
                         });
                     }
                 } else {
@@ -415,16 +420,17 @@ impl Glossary {
                             group,
                             sense: Some(long.clone()),
                             origin: ExpansionOrigin::Learned,
+                            with: None,
                         });
                     }
                 }
             }
         }
         for (group, terms) in query.groups().iter().enumerate() {
-            for field in terms
+            for (field, with) in terms
                 .iter()
                 .filter(|t| !t.is_exact())
-                .filter_map(|t| Fields::builtin().named(t.text()))
+                .filter_map(|t| Fields::builtin().named_in(t.text()))
             {
                 for text in field.names().iter().chain(&field.terms) {
                     add(Expansion {
@@ -432,6 +438,7 @@ impl Glossary {
                         group,
                         sense: None,
                         origin: ExpansionOrigin::Field(&field.name),
+                        with: with.clone(),
                     });
                 }
             }
@@ -443,6 +450,7 @@ impl Glossary {
                 group: 0,
                 sense: None,
                 origin: ExpansionOrigin::Suggested,
+                with: None,
             });
         }
         out

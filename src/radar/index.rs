@@ -140,6 +140,10 @@ type Sense = (Box<str>, Box<[u32]>);
 /// an acronym the sense it must have in the paper.
 type TermKey = (bool, Box<[u32]>, Option<Sense>);
 
+/// A field term's variant of a plain term: the term a paper must also have,
+/// the variant's id, and the acronym the paper must write in capitals.
+type StrictVariant<'a> = (Option<TermId>, TermId, Option<&'a str>);
+
 /// Collects radars over a day's papers; [`RadarsBuilder::build`] makes the index.
 /// Tokenising the papers is the expensive part: clone a builder that has
 /// no radars yet to index several batches of radars over the same papers.
@@ -156,11 +160,12 @@ pub struct RadarsBuilder {
     /// Terms as typed (and the sense an acronym is read in) → term id:
     /// most radars repeat terms others typed.
     term_cache: HashMap<(bool, String, Option<String>), TermId>,
-    /// A plain term → its field-term variant ([`ExpansionOrigin::Field`]),
-    /// which counts only where a paper leans on the term, and for an
-    /// acronym only where the paper writes it in capitals ("WILDS" the
-    /// benchmark, not "in the wild").
-    strict_ids: HashMap<TermId, (TermId, Option<String>)>,
+    /// A plain term and the term a paper must also have (if any) → the
+    /// field-term variant ([`ExpansionOrigin::Field`]), which counts only
+    /// where a paper leans on the term, and for an acronym only where the
+    /// paper writes it in capitals ("WILDS" the benchmark, not "in the
+    /// wild").
+    strict_ids: HashMap<(TermId, Option<TermId>), (TermId, Option<String>)>,
     /// What acronyms stand for, by the stored papers.
     glossary: Glossary,
     /// Example papers topics name (`like:`), by reference.
@@ -487,11 +492,16 @@ impl RadarsBuilder {
 
     /// A field term ([`FIELD_TERM_MIN_MENTIONS`]): its postings are the
     /// plain term's where the paper has it in its title or often enough.
-    fn strict_term_id(&mut self, text: &str) -> TermId {
+    /// With `with`, the paper must also have those words, anywhere.
+    fn strict_term_id(&mut self, text: &str, with: Option<&str>) -> TermId {
         let plain = self.term_id(text, false, None);
+        let with = with.map(|w| self.term_id(w, false, None));
         let next = self.next_id();
         let acronym = acronym_key(text).filter(|_| text::tokens(text).stems.len() == 1);
-        self.strict_ids.entry(plain).or_insert((next, acronym)).0
+        self.strict_ids
+            .entry((plain, with))
+            .or_insert((next, acronym))
+            .0
     }
 
     fn author_id(&mut self, name: &str) -> TermId {
@@ -520,7 +530,9 @@ impl RadarsBuilder {
             let expansions = self.glossary.expansions(query);
             for (i, expansion) in expansions.into_iter().enumerate() {
                 let id = match expansion.origin {
-                    ExpansionOrigin::Field(_) => self.strict_term_id(&expansion.text),
+                    ExpansionOrigin::Field(_) => {
+                        self.strict_term_id(&expansion.text, expansion.with.as_deref())
+                    }
                     _ => self.term_id(&expansion.text, false, expansion.sense.as_deref()),
                 };
                 entries.push(Entry {
@@ -679,6 +691,14 @@ impl RadarsBuilder {
                 .collect()
         }
         let (stem_prefixes, word_prefixes) = (prefixes(&by_stems), prefixes(&by_words));
+        // Field-term variants by the plain term they filter.
+        let mut strict: HashMap<TermId, Vec<StrictVariant>> = HashMap::new();
+        for (&(plain, with), (id, acronym)) in &self.strict_ids {
+            strict
+                .entry(plain)
+                .or_default()
+                .push((with, *id, acronym.as_deref()));
+        }
         let authors: HashMap<&[u32], TermId> = self
             .author_ids
             .iter()
@@ -773,16 +793,23 @@ impl RadarsBuilder {
                     }
                     counts.extend(extra);
                 }
-                if !self.strict_ids.is_empty() {
+                if !strict.is_empty() {
+                    let present = &counts;
                     let leaned_on: Vec<(TermId, (u16, u16))> = counts
                         .iter()
                         .filter(|(_, (t, a))| *t > 0 || *a >= FIELD_TERM_MIN_MENTIONS)
-                        .filter_map(|(base, &c)| {
-                            let (id, acronym) = self.strict_ids.get(base)?;
-                            let written = acronym
-                                .as_ref()
-                                .is_none_or(|a| toks.acronyms.binary_search(a).is_ok());
-                            written.then_some((*id, c))
+                        .flat_map(|(base, &c)| {
+                            strict.get(base).into_iter().flatten().filter_map(
+                                move |(with, id, acronym)| {
+                                    let written = acronym.is_none_or(|a| {
+                                        toks.acronyms
+                                            .binary_search_by(|x| x.as_str().cmp(a))
+                                            .is_ok()
+                                    });
+                                    let with_it = with.is_none_or(|w| present.contains_key(&w));
+                                    (written && with_it).then_some((*id, c))
+                                },
+                            )
                         })
                         .collect();
                     counts.extend(leaned_on);
@@ -809,7 +836,7 @@ impl RadarsBuilder {
             for ((_, key, _), &id) in &self.term_ids {
                 v[id as usize] = key.len() > 1;
             }
-            for (&plain, (strict, _)) in &self.strict_ids {
+            for (&(plain, _), (strict, _)) in &self.strict_ids {
                 v[*strict as usize] = v[plain as usize];
             }
             v

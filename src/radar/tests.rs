@@ -464,6 +464,22 @@ fn a_field_the_reader_names_brings_its_own_words_where_papers_lean_on_them() {
 }
 
 #[test]
+fn a_keyword_opening_with_a_fields_name_brings_its_words_with_the_rest() {
+    // "medical image" names medical imaging, whose papers say "MRI".
+    let papers = [
+        paper(
+            "Prostate MRI",
+            "We classify lesions; classification of MRI.",
+            &[],
+        ),
+        paper("Prostate MRI", "We segment the gland in MRI.", &[]),
+    ];
+    let (ids, words) = run_learned(&topic("\"medical image classification\""), &papers);
+    assert_eq!(ids, [1], "the paper must also say classification");
+    assert_eq!(words, ["MRI"]);
+}
+
+#[test]
 fn a_fields_acronym_counts_only_where_a_paper_writes_it_in_capitals() {
     // WILDS, a benchmark of domain generalization, is not "in the wild".
     let papers = [

@@ -160,8 +160,13 @@ fn senses_and_expansions(topic: &crate::domain::Topic, glossary: &Glossary) -> V
                 format!("used by papers on {field}; counted in a title or mentioned twice")
             }
         };
+        let with = e
+            .with
+            .as_ref()
+            .map(|w| format!(" where a paper also says {w:?}"))
+            .unwrap_or_default();
         lines.push(format!(
-            "also matching {:?} ({source}; -also:{:?} turns it off)",
+            "also matching {:?}{with} ({source}; -also:{:?} turns it off)",
             e.text, e.text
         ));
     }

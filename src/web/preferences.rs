@@ -55,6 +55,7 @@ impl PreferencesForm {
                             ExpansionOrigin::Field(field) => Some(field),
                             _ => None,
                         },
+                        with: e.with,
                     })
                     .collect(),
                 ..TopicRow::from_topic(t)

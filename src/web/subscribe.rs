@@ -40,6 +40,8 @@ pub(super) struct AlsoChip {
     pub suggested: bool,
     /// The field the reader named, when the term is one its papers use.
     pub field: Option<&'static str>,
+    /// Words a paper must also have for it to count.
+    pub with: Option<String>,
 }
 
 impl TopicRow {

@@ -257,13 +257,16 @@ fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
 
 /// What the radar reached on the cs.CV day set (see the test below) on
 /// 2026-12-05, with the names and words of the fields readers name
-/// (`src/domain/fields.toml`, written without looking at this set): recall
-/// 0.788 (171/217) at precision 0.633 (171/270 picks), precision@5 0.893:
-/// 19 more relevant papers for 18 more wrong ones. On 2026-12-04, with
+/// (`src/domain/fields.toml`, written without looking at this set), and a
+/// keyword that opens with a field's name ("medical image classification")
+/// bringing the field's words with the rest: recall 0.797 (173/217) at
+/// precision 0.634 (173/273 picks), precision@5 0.893: 21 more relevant
+/// papers for 19 more wrong ones (names and words alone: 0.788 at 0.633;
+/// the words alone: 0.747 at 0.635). On 2026-12-04, with
 /// acronyms read in the reader's sense: 0.700 at 0.652; on 2026-12-03:
 /// 0.700 at 0.647; before revised papers were shown by default: 0.456 at
 /// 0.615.
-const RECALL_FLOOR: f64 = 0.78;
+const RECALL_FLOOR: f64 = 0.79;
 const PRECISION_FLOOR: f64 = 0.63;
 
 /// The cs.CV day set lists every relevant paper of the day for each of its
@@ -397,9 +400,9 @@ fn feedback_in_time_order() -> [TimeOrdered; 2] {
 }
 
 /// On 2026-12-05, with fields' names and words: without feedback recall
-/// 0.805 (120/149) at precision 0.594 (120/202), topics' precision@5 0.863
-/// (63/73); with the earlier verdicts recall 0.826 (123/149) at precision
-/// 0.515 (123/239), the same precision@5, and 37 papers added for their
+/// 0.819 (122/149) at precision 0.595 (122/205), topics' precision@5 0.863
+/// (63/73); with the earlier verdicts recall 0.839 (125/149) at precision
+/// 0.517 (125/242), the same precision@5, and 37 papers added for their
 /// likeness, 3 of them relevant. On 2026-12-04, before fields, 7 of 38
 /// were: the topics now pick four of those themselves, so what is left for
 /// likeness to add is poorer. Re-ranking holds its ground; the added
