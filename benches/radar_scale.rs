@@ -66,21 +66,19 @@ fn main() {
         (0..n)
             .map(|i| {
                 let mut query = topic_query(&vocab, rng);
+                // An alternative of the first group.
+                let or_first = |term: &str, query: String| match query.strip_prefix('(') {
+                    Some(rest) => format!("({term} OR {rest}"),
+                    None => format!("{term} OR {query}"),
+                };
                 if !acronyms.is_empty() && rng.random_ratio(1, 5) {
                     let acronym = acronyms[rng.random_range(0..acronyms.len())];
-                    // An alternative of the first group.
-                    query = match query.strip_prefix('(') {
-                        Some(rest) => format!("({acronym} OR {rest}"),
-                        None => format!("{acronym} OR {query}"),
-                    };
+                    query = or_first(acronym, query);
                 }
                 if rng.random_ratio(1, 5) {
                     let field = &fields[rng.random_range(0..fields.len())];
                     let name = &field.names()[rng.random_range(0..field.names().len())];
-                    query = match query.strip_prefix('(') {
-                        Some(rest) => format!("(\"{name}\" OR {rest}"),
-                        None => format!("\"{name}\" OR {query}"),
-                    };
+                    query = or_first(&format!("\"{name}\""), query);
                 }
                 Topic::parse(&format!("topic {i}"), &query).unwrap()
             })

@@ -365,10 +365,9 @@ impl Glossary {
     /// The words the topic also matches, in query order: the long form of
     /// each acronym typed without it, the acronym of each long form typed
     /// without it, then the other names and the terms of each field a
-    /// keyword names ([`Fields`]), then what
-    /// an LLM suggested; leaving out those the query drops (`-also:`), and
-    /// at most [`Query::MAX_TERMS`] (what the radar matches is what the
-    /// preferences page lists).
+    /// keyword names ([`Fields`]), then what an LLM suggested; leaving out
+    /// those the query drops (`-also:`), and at most [`Query::MAX_TERMS`]
+    /// (what the radar matches is what the preferences page lists).
     pub fn expansions(&self, query: &Query) -> Vec<Expansion> {
         let typed: Vec<String> = typed_terms(query)
             .map(|t| long_form_key(t.text()))

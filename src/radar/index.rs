@@ -497,10 +497,12 @@ impl RadarsBuilder {
         let plain = self.term_id(text, false, None);
         let with = with.map(|w| self.term_id(w, false, None));
         let next = self.next_id();
-        let acronym = acronym_key(text).filter(|_| text::tokens(text).stems.len() == 1);
         self.strict_ids
             .entry((plain, with))
-            .or_insert((next, acronym))
+            .or_insert_with(|| {
+                let acronym = acronym_key(text).filter(|_| text::tokens(text).stems.len() == 1);
+                (next, acronym)
+            })
             .0
     }
 
@@ -526,22 +528,20 @@ impl RadarsBuilder {
                 pos += 1;
             }
         }
-        {
-            let expansions = self.glossary.expansions(query);
-            for (i, expansion) in expansions.into_iter().enumerate() {
-                let id = match expansion.origin {
-                    ExpansionOrigin::Field(_) => {
-                        self.strict_term_id(&expansion.text, expansion.with.as_deref())
-                    }
-                    _ => self.term_id(&expansion.text, false, expansion.sense.as_deref()),
-                };
-                entries.push(Entry {
-                    id,
-                    kind: Kind::Expansion,
-                    group: expansion.group as u8,
-                    pos: i as u8,
-                });
-            }
+        let expansions = self.glossary.expansions(query);
+        for (i, expansion) in expansions.into_iter().enumerate() {
+            let id = match expansion.origin {
+                ExpansionOrigin::Field(_) => {
+                    self.strict_term_id(&expansion.text, expansion.with.as_deref())
+                }
+                _ => self.term_id(&expansion.text, false, expansion.sense.as_deref()),
+            };
+            entries.push(Entry {
+                id,
+                kind: Kind::Expansion,
+                group: expansion.group as u8,
+                pos: i as u8,
+            });
         }
         for term in query.exclusions() {
             let id = self.term_id(term.text(), term.is_exact(), None);
