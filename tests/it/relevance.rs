@@ -255,6 +255,85 @@ fn the_radar_finds_what_researchers_judged_relevant_and_ranks_it_first() {
     );
 }
 
+/// The best precision a filter could reach on a set that lists every
+/// relevant paper of its day, if it knew nothing the title does not say:
+/// it keeps every pick with the radar's words in its title and, of the
+/// others, exactly the relevant ones.
+struct TitleCeiling {
+    relevant: usize,
+    title_relevant: usize,
+    title_wrong: usize,
+    /// Relevant picks whose evidence is in the abstract alone.
+    abstract_relevant: usize,
+}
+
+impl TitleCeiling {
+    fn recall(&self) -> f64 {
+        (self.title_relevant + self.abstract_relevant) as f64 / self.relevant as f64
+    }
+    fn precision(&self) -> f64 {
+        let found = self.title_relevant + self.abstract_relevant;
+        found as f64 / (found + self.title_wrong) as f64
+    }
+}
+
+/// Matches `set` twice, on the papers as they are and on their titles
+/// alone (abstracts emptied), to tell the picks a title carries from the
+/// rest.
+fn title_ceiling(set: &str, feeds: &[&str]) -> TitleCeiling {
+    let set_rows = read_set(set);
+    let papers = papers(feeds);
+    let position: HashMap<&str, usize> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let all: Vec<&Paper> = papers.iter().map(|(_, p)| p).collect();
+    let titles: Vec<Paper> = all
+        .iter()
+        .map(|p| Paper {
+            abstract_text: String::new(),
+            ..(*p).clone()
+        })
+        .collect();
+    let (index, radars) = index_radars(&set_rows, &all, all.iter().copied());
+    let (title_index, _) = index_radars(&set_rows, &titles.iter().collect::<Vec<_>>(), all);
+    let options = MatchOptions {
+        max_per_topic: 1000,
+        ..Default::default()
+    };
+    let picks = |index: &RadarIndex, radar: RadarId| -> HashSet<usize> {
+        index
+            .match_radar(radar, &options)
+            .into_iter()
+            .flat_map(|t| t.hits.into_iter().map(|h| h.paper))
+            .collect()
+    };
+    let mut out = TitleCeiling {
+        relevant: 0,
+        title_relevant: 0,
+        title_wrong: 0,
+        abstract_relevant: 0,
+    };
+    for (radar, id) in set_rows.radar.iter().zip(radars) {
+        let relevant: HashSet<usize> = radar
+            .judgement
+            .iter()
+            .filter(|j| j.relevant)
+            .map(|j| position[j.paper.as_str()])
+            .collect();
+        let (picked, in_title) = (picks(&index, id), picks(&title_index, id));
+        out.relevant += relevant.len();
+        out.title_relevant += in_title.intersection(&relevant).count();
+        out.title_wrong += in_title.difference(&relevant).count();
+        out.abstract_relevant += picked
+            .difference(&in_title)
+            .filter(|p| relevant.contains(p))
+            .count();
+    }
+    out
+}
+
 /// What the radar reached on the cs.CV day set (see the test below) on
 /// 2026-12-05, with the names and words of the fields readers name
 /// (`src/domain/fields.toml`, written without looking at this set), and a
@@ -271,11 +350,23 @@ const PRECISION_FLOOR: f64 = 0.63;
 
 /// The cs.CV day set lists every relevant paper of the day for each of its
 /// radars, so every pick it does not call relevant is a wrong one. Issue 15
-/// aims at recall 0.80 at precision 0.85 here; until the radar gets there,
-/// the test holds the figures reached so far, so that no change loses them.
+/// aimed at recall 0.80 at precision 0.85 here; the title ceiling the test
+/// prints (0.848 at 0.797 on 2026-12-05: 31 picks with a radar's words in
+/// their title are judged out for intent only the radars' descriptions
+/// state) puts that beyond what the typed radars say. The test holds the
+/// figures reached so far, so that no change loses them.
 #[test]
 fn on_a_whole_real_day_the_radar_keeps_its_recall_and_precision() {
     let figures = measure("cv-day-judgements.toml", &[CV_DAY]);
+    let ceiling = title_ceiling("cv-day-judgements.toml", &[CV_DAY]);
+    eprintln!(
+        "cv-day picks with a radar's words in their title: {} relevant, {} not; keeping those and \
+         only the relevant ones of the rest would give recall {:.3} at precision {:.3}",
+        ceiling.title_relevant,
+        ceiling.title_wrong,
+        ceiling.recall(),
+        ceiling.precision(),
+    );
     let (recall, precision) = (RECALL_FLOOR, PRECISION_FLOOR);
     assert!(
         figures.recall() >= recall,
