@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use academichub::domain::{Glossary, Paper, Topic};
-use academichub::radar::{MatchOptions, RadarId, RadarIndex, RadarsBuilder};
+use academichub::radar::{MatchOptions, RadarId, RadarIndex, RadarsBuilder, Why};
 use academichub::sources::parse_feed;
 use serde::Deserialize;
 
@@ -263,6 +263,9 @@ struct TitleCeiling {
     relevant: usize,
     title_relevant: usize,
     title_wrong: usize,
+    /// Of those, the ones with the reader's own keyword in the title (the
+    /// others have a word the radar added: an acronym's or a field's).
+    title_wrong_typed: usize,
     /// Relevant picks whose evidence is in the abstract alone.
     abstract_relevant: usize,
 }
@@ -302,17 +305,20 @@ fn title_ceiling(set: &str, feeds: &[&str]) -> TitleCeiling {
         max_per_topic: 1000,
         ..Default::default()
     };
-    let picks = |index: &RadarIndex, radar: RadarId| -> HashSet<usize> {
+    let picks = |index: &RadarIndex, radar: RadarId, typed: bool| -> HashSet<usize> {
         index
             .match_radar(radar, &options)
             .into_iter()
-            .flat_map(|t| t.hits.into_iter().map(|h| h.paper))
+            .flat_map(|t| t.hits)
+            .filter(|h| !typed || h.matched.reasons().any(|w| matches!(w, Why::Term(_))))
+            .map(|h| h.paper)
             .collect()
     };
     let mut out = TitleCeiling {
         relevant: 0,
         title_relevant: 0,
         title_wrong: 0,
+        title_wrong_typed: 0,
         abstract_relevant: 0,
     };
     for (radar, id) in set_rows.radar.iter().zip(radars) {
@@ -322,10 +328,11 @@ fn title_ceiling(set: &str, feeds: &[&str]) -> TitleCeiling {
             .filter(|j| j.relevant)
             .map(|j| position[j.paper.as_str()])
             .collect();
-        let (picked, in_title) = (picks(&index, id), picks(&title_index, id));
+        let (picked, in_title) = (picks(&index, id, false), picks(&title_index, id, false));
         out.relevant += relevant.len();
         out.title_relevant += in_title.intersection(&relevant).count();
         out.title_wrong += in_title.difference(&relevant).count();
+        out.title_wrong_typed += picks(&title_index, id, true).difference(&relevant).count();
         out.abstract_relevant += picked
             .difference(&in_title)
             .filter(|p| relevant.contains(p))
@@ -352,18 +359,21 @@ const PRECISION_FLOOR: f64 = 0.63;
 /// radars, so every pick it does not call relevant is a wrong one. Issue 15
 /// aimed at recall 0.80 at precision 0.85 here; the title ceiling the test
 /// prints (0.848 at 0.797 on 2026-12-05: 31 picks with a radar's words in
-/// their title are judged out for intent only the radars' descriptions
-/// state) puts that beyond what the typed radars say. The test holds the
+/// their title, 22 of them with the reader's own keyword, are judged out
+/// for intent only the radars' descriptions state) puts that beyond what
+/// the typed radars say. The test holds the
 /// figures reached so far, so that no change loses them.
 #[test]
 fn on_a_whole_real_day_the_radar_keeps_its_recall_and_precision() {
     let figures = measure("cv-day-judgements.toml", &[CV_DAY]);
     let ceiling = title_ceiling("cv-day-judgements.toml", &[CV_DAY]);
     eprintln!(
-        "cv-day picks with a radar's words in their title: {} relevant, {} not; keeping those and \
-         only the relevant ones of the rest would give recall {:.3} at precision {:.3}",
+        "cv-day picks with a radar's words in their title: {} relevant, {} not ({} of them with \
+         the reader's own keyword); keeping those and only the relevant ones of the rest would \
+         give recall {:.3} at precision {:.3}",
         ceiling.title_relevant,
         ceiling.title_wrong,
+        ceiling.title_wrong_typed,
         ceiling.recall(),
         ceiling.precision(),
     );
