@@ -68,6 +68,15 @@ fn papers(feeds: &[&str]) -> Vec<(String, Paper)> {
     out
 }
 
+/// Each paper's position in `papers`, by arXiv id.
+fn positions(papers: &[(String, Paper)]) -> HashMap<&str, usize> {
+    papers
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect()
+}
+
 /// What one labelled set measures.
 struct Figures {
     relevant: usize,
@@ -143,11 +152,7 @@ fn index_radars<'p>(
 fn measure(set: &str, feeds: &[&str]) -> Figures {
     let set_rows = read_set(set);
     let papers = papers(feeds);
-    let by_id: HashMap<&str, usize> = papers
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id.as_str(), i))
-        .collect();
+    let by_id = positions(&papers);
     let all: Vec<&Paper> = papers.iter().map(|(_, p)| p).collect();
     let (index, radars) = index_radars(&set_rows, &all, all.iter().copied());
 
@@ -286,11 +291,7 @@ impl TitleCeiling {
 fn title_ceiling(set: &str, feeds: &[&str]) -> TitleCeiling {
     let set_rows = read_set(set);
     let papers = papers(feeds);
-    let position: HashMap<&str, usize> = papers
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id.as_str(), i))
-        .collect();
+    let position = positions(&papers);
     let all: Vec<&Paper> = papers.iter().map(|(_, p)| p).collect();
     let titles: Vec<Paper> = all
         .iter()
