@@ -85,8 +85,8 @@ struct Figures {
     top5_judged: usize,
     top5_relevant: usize,
     judged_picked: usize,
-    /// Every pick, judged or not.
-    picked: usize,
+    /// Every radar's picks, judged or not, in the set's order.
+    picks: Vec<HashSet<usize>>,
 }
 
 impl Figures {
@@ -103,7 +103,10 @@ impl Figures {
     /// Of every paper picked, the relevant ones: the precision of a set
     /// that lists every relevant paper of its day.
     fn precision(&self) -> f64 {
-        self.found as f64 / self.picked as f64
+        self.found as f64 / self.picked() as f64
+    }
+    fn picked(&self) -> usize {
+        self.picks.iter().map(HashSet::len).sum()
     }
 }
 
@@ -162,7 +165,7 @@ fn measure(set: &str, feeds: &[&str]) -> Figures {
         top5_judged: 0,
         top5_relevant: 0,
         judged_picked: 0,
-        picked: 0,
+        picks: Vec::new(),
     };
     for (radar, id) in set_rows.radar.iter().zip(radars) {
         for j in &radar.judgement {
@@ -223,7 +226,7 @@ fn measure(set: &str, feeds: &[&str]) -> Figures {
         all.top5_judged += top5.len();
         all.top5_relevant += top5.iter().filter(|r| **r).count();
         all.judged_picked += verdicts.keys().filter(|p| picked.contains(p)).count();
-        all.picked += picked.len();
+        all.picks.push(picked);
     }
     eprintln!(
         "{set}: recall {:.3} ({}/{}), precision {:.3} ({}/{} picks), precision of judged picks {:.3} ({}/{}), precision@5 {:.3} ({}/{})",
@@ -232,7 +235,7 @@ fn measure(set: &str, feeds: &[&str]) -> Figures {
         all.relevant,
         all.precision(),
         all.found,
-        all.picked,
+        all.picked(),
         all.judged_precision(),
         all.found,
         all.judged_picked,
@@ -285,35 +288,28 @@ impl TitleCeiling {
     }
 }
 
-/// Matches `set` twice, on the papers as they are and on their titles
-/// alone (abstracts emptied), to tell the picks a title carries from the
-/// rest.
-fn title_ceiling(set: &str, feeds: &[&str]) -> TitleCeiling {
+/// Matches `set` again on its papers' titles alone (abstracts emptied), to
+/// tell which of `picks` (each radar's, as [`measure`] found them) a title
+/// carries.
+fn title_ceiling(set: &str, feeds: &[&str], picks: &[HashSet<usize>]) -> TitleCeiling {
     let set_rows = read_set(set);
     let papers = papers(feeds);
     let position = positions(&papers);
-    let all: Vec<&Paper> = papers.iter().map(|(_, p)| p).collect();
-    let titles: Vec<Paper> = all
+    let titles: Vec<Paper> = papers
         .iter()
-        .map(|p| Paper {
+        .map(|(_, p)| Paper {
             abstract_text: String::new(),
-            ..(*p).clone()
+            ..p.clone()
         })
         .collect();
-    let (index, radars) = index_radars(&set_rows, &all, all.iter().copied());
-    let (title_index, _) = index_radars(&set_rows, &titles.iter().collect::<Vec<_>>(), all);
+    let (title_index, radars) = index_radars(
+        &set_rows,
+        &titles.iter().collect::<Vec<_>>(),
+        papers.iter().map(|(_, p)| p),
+    );
     let options = MatchOptions {
         max_per_topic: 1000,
         ..Default::default()
-    };
-    let picks = |index: &RadarIndex, radar: RadarId, typed: bool| -> HashSet<usize> {
-        index
-            .match_radar(radar, &options)
-            .into_iter()
-            .flat_map(|t| t.hits)
-            .filter(|h| !typed || h.matched.reasons().any(|w| matches!(w, Why::Term(_))))
-            .map(|h| h.paper)
-            .collect()
     };
     let mut out = TitleCeiling {
         relevant: 0,
@@ -322,22 +318,36 @@ fn title_ceiling(set: &str, feeds: &[&str]) -> TitleCeiling {
         title_wrong_typed: 0,
         abstract_relevant: 0,
     };
-    for (radar, id) in set_rows.radar.iter().zip(radars) {
+    for ((radar, id), picked) in set_rows.radar.iter().zip(radars).zip(picks) {
         let relevant: HashSet<usize> = radar
             .judgement
             .iter()
             .filter(|j| j.relevant)
             .map(|j| position[j.paper.as_str()])
             .collect();
-        let (picked, in_title) = (picks(&index, id, false), picks(&title_index, id, false));
+        // Each pick a title carries, and whether a word the reader typed does.
+        let in_title: HashMap<usize, bool> = title_index
+            .match_radar(id, &options)
+            .into_iter()
+            .flat_map(|t| t.hits)
+            .filter(|h| picked.contains(&h.paper))
+            .map(|h| {
+                let typed = h.matched.reasons().any(|w| matches!(w, Why::Term(_)));
+                (h.paper, typed)
+            })
+            .collect();
         out.relevant += relevant.len();
-        out.title_relevant += in_title.intersection(&relevant).count();
-        out.title_wrong += in_title.difference(&relevant).count();
-        out.title_wrong_typed += picks(&title_index, id, true).difference(&relevant).count();
-        out.abstract_relevant += picked
-            .difference(&in_title)
-            .filter(|p| relevant.contains(p))
-            .count();
+        for p in picked {
+            match (in_title.get(p), relevant.contains(p)) {
+                (Some(_), true) => out.title_relevant += 1,
+                (Some(&typed), false) => {
+                    out.title_wrong += 1;
+                    out.title_wrong_typed += usize::from(typed);
+                }
+                (None, true) => out.abstract_relevant += 1,
+                (None, false) => {}
+            }
+        }
     }
     out
 }
@@ -359,15 +369,15 @@ const PRECISION_FLOOR: f64 = 0.63;
 /// The cs.CV day set lists every relevant paper of the day for each of its
 /// radars, so every pick it does not call relevant is a wrong one. Issue 15
 /// aimed at recall 0.80 at precision 0.85 here; the title ceiling the test
-/// prints (0.848 at 0.797 on 2026-12-05: 31 picks with a radar's words in
-/// their title, 22 of them with the reader's own keyword, are judged out
-/// for intent only the radars' descriptions state) puts that beyond what
-/// the typed radars say. The test holds the
+/// prints (0.852 at 0.797 on 2026-12-05: 30 picks with a radar's words in
+/// their title, 21 of them with the reader's own keyword, are judged out
+/// for intent only the radars' descriptions state) leaves room for it only
+/// if every other wrong pick went and no relevant one. The test holds the
 /// figures reached so far, so that no change loses them.
 #[test]
 fn on_a_whole_real_day_the_radar_keeps_its_recall_and_precision() {
     let figures = measure("cv-day-judgements.toml", &[CV_DAY]);
-    let ceiling = title_ceiling("cv-day-judgements.toml", &[CV_DAY]);
+    let ceiling = title_ceiling("cv-day-judgements.toml", &[CV_DAY], &figures.picks);
     eprintln!(
         "cv-day picks with a radar's words in their title: {} relevant, {} not ({} of them with \
          the reader's own keyword); keeping those and only the relevant ones of the rest would \
