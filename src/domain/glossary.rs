@@ -581,14 +581,14 @@ mod tests {
         ]);
         let q = Query::parse(r#"HAR OR "whole-slide images""#).unwrap();
         // Learned ones (HAR also names a field: its words come after).
-        let learned = |q: &Query| -> Vec<_> {
+        let learned = |g: &Glossary, q: &Query| -> Vec<_> {
             g.expansions(q)
                 .into_iter()
                 .filter(|e| e.origin == ExpansionOrigin::Learned)
                 .map(|e| (e.text, e.sense))
                 .collect()
         };
-        let texts = learned(&q);
+        let texts = learned(&g, &q);
         assert_eq!(
             texts,
             [
@@ -597,21 +597,15 @@ mod tests {
             ]
         );
         let dropped = Query::parse(r#"HAR OR "whole-slide images" -also:WSI"#).unwrap();
-        assert_eq!(learned(&dropped).len(), 1);
+        assert_eq!(learned(&g, &dropped).len(), 1);
         let reviewed = glossary(&[("LLM", "large language model", 9)]);
         let q = Query::parse(r#""large language model" OR LLM"#).unwrap();
-        let learned_from = |g: &Glossary, q: &Query| {
-            g.expansions(q)
-                .into_iter()
-                .filter(|e| e.origin == ExpansionOrigin::Learned)
-                .count()
-        };
         assert_eq!(
-            learned_from(&reviewed, &q),
+            learned(&reviewed, &q).len(),
             0,
             "the reviewed table already spells one as the other"
         );
-        assert_eq!(learned_from(&reviewed, &Query::parse("LLM").unwrap()), 0);
+        assert_eq!(learned(&reviewed, &Query::parse("LLM").unwrap()).len(), 0);
         let suggested = g.clone().with_suggestions(
             [(
                 "har".to_owned(),
@@ -636,7 +630,7 @@ mod tests {
         );
         let both = Query::parse(r#"HAR OR "human activity recognition""#).unwrap();
         assert_eq!(
-            learned_from(&g, &both),
+            learned(&g, &both).len(),
             0,
             "nothing to add when both are typed"
         );

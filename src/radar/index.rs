@@ -636,10 +636,7 @@ impl RadarsBuilder {
 
     /// Scans every paper once for every radar's terms (on all cores).
     pub fn build(self) -> RadarIndex {
-        let n_terms = self.term_ids.len()
-            + self.strict_ids.len()
-            + self.author_ids.len()
-            + self.example_ids.len();
+        let n_terms = self.next_id() as usize;
         let max_len = self
             .term_ids
             .keys()
